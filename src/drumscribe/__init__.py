@@ -1,0 +1,65 @@
+"""drumscribe: recorded drums in, MIDI and JSON out; results kept in S3 or a local mirror.
+
+Everything the CLI does is importable from here. Names are loaded lazily so that
+``import drumscribe`` (and the CLI's start-up) does not pay for madmom, numpy or boto3
+until a feature that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"
+_EXPORTS: dict[str, str] = {
+    # configuration
+    "Settings": "drumscribe.config:Settings",
+    "load_settings": "drumscribe.config:load_settings",
+    # errors
+    "DrumscribeError": "drumscribe.errors:DrumscribeError",
+    # storage
+    "Storage": "drumscribe.storage.base:Storage",
+    "ObjectInfo": "drumscribe.storage.base:ObjectInfo",
+    "get_storage": "drumscribe.storage:get_storage",
+    "LocalStorage": "drumscribe.storage.local:LocalStorage",
+    "S3Storage": "drumscribe.storage.s3:S3Storage",
+    "AsyncStorage": "drumscribe.storage.aio:AsyncStorage",
+    "upload": "drumscribe.storage.uploads:upload",
+    # provisioning and checks
+    "setup": "drumscribe.provision:setup",
+    "doctor": "drumscribe.doctor:doctor",
+    # transcription
+    "transcribe": "drumscribe.transcription.pipeline:transcribe",
+    "transcribe_and_store": "drumscribe.transcription.jobs:transcribe_and_store",
+    "Transcription": "drumscribe.transcription.result:Transcription",
+    "DrumEvent": "drumscribe.transcription.result:DrumEvent",
+    "load_model": "drumscribe.transcription.network:load_model",
+    # sync, jobs, views
+    "sync": "drumscribe.sync:sync",
+    "list_jobs": "drumscribe.jobs:list_jobs",
+    "load_job": "drumscribe.jobs:load_job",
+    "render_tab": "drumscribe.tab:render_tab",
+    "storage_stats": "drumscribe.stats:storage_stats",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'drumscribe' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from drumscribe.config import Settings, load_settings  # noqa: F401
