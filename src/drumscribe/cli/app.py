@@ -1,0 +1,100 @@
+"""The root Typer app, global options and error handling shared by every command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from drumscribe import __version__
+from drumscribe.config import Settings, load_settings
+from drumscribe.errors import DrumscribeError
+
+out = Console(highlight=False, soft_wrap=True)  # results (stdout)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages and errors (stderr)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one line on stderr and exit non-zero."""
+    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    raise SystemExit(code)
+
+
+class GuardedGroup(TyperGroup):
+    """Turns errors raised by any sub-command into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DrumscribeError as exc:
+            if os.environ.get("DRUMSCRIBE_DEBUG"):
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise SystemExit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except BrokenPipeError:
+            # e.g. `drumscribe ls | head`: stop quietly
+            sys.stderr.close()
+            raise SystemExit(0)
+        except Exception as exc:  # a bug: still one line, with a way to get the details
+            if os.environ.get("DRUMSCRIBE_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (run with DRUMSCRIBE_DEBUG=1 for details)", 70)
+
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    name="drumscribe",
+    help="Turn recorded drums into MIDI and JSON; keep uploads and results in S3 or a local mirror.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drumscribe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="S3 bucket (overrides AWS_S3_BUCKET)."),
+    region: Optional[str] = typer.Option(None, "--region", help="AWS region (overrides AWS_REGION)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile (overrides AWS_PROFILE)."),
+    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint (overrides AWS_ENDPOINT_URL)."),
+    user: Optional[str] = typer.Option(None, "--user", help="User id for keys (overrides DRUMSCRIBE_USER)."),
+    local: bool = typer.Option(False, "--local", help="Use the local mirror even when S3 is configured."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    ctx.obj = {
+        "overrides": {"bucket": bucket, "region": region, "profile": profile, "endpoint_url": endpoint_url, "user": user},
+        "local": local,
+    }
+
+
+def settings_from(ctx: click.Context, **more: Any) -> Settings:
+    """Effective settings for this invocation: every layer plus global and command flags."""
+    root = ctx.find_root()
+    overrides = dict((root.obj or {}).get("overrides", {}))
+    overrides.update({k: v for k, v in more.items() if v is not None})
+    return load_settings(overrides=overrides)
+
+
+def force_local(ctx: click.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("local"))
+
+
+def main() -> None:
+    app()
