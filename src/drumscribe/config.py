@@ -104,7 +104,7 @@ class Settings:
         """Rows of (NAME, value for display with secrets masked, source)."""
         rows = []
         for name, env_name in ENV_NAMES.items():
-            value = getattr(self, name)
+            value = self.region_name if name == "region" else getattr(self, name)
             shown = mask(value) if name in SECRET_FIELDS or name == "access_key_id" else value
             if name == "access_key_id" and value:
                 shown = value[:4] + "…" + value[-4:] if len(value) > 8 else "****"
