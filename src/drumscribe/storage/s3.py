@@ -1,0 +1,322 @@
+"""The S3 backend (boto3). Works with AWS and S3-compatible servers (``AWS_ENDPOINT_URL``).
+
+* Every object is written server-side encrypted (SSE-S3 ``AES256`` by default, or ``aws:kms``)
+  and carries its hex SHA-256 as user metadata (``x-amz-meta-sha256``).
+* Small byte strings go up in one ``PutObject``; files and streams at or above the multipart
+  threshold go through s3transfer, which uploads parts in parallel and aborts the multipart
+  upload if anything fails, so a failed or interrupted upload never leaves a visible object.
+* Every botocore error becomes a one-line drumscribe error (``drumscribe.aws.translate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mimetypes
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping
+
+import botocore.exceptions as bexc
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+
+from drumscribe import aws
+from drumscribe.config import Settings
+from drumscribe.errors import ConfigError, DrumscribeError, NotFoundError
+from drumscribe.keys import validate_key, validate_prefix
+from drumscribe.storage._common import (
+    CHUNK,
+    DeleteError,
+    as_path,
+    atomic_file,
+    check_expiry,
+    check_metadata,
+    check_method,
+    is_bytes,
+    open_input,
+    rewindable,
+    seekable,
+    sha256_file,
+    sha256_stream,
+)
+from drumscribe.storage.base import SHA256_META, Data, ObjectInfo, Storage
+
+MB = 1024 * 1024
+MULTIPART_THRESHOLD = 16 * MB
+MULTIPART_CHUNKSIZE = 16 * MB
+MAX_CONCURRENCY = 8
+DELETE_BATCH = 1000  # DeleteObjects' limit per request
+SSE_CHOICES = ("AES256", "aws:kms")
+_BOTO_ERRORS = (bexc.BotoCoreError, bexc.ClientError)
+
+
+class S3Storage(Storage):
+    name = "s3"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bucket: str | None = None,
+        client: Any = None,
+        sse: str = "AES256",
+        kms_key_id: str | None = None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_chunksize: int = MULTIPART_CHUNKSIZE,
+        max_concurrency: int = MAX_CONCURRENCY,
+        page_size: int = 1000,
+        client_config: Mapping[str, Any] | None = None,
+    ):
+        self.settings = settings
+        self.bucket = bucket or settings.bucket
+        if not self.bucket:
+            raise ConfigError("no S3 bucket configured", hint="set AWS_S3_BUCKET or pass --bucket")
+        if sse not in SSE_CHOICES:
+            raise ConfigError(f"server-side encryption must be one of {', '.join(SSE_CHOICES)}, got {sse!r}")
+        if kms_key_id and sse != "aws:kms":
+            raise ConfigError("kms_key_id needs sse='aws:kms'")
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self.page_size = max(1, min(int(page_size), 1000))
+        self.transfer_config = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=max_concurrency,
+            use_threads=True,
+            preferred_transfer_client="classic",  # same behaviour with or without awscrt installed
+        )
+        self.client = client or aws.client(settings, "s3", **dict(client_config or {}))
+
+    def __repr__(self) -> str:
+        return f"S3Storage(bucket={self.bucket!r})"
+
+    def uri(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def is_configured(self) -> bool:
+        return bool(self.bucket) and aws.has_credentials(self.settings)
+
+    def _error(self, exc: BaseException, key: str | None, action: str) -> DrumscribeError:
+        error = aws.translate(exc, bucket=self.bucket, key=key, action=action)
+        # HEAD responses have no body, so a missing bucket looks like a missing key: ask once.
+        if isinstance(error, NotFoundError) and key and aws.error_code(exc) in ("404", "NotFound", "NoSuchKey"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except _BOTO_ERRORS as bucket_exc:
+                if aws.error_code(bucket_exc) in ("404", "NoSuchBucket", "NotFound"):
+                    return aws.translate(
+                        bexc.ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"), bucket=self.bucket, action=action
+                    )
+        return error
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _extra_args(self, key: str, sha256: str, content_type: str | None, metadata: Mapping[str, str] | None) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "ServerSideEncryption": self.sse,
+            "ContentType": content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
+            "Metadata": {**check_metadata(metadata), SHA256_META: sha256},
+        }
+        if self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        return args
+
+    def put(self, key: str, data: Data, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+        validate_key(key)
+        if is_bytes(data) and len(data) < self.transfer_config.multipart_threshold:  # type: ignore[arg-type]
+            body = bytes(data)  # type: ignore[arg-type]
+            sha = hashlib.sha256(body).hexdigest()
+            extra = self._extra_args(key, sha, content_type, metadata)
+            try:
+                response = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+            except _BOTO_ERRORS as exc:
+                raise self._error(exc, key, "upload to") from None
+            return ObjectInfo(
+                key=key, size=len(body), etag=_etag(response.get("ETag")), sha256=sha,
+                content_type=extra["ContentType"], metadata=_user_metadata(extra["Metadata"]),
+            )
+
+        path = as_path(data)
+        if path is not None:
+            sha, _ = sha256_file(path)
+            extra = self._extra_args(key, sha, content_type, metadata)
+            with open_input(path) as fh:
+                self._transfer(key, fh, extra)
+        else:
+            stream: BinaryIO = io.BytesIO(bytes(data)) if is_bytes(data) else data  # type: ignore[arg-type,assignment]
+            # the hash has to be known before the first byte is sent (it travels as a header)
+            spooled = not seekable(stream)
+            if spooled:
+                stream = rewindable(stream)
+            try:
+                sha, _ = sha256_stream(stream)
+                extra = self._extra_args(key, sha, content_type, metadata)
+                self._transfer(key, stream, extra)
+            finally:
+                if spooled:
+                    stream.close()
+        return self.head(key)
+
+    def _transfer(self, key: str, stream: BinaryIO, extra: dict[str, Any]) -> None:
+        try:
+            self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs=extra, Config=self.transfer_config)
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, key, "upload to") from None
+        except S3UploadFailedError as exc:
+            # boto3 wraps some transfer failures; report the botocore error underneath
+            cause = _botocore_cause(exc)
+            if cause is None:
+                raise
+            raise self._error(cause, key, "upload to") from None
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        try:
+            r = self.client.head_object(Bucket=self.bucket, Key=key)
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, key, "read") from None
+        metadata = dict(r.get("Metadata") or {})
+        return ObjectInfo(
+            key=key,
+            size=int(r.get("ContentLength", 0)),
+            etag=_etag(r.get("ETag")),
+            last_modified=_utc(r.get("LastModified")),
+            sha256=metadata.get(SHA256_META),
+            content_type=r.get("ContentType"),
+            storage_class=r.get("StorageClass") or "STANDARD",  # S3 omits the header for STANDARD
+            metadata=_user_metadata(metadata),
+        )
+
+    def _get_body(self, key: str):
+        validate_key(key)
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, key, "read") from None
+
+    def open(self, key: str) -> BinaryIO:
+        return io.BufferedReader(_Reader(self._get_body(key), self, key), buffer_size=CHUNK)  # type: ignore[return-value]
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as fh:
+            return fh.read()
+
+    def download(self, key: str, dest: str | Path) -> Path:
+        validate_key(key)
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / key.rsplit("/", 1)[-1]
+        with atomic_file(dest) as fh:
+            try:
+                self.client.download_fileobj(self.bucket, key, fh, Config=self.transfer_config)
+            except _BOTO_ERRORS as exc:
+                raise self._error(exc, key, "download") from None
+        return dest
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        prefix = validate_prefix(prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
+        )
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=item["Key"],
+                        size=int(item["Size"]),
+                        etag=_etag(item.get("ETag")),
+                        last_modified=_utc(item.get("LastModified")),
+                        storage_class=item.get("StorageClass"),
+                    )
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, None, "list") from None
+
+    # --- deleting ----------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, None, "delete from") from None
+
+    def delete_many(self, keys: Iterable[str]) -> list[str]:
+        keys = list(dict.fromkeys(validate_key(k) for k in keys))  # validate all before deleting any
+        deleted: list[str] = []
+        errors: dict[str, str] = {}
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+            except _BOTO_ERRORS as exc:
+                raise self._error(exc, None, "delete from") from None
+            failed = {e["Key"]: e.get("Code") or e.get("Message") or "error" for e in response.get("Errors", [])}
+            errors.update(failed)
+            deleted.extend(k for k in batch if k not in failed)
+        if errors:
+            raise DeleteError(deleted, errors)
+        return deleted
+
+    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None) -> str:
+        validate_key(key)
+        expires = check_expiry(expires)
+        method = check_method(method)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if method == "PUT" and content_type:
+            params["ContentType"] = content_type  # the uploader must then send the same Content-Type
+        operation = "get_object" if method == "GET" else "put_object"
+        try:
+            return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=expires, HttpMethod=method)
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, key, "presign") from None
+
+
+class _Reader(io.RawIOBase):
+    """A readable stream over a GetObject body whose network errors come out as one line."""
+
+    def __init__(self, body: Any, storage: S3Storage, key: str):
+        self._body, self._storage, self._key = body, storage, key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._body.read(len(buffer))
+        except _BOTO_ERRORS as exc:
+            raise self._storage._error(exc, self._key, "read") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # botocore parses list timestamps as local time and head ones as UTC; compare like with like
+    return value.astimezone(timezone.utc) if value else None
+
+
+def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    # the hash has its own field (ObjectInfo.sha256); metadata is what the caller stored
+    return {k: v for k, v in metadata.items() if k != SHA256_META}
+
+
+def _etag(value: str | None) -> str | None:
+    return value.strip('"') if value else None
+
+
+def _botocore_cause(exc: BaseException) -> BaseException | None:
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, _BOTO_ERRORS):
+            return seen
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return None
