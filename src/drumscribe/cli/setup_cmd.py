@@ -1,3 +1,189 @@
-"""CLI commands (placeholder module: its owner replaces this with the real commands)."""
+"""``drumscribe setup [STEP]`` and ``drumscribe iam rotate-key``: provision the bucket and app key."""
 
-from drumscribe.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from drumscribe.cli.app import app, err, out, settings_from
+
+setup_app = typer.Typer(
+    help="Create and secure the S3 bucket and the app's IAM user. Safe to run again: only what differs is changed.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+iam_app = typer.Typer(help="Manage the app's IAM access key.", no_args_is_help=True)
+app.add_typer(setup_app, name="setup")
+app.add_typer(iam_app, name="iam")
+
+STEP_HELP = {
+    "bucket": "Create the bucket (if missing) with ACLs disabled (Object Ownership: BucketOwnerEnforced).",
+    "block-public": "Turn on all four S3 public access block flags.",
+    "encryption": "Default encryption: AES256, or SSE-KMS with a bucket key when --kms-key-id is given.",
+    "tls-policy": "Bucket policy that denies every request not made over TLS.",
+    "lifecycle": "Apply lifecycle-policy.json: temp/ expires after 1 day, processed/ after 30, unfinished multipart uploads aborted after 1.",
+    "cors": "Apply cors-config.json (AllowedOrigins from --origins if given).",
+    "iam": "Policy DrumTranscriptionS3Policy + user drum-transcription-app + an access key written to .env (mode 0600).",
+}
+
+STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim"}
+
+_BUCKET = typer.Option(None, "--bucket", help="Bucket to set up (default: AWS_S3_BUCKET).")
+_REGION = typer.Option(None, "--region", help="Region for the bucket (default: AWS_REGION, else us-east-1).")
+_DRY = typer.Option(False, "--dry-run", help="Show what would change and the API calls with their documents; change nothing.")
+_ORIGINS = typer.Option(None, "--origins", help="CORS AllowedOrigins (repeat or comma-separate); default: those in cors-config.json.")
+_NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (needed for plain-HTTP test servers such as moto).")
+_IA = typer.Option(
+    None,
+    "--infrequent-access/--no-infrequent-access",
+    help="Also move uploads/ to STANDARD_IA after 30 days (the earliest S3 allows). Only uploads/: temp/ expires after 1 day "
+    "and processed/ after 30, so a transition there would never save anything. Default: keep whichever is in place.",
+)
+_KMS = typer.Option(None, "--kms-key-id", help="Encrypt with this KMS key (SSE-KMS, bucket key on) instead of AES256.")
+_ENV = typer.Option(Path(".env"), "--env-file", help="Where the iam step writes the new key (kept 0600, old file backed up to .bak).")
+_SHOW = typer.Option(False, "--show-secret", help="Also print the new secret access key (it is always written to the .env file).")
+
+
+def _origins(values: Optional[List[str]]) -> Optional[list[str]]:
+    if not values:
+        return None
+    return [o.strip() for v in values for o in v.split(",") if o.strip()]
+
+
+def _print_results(results, *, dry_run: bool, show_secret: bool) -> None:
+    table = Table(title="drumscribe setup" + (" (dry run: nothing changed)" if dry_run else ""), title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for r in results:
+        table.add_row(r.step, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.detail)
+    out.print(table)
+    if dry_run:
+        for r in results:
+            for c in r.calls:
+                out.print(f"[bold]{c.service} {c.operation}[/]", markup=True)
+                out.print(json.dumps(c.params, indent=2, default=str), markup=False)
+    for r in results:
+        if r.backup:
+            out.print(f"previous {r.env_file} saved as {r.backup} (mode 0600)")
+        if r.secret_access_key:
+            if show_secret:
+                out.print(f"AWS_SECRET_ACCESS_KEY={r.secret_access_key}", markup=False)
+            else:
+                out.print(f"the secret is in {r.env_file} only (use --show-secret to print it)")
+
+
+def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret) -> None:
+    from drumscribe.provision import setup
+
+    # `setup --dry-run cors` must not silently ignore --dry-run: options given before the step
+    # name apply too (the step's own options win where both are given).
+    parent = ctx.meta.get("drumscribe.setup", {})
+    bucket = bucket or parent.get("bucket")
+    region = region or parent.get("region")
+    dry_run = dry_run or parent.get("dry_run", False)
+    origins = origins or parent.get("origins")
+    infrequent_access = parent.get("infrequent_access") if infrequent_access is None else infrequent_access
+    kms_key_id = kms_key_id or parent.get("kms_key_id")
+    if env_file == Path(".env"):
+        env_file = parent.get("env_file", env_file)
+    show_secret = show_secret or parent.get("show_secret", False)
+
+    settings = settings_from(ctx, bucket=bucket, region=region)
+    done = []
+    try:
+        setup(
+            steps=steps,
+            dry_run=dry_run,
+            origins=_origins(origins),
+            tls_policy=not no_tls_policy,
+            settings=settings,
+            infrequent_access=infrequent_access,
+            kms_key_id=kms_key_id,
+            env_file=env_file,
+            on_step=done.append,
+        )
+    finally:
+        if done:  # show what was done even when a later step failed
+            _print_results(done, dry_run=dry_run, show_secret=show_secret)
+
+
+@setup_app.callback()
+def setup_all(
+    ctx: typer.Context,
+    bucket: Optional[str] = _BUCKET,
+    region: Optional[str] = _REGION,
+    dry_run: bool = _DRY,
+    origins: Optional[List[str]] = _ORIGINS,
+    no_tls_policy: bool = _NO_TLS,
+    infrequent_access: Optional[bool] = _IA,
+    kms_key_id: Optional[str] = _KMS,
+    env_file: Path = _ENV,
+    show_secret: bool = _SHOW,
+) -> None:
+    """Run every step in order: bucket, block-public, encryption, tls-policy, lifecycle, cors, iam.
+
+    Each step is also a sub-command (e.g. `drumscribe setup cors --origins https://app.example`).
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.meta["drumscribe.setup"] = dict(
+            bucket=bucket, region=region, dry_run=dry_run, origins=origins, infrequent_access=infrequent_access,
+            kms_key_id=kms_key_id, env_file=env_file, show_secret=show_secret,
+        )
+    else:
+        _run(ctx, None, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret)
+
+
+def _step_command(step: str):
+    def command(
+        ctx: typer.Context,
+        bucket: Optional[str] = _BUCKET,
+        region: Optional[str] = _REGION,
+        dry_run: bool = _DRY,
+        origins: Optional[List[str]] = _ORIGINS,
+        infrequent_access: Optional[bool] = _IA,
+        kms_key_id: Optional[str] = _KMS,
+        env_file: Path = _ENV,
+        show_secret: bool = _SHOW,
+    ) -> None:
+        _run(ctx, [step], bucket, region, dry_run, origins, False, infrequent_access, kms_key_id, env_file, show_secret)
+
+    command.__doc__ = STEP_HELP[step]
+    command.__name__ = f"setup_{step.replace('-', '_')}"
+    return command
+
+
+for _step in STEP_HELP:
+    setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
+
+
+@iam_app.command("rotate-key")
+def rotate_key_cmd(
+    ctx: typer.Context,
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="Bucket the new key must be able to list (default: AWS_S3_BUCKET in the .env file)."),
+    region: Optional[str] = _REGION,
+    env_file: Path = typer.Option(Path(".env"), "--env-file", help="The .env holding the key to replace."),
+    show_secret: bool = _SHOW,
+    timeout: float = typer.Option(30.0, "--timeout", min=0, help="Seconds to keep retrying while IAM propagates the new key."),
+) -> None:
+    """Create a new key for drum-transcription-app, write it to .env, prove it works, then delete the old one.
+
+    If the new key cannot be verified, .env is restored and the new key deleted: the old one keeps working.
+    Run with administrator credentials (--profile, or exported AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+    """
+    from drumscribe.provision import rotate_key
+    from drumscribe.provision.iam import short
+
+    settings = settings_from(ctx, region=region)
+    rot = rotate_key(bucket=bucket, settings=settings, env_file=env_file, timeout=timeout)
+    out.print(f"new key {short(rot.new_key_id)} written to {rot.env_file} (mode 0600) and verified; old key {short(rot.old_key_id)} deleted")
+    if rot.backup:
+        out.print(f"previous {rot.env_file} saved as {rot.backup} (mode 0600)")
+    if show_secret:
+        out.print(f"AWS_SECRET_ACCESS_KEY={rot.secret_access_key}", markup=False)
+    else:
+        err.print(f"the secret is in {rot.env_file} only (use --show-secret to print it)")

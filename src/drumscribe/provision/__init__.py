@@ -1,0 +1,126 @@
+"""Provision the S3 bucket and IAM identity drumscribe uses, securely and idempotently.
+
+``setup()`` runs the steps below in order (or the ones named in ``steps``); each compares the
+bucket's current configuration with the desired one and changes only what differs, so it is
+safe to run again. ``dry_run=True`` reads but never writes, and reports the calls it would make.
+
+    bucket        create it (LocationConstraint outside us-east-1), ACLs disabled (BucketOwnerEnforced)
+    block-public  all four public access block flags
+    encryption    default encryption: AES256, or SSE-KMS with a bucket key when kms_key_id is given
+    tls-policy    bucket policy that denies any request not made over TLS (tls_policy=False skips it)
+    lifecycle     lifecycle-policy.json (temp/ 1 day, processed/ 30 days, abort multipart after 1 day)
+    cors          cors-config.json, AllowedOrigins replaced by ``origins`` if given
+    iam           policy DrumTranscriptionS3Policy, user drum-transcription-app, access key -> .env
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import botocore.exceptions as bexc
+
+from drumscribe import aws
+from drumscribe.config import Settings, load_settings
+from drumscribe.errors import ConfigError, DrumscribeError
+from drumscribe.provision import iam as _iam
+from drumscribe.provision import s3_steps
+from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult
+
+STEPS: dict[str, Callable[[Plan], StepResult]] = {
+    "bucket": s3_steps.step_bucket,
+    "block-public": s3_steps.step_block_public,
+    "encryption": s3_steps.step_encryption,
+    "tls-policy": s3_steps.step_tls_policy,
+    "lifecycle": s3_steps.step_lifecycle,
+    "cors": s3_steps.step_cors,
+    "iam": _iam.step_iam,
+}
+
+__all__ = ["setup", "rotate_key", "make_plan", "StepResult", "ApiCall", "Plan", "STEPS", "CHANGED", "IN_PLACE", "WOULD_CHANGE", "SKIPPED"]
+
+
+def make_plan(
+    *,
+    bucket: str | None = None,
+    region: str | None = None,
+    settings: Settings | None = None,
+    env_file: str | Path = ".env",
+    **options,
+) -> Plan:
+    settings = (settings or load_settings()).replace(bucket=bucket, region=region)
+    if settings.profile and settings.sources.get("access_key_id", "").startswith(".env"):
+        # After `setup iam`, .env holds the app's own key, which cannot manage IAM or bucket
+        # settings; a profile the admin named must win over it (aws.make_session prefers keys).
+        settings = dataclasses.replace(settings, access_key_id=None, secret_access_key=None, session_token=None)
+    if not settings.bucket:
+        raise ConfigError("no bucket named", hint="pass --bucket NAME or set AWS_S3_BUCKET")
+    return Plan(settings=settings, bucket=settings.bucket, region=settings.region_name, env_file=Path(env_file), **options)
+
+
+def setup(
+    bucket: str | None = None,
+    region: str | None = None,
+    steps: Sequence[str] | None = None,
+    dry_run: bool = False,
+    origins: Iterable[str] | None = None,
+    tls_policy: bool = True,
+    settings: Settings | None = None,
+    *,
+    infrequent_access: bool | None = None,
+    kms_key_id: str | None = None,
+    env_file: str | Path = ".env",
+    on_step: Callable[[StepResult], None] | None = None,
+) -> list[StepResult]:
+    """Run the setup steps; returns one ``StepResult`` per step. Raises ``DrumscribeError`` (one line).
+
+    ``on_step`` is called as each step finishes, so a caller can show progress even when a later
+    step fails.
+    """
+    names = list(steps) if steps else list(STEPS)
+    unknown = [n for n in names if n not in STEPS]
+    if unknown:
+        raise ConfigError(f"unknown setup step {unknown[0]!r}", hint="choose from " + ", ".join(STEPS))
+    plan = make_plan(
+        bucket=bucket,
+        region=region,
+        settings=settings,
+        env_file=env_file,
+        dry_run=dry_run,
+        origins=[o for o in origins or [] if o] or None,
+        tls_policy=tls_policy,
+        infrequent_access=infrequent_access,
+        kms_key_id=kms_key_id,
+    )
+    results = []
+    for name in STEPS:  # always in the documented order, whatever order they were asked in
+        if name not in names:
+            continue
+        try:
+            result = STEPS[name](plan)
+        except DrumscribeError:
+            raise
+        except (bexc.ClientError, bexc.BotoCoreError) as exc:
+            raise aws.translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+        results.append(result)
+        if on_step:
+            on_step(result)
+    return results
+
+
+def rotate_key(
+    bucket: str | None = None,
+    region: str | None = None,
+    settings: Settings | None = None,
+    *,
+    env_file: str | Path = ".env",
+    timeout: float = 30.0,
+) -> _iam.Rotation:
+    """Replace the app user's key in ``env_file`` with a new, verified one and delete the old key."""
+    env = _iam.read_env(env_file)
+    plan = make_plan(bucket=bucket or env.get("AWS_S3_BUCKET"), region=region or env.get("AWS_REGION"), settings=settings, env_file=env_file)
+    try:
+        return _iam.rotate_key(plan, timeout=timeout)
+    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        raise aws.translate(exc, bucket=plan.bucket, action="rotate the access key for") from exc

@@ -1,0 +1,114 @@
+"""What every setup step shares: the plan (what to apply where) and the result of one step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from drumscribe import aws
+from drumscribe.config import Settings
+from drumscribe.errors import ProvisioningError
+
+CHANGED = "changed"
+IN_PLACE = "in place"
+WOULD_CHANGE = "would change (dry run)"
+SKIPPED = "skipped"
+
+
+@dataclass
+class ApiCall:
+    """A write request a step made (or, in a dry run, would make). Never holds a secret."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: str  # CHANGED, IN_PLACE, WOULD_CHANGE or SKIPPED
+    detail: str
+    calls: list[ApiCall] = field(default_factory=list)
+    # Only the iam step sets these, when it creates a key; repr=False keeps the secret out of logs.
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    env_file: Path | None = None
+    backup: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.status in (CHANGED, WOULD_CHANGE)
+
+
+@dataclass
+class Plan:
+    """Everything setup needs to know; clients are created on first use."""
+
+    settings: Settings
+    bucket: str
+    region: str
+    dry_run: bool = False
+    origins: list[str] | None = None
+    tls_policy: bool = True
+    infrequent_access: bool | None = None  # None: keep the document with or without the IA rule
+    kms_key_id: str | None = None
+    env_file: Path = Path(".env")
+
+    @cached_property
+    def s3(self):
+        return aws.client(self.settings, "s3")
+
+    @cached_property
+    def iam(self):
+        return aws.client(self.settings, "iam")
+
+    @cached_property
+    def sts(self):
+        return aws.client(self.settings, "sts")
+
+
+class Recorder:
+    """Collects a step's write calls and performs them unless this is a dry run."""
+
+    def __init__(self, plan: Plan, service: str):
+        self.plan = plan
+        self.service = service
+        self.calls: list[ApiCall] = []
+
+    def __call__(self, operation: str, **params: Any) -> Any:
+        self.calls.append(ApiCall(self.service, operation, params))
+        if self.plan.dry_run:
+            return None
+        client = getattr(self.plan, self.service)
+        return getattr(client, operation)(**params)
+
+    def result(self, step: str, changes: list[str], in_place: str) -> StepResult:
+        if not changes:
+            return StepResult(step, IN_PLACE, in_place, self.calls)
+        status = WOULD_CHANGE if self.plan.dry_run else CHANGED
+        return StepResult(step, status, "; ".join(changes), self.calls)
+
+
+def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan, what: str, **kwargs: Any) -> Any:
+    """Call a Get* API; ``None`` when the configuration does not exist yet.
+
+    A dry run on a bucket that does not exist yet also reads as ``None`` (everything would change).
+    """
+    import botocore.exceptions as bexc
+
+    try:
+        return fn(**kwargs)
+    except bexc.ClientError as exc:
+        code = aws.error_code(exc)
+        if code in missing or (plan.dry_run and code in ("NoSuchBucket", "404")):
+            return None
+        if code == "NoSuchBucket":
+            raise ProvisioningError(
+                f"bucket {plan.bucket!r} does not exist", hint="run `drumscribe setup bucket` first"
+            ) from exc
+        raise aws.translate(exc, bucket=plan.bucket, action=what) from exc
+    except bexc.BotoCoreError as exc:
+        raise aws.translate(exc, bucket=plan.bucket, action=what) from exc

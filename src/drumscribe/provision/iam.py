@@ -1,0 +1,232 @@
+"""The application's IAM identity: a managed policy limited to one bucket, a user, and its key.
+
+The key goes into ``.env`` (mode 0600, see ``drumscribe.envfile``) and nowhere else; the secret
+is returned to the caller only so the CLI can show it on request (``--show-secret``).
+These calls need administrator credentials (a profile or environment variables), not the
+application key itself, which by design cannot touch IAM.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import botocore.exceptions as bexc
+
+from drumscribe import aws
+from drumscribe.config import Settings
+from drumscribe.envfile import read_env, update_env, write_private
+from drumscribe.errors import ConfigError, DrumscribeError, ProvisioningError
+from drumscribe.provision import documents
+from drumscribe.provision.base import Plan, Recorder, StepResult
+
+USER = documents.USER_NAME
+POLICY = documents.POLICY_NAME
+MAX_KEYS = 2  # AWS allows two access keys per user
+MAX_POLICY_VERSIONS = 5
+
+
+def short(key_id: str | None) -> str:
+    """An access key id shortened for display (ids are not secret, but need not be shown whole)."""
+    return f"{key_id[:4]}…{key_id[-4:]}" if key_id and len(key_id) > 8 else "****"
+
+
+def _code(exc: BaseException) -> str:
+    return aws.error_code(exc)
+
+
+def iam_error(exc: BaseException, action: str) -> DrumscribeError:
+    if _code(exc) in ("AccessDenied", "AccessDeniedException"):
+        return ProvisioningError(
+            f"access denied while trying to {action}",
+            hint="IAM steps need administrator credentials: use --profile or export an admin's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the app key in .env cannot manage IAM)",
+        )
+    return aws.translate(exc, action=action)
+
+
+def account_id(plan: Plan) -> str:
+    try:
+        return plan.sts.get_caller_identity()["Account"]
+    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        raise aws.translate(exc, action="identify the AWS account") from exc
+
+
+def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
+    want = documents.iam_policy(plan.bucket)
+    try:
+        policy = plan.iam.get_policy(PolicyArn=arn)["Policy"]
+    except bexc.ClientError as exc:
+        if _code(exc) != "NoSuchEntity":
+            raise iam_error(exc, f"read policy {POLICY}") from exc
+        call("create_policy", PolicyName=POLICY, PolicyDocument=_dumps(want), Description="drumscribe: read/write one S3 bucket")
+        return [f"created policy {POLICY}"]
+    current = plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    if isinstance(current, str):  # botocore decodes it; an S3-compatible IAM might not
+        import json
+        from urllib.parse import unquote
+
+        current = json.loads(unquote(current))
+    if documents.policy_statements_equal(current, want):
+        return []
+    # Old versions still grant what they granted (a previous bucket, say) and can be made default
+    # again by anyone with iam:SetDefaultPolicyVersion, so we keep only the one in force.
+    versions = plan.iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    for v in versions:
+        if not v["IsDefaultVersion"]:
+            call("delete_policy_version", PolicyArn=arn, VersionId=v["VersionId"])
+    call("create_policy_version", PolicyArn=arn, PolicyDocument=_dumps(want), SetAsDefault=True)
+    for v in versions:
+        if v["IsDefaultVersion"]:
+            call("delete_policy_version", PolicyArn=arn, VersionId=v["VersionId"])
+    return [f"updated policy {POLICY} for bucket {plan.bucket} (old versions removed)"]
+
+
+def _dumps(doc: dict) -> str:
+    import json
+
+    return json.dumps(doc, indent=2)
+
+
+def _ensure_user(plan: Plan, call: Recorder, arn: str) -> list[str]:
+    changes = []
+    try:
+        plan.iam.get_user(UserName=USER)
+    except bexc.ClientError as exc:
+        if _code(exc) != "NoSuchEntity":
+            raise iam_error(exc, f"read user {USER}") from exc
+        call("create_user", UserName=USER, Tags=[{"Key": "app", "Value": "drumscribe"}])
+        changes.append(f"created user {USER}")
+    attached = []
+    if not changes:
+        attached = [p["PolicyArn"] for p in plan.iam.list_attached_user_policies(UserName=USER)["AttachedPolicies"]]
+    if arn not in attached:
+        call("attach_user_policy", UserName=USER, PolicyArn=arn)
+        changes.append(f"attached {POLICY} to {USER}")
+    return changes
+
+
+def list_keys(plan: Plan) -> list[dict]:
+    try:
+        return plan.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+    except bexc.ClientError as exc:
+        if _code(exc) == "NoSuchEntity":
+            return []
+        raise iam_error(exc, f"list access keys of {USER}") from exc
+
+
+def env_values(plan: Plan, key_id: str, secret: str) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_S3_BUCKET": plan.bucket, "AWS_REGION": plan.region}
+
+
+def step_iam(plan: Plan) -> StepResult:
+    call = Recorder(plan, "iam")
+    arn = f"arn:aws:iam::{account_id(plan)}:policy/{POLICY}"
+    try:
+        changes = _ensure_policy(plan, call, arn) + _ensure_user(plan, call, arn)
+    except bexc.ClientError as exc:
+        raise iam_error(exc, f"set up policy {POLICY} and user {USER}") from exc
+    env = read_env(plan.env_file)
+    keys = list_keys(plan)
+    ids = {k["AccessKeyId"] for k in keys}
+    in_env = env.get("AWS_ACCESS_KEY_ID")
+    result_extra: dict = {}
+    if in_env in ids:
+        stale = {k: v for k, v in env_values(plan, in_env, env.get("AWS_SECRET_ACCESS_KEY", "")).items() if env.get(k) != v}
+        if stale:
+            if not plan.dry_run:
+                result_extra["backup"] = update_env(plan.env_file, stale)
+            changes.append(f"updated {', '.join(stale)} in {plan.env_file}")
+    else:
+        if len(keys) >= MAX_KEYS:
+            raise ProvisioningError(
+                f"user {USER} already has {len(keys)} access keys (the AWS maximum) and neither is in {plan.env_file}",
+                hint=f"delete an unused one (aws iam delete-access-key --user-name {USER} --access-key-id ID), or put one in .env and run `drumscribe iam rotate-key`",
+            )
+        created = call("create_access_key", UserName=USER)
+        others = f"; {len(keys)} older key(s) left untouched" if keys else ""
+        if created is None:  # dry run
+            changes.append(f"would create an access key for {USER} and write it to {plan.env_file}")
+        else:
+            key = created["AccessKey"]
+            result_extra.update(access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"])
+            result_extra["backup"] = update_env(plan.env_file, env_values(plan, key["AccessKeyId"], key["SecretAccessKey"]))
+            changes.append(f"created access key {short(key['AccessKeyId'])} and wrote it to {plan.env_file} (mode 0600){others}")
+    result = call.result("iam", changes, f"policy {POLICY}, user {USER}, key {short(in_env)} in {plan.env_file}")
+    result.env_file = plan.env_file
+    for name, value in result_extra.items():
+        setattr(result, name, value)
+    return result
+
+
+# -- rotation -------------------------------------------------------------------------------
+
+
+@dataclass
+class Rotation:
+    old_key_id: str
+    new_key_id: str
+    secret_access_key: str = field(repr=False)
+    env_file: Path
+    backup: Path | None
+
+
+def verify_key(plan: Plan, key_id: str, secret: str, *, timeout: float = 30.0, interval: float = 2.0) -> str:
+    """Prove a fresh key works: it is the app user, and it can list the bucket. Returns the ARN.
+
+    IAM is eventually consistent: a new key can be rejected for a few seconds, so the
+    "does not exist yet" answers are retried until ``timeout``.
+    """
+    fresh = Settings(access_key_id=key_id, secret_access_key=secret, region=plan.region, endpoint_url=plan.settings.endpoint_url)
+    sts, s3 = aws.client(fresh, "sts"), aws.client(fresh, "s3")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            arn = sts.get_caller_identity()["Arn"]
+            if not arn.endswith(f":user/{USER}"):
+                raise ProvisioningError(f"the new key belongs to {arn}, not user {USER}")
+            s3.list_objects_v2(Bucket=plan.bucket, MaxKeys=1)
+            return arn
+        except bexc.ClientError as exc:
+            retry = _code(exc) in ("InvalidClientTokenId", "InvalidAccessKeyId", "AccessDenied", "SignatureDoesNotMatch")
+            if not retry or time.monotonic() >= deadline:
+                raise aws.translate(exc, bucket=plan.bucket, action="verify the new key on") from exc
+        time.sleep(interval)
+
+
+def rotate_key(plan: Plan, *, timeout: float = 30.0) -> Rotation:
+    """Create a new key, write it to .env, prove it works, then delete the key .env held before.
+
+    If the new key does not work, .env is restored and the new key deleted: the old key keeps working.
+    """
+    env_file = plan.env_file
+    old_id = read_env(env_file).get("AWS_ACCESS_KEY_ID")
+    if not old_id:
+        raise ConfigError(f"no AWS_ACCESS_KEY_ID in {env_file}", hint="run `drumscribe setup iam` first")
+    keys = list_keys(plan)
+    if old_id not in {k["AccessKeyId"] for k in keys}:
+        raise ConfigError(f"the key in {env_file} ({short(old_id)}) is not an access key of IAM user {USER}", hint="run `drumscribe setup iam` to create one")
+    if len(keys) >= MAX_KEYS:
+        other = next(k["AccessKeyId"] for k in keys if k["AccessKeyId"] != old_id)
+        raise ProvisioningError(
+            f"user {USER} already has {MAX_KEYS} access keys, so no new one can be created",
+            hint=f"delete the one not in .env first: aws iam delete-access-key --user-name {USER} --access-key-id {other}",
+        )
+    try:
+        new = plan.iam.create_access_key(UserName=USER)["AccessKey"]
+    except bexc.ClientError as exc:
+        raise iam_error(exc, f"create an access key for {USER}") from exc
+    new_id, secret = new["AccessKeyId"], new["SecretAccessKey"]
+    before = env_file.read_bytes()
+    backup = update_env(env_file, env_values(plan, new_id, secret))
+    try:
+        verify_key(plan, new_id, secret, timeout=timeout)
+    except DrumscribeError as exc:
+        write_private(env_file, before)
+        plan.iam.delete_access_key(UserName=USER, AccessKeyId=new_id)
+        raise ProvisioningError(f"the new key failed verification, so the old key {short(old_id)} was kept and the new one deleted: {exc}") from exc
+    try:
+        plan.iam.delete_access_key(UserName=USER, AccessKeyId=old_id)
+    except bexc.ClientError as exc:
+        raise iam_error(exc, f"delete the old key {short(old_id)} (the new one is already in {env_file})") from exc
+    return Rotation(old_id, new_id, secret, env_file, backup)

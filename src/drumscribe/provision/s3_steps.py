@@ -1,0 +1,169 @@
+"""The bucket-level setup steps. Each reads the current configuration, compares it with the
+desired one, and writes only what differs, so running setup again changes nothing.
+
+A new bucket gets every protection explicitly, even those AWS now applies by default, because
+S3-compatible servers (and older buckets) do not have those defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import botocore.exceptions as bexc
+
+from drumscribe import aws
+from drumscribe.errors import ProvisioningError
+from drumscribe.provision import documents
+from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none
+
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def _taken(bucket: str) -> ProvisioningError:
+    suggestion = f"{bucket[:55]}-{secrets.token_hex(3)}"
+    return ProvisioningError(
+        f"bucket name {bucket!r} is already taken by another AWS account (or your credentials cannot access it)",
+        hint=f"bucket names are global: pick a unique one, e.g. --bucket {suggestion}",
+    )
+
+
+def _bucket_state(plan: Plan) -> bool:
+    """True if the bucket exists and is ours (in the wanted region); False if it does not exist."""
+    try:
+        response = plan.s3.head_bucket(Bucket=plan.bucket)
+    except bexc.ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404 or aws.error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        if status == 403:
+            raise _taken(plan.bucket) from exc
+        raise aws.translate(exc, bucket=plan.bucket, action="check bucket") from exc
+    except bexc.BotoCoreError as exc:
+        raise aws.translate(exc, bucket=plan.bucket, action="check bucket") from exc
+    # botocore follows the 301 to the bucket's real region, so compare the region it reports
+    actual = response.get("BucketRegion") or response["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amz-bucket-region")
+    if actual and actual != plan.region:
+        raise ProvisioningError(
+            f"bucket {plan.bucket!r} already exists in {actual}, not {plan.region}",
+            hint=f"rerun with --region {actual} (and set AWS_REGION={actual})",
+        )
+    return True
+
+
+def step_bucket(plan: Plan) -> StepResult:
+    """Create the bucket (us-east-1 takes no LocationConstraint) and enforce bucket-owner ownership."""
+    call = Recorder(plan, "s3")
+    changes = []
+    exists = _bucket_state(plan)
+    if not exists:
+        params: dict = {"Bucket": plan.bucket, "ObjectOwnership": "BucketOwnerEnforced"}
+        if plan.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": plan.region}
+        try:
+            call("create_bucket", **params)
+            changes.append(f"created s3://{plan.bucket} in {plan.region}")
+        except bexc.ClientError as exc:
+            code = aws.error_code(exc)
+            if code == "BucketAlreadyExists":
+                raise _taken(plan.bucket) from exc
+            if code != "BucketAlreadyOwnedByYou":  # a race with ourselves is fine
+                raise
+    owner = None
+    if exists:
+        got = read_or_none(plan.s3.get_bucket_ownership_controls, ("OwnershipControlsNotFoundError",), plan=plan, what="read ownership controls of", Bucket=plan.bucket)
+        owner = [r.get("ObjectOwnership") for r in (got or {}).get("OwnershipControls", {}).get("Rules", [])]
+    if owner != ["BucketOwnerEnforced"]:
+        # ACLs off: the bucket owner owns every object, so no object ACL can ever make one public
+        call("put_bucket_ownership_controls", Bucket=plan.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        changes.append("object ownership set to BucketOwnerEnforced (ACLs disabled)")
+    return call.result("bucket", changes, f"s3://{plan.bucket} exists in {plan.region}, ACLs disabled")
+
+
+def step_block_public(plan: Plan) -> StepResult:
+    call = Recorder(plan, "s3")
+    got = read_or_none(plan.s3.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), plan=plan, what="read public access block of", Bucket=plan.bucket)
+    current = (got or {}).get("PublicAccessBlockConfiguration", {})
+    changes = []
+    if any(current.get(flag) is not True for flag in PUBLIC_ACCESS_BLOCK):
+        call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK))
+        off = [flag for flag in PUBLIC_ACCESS_BLOCK if current.get(flag) is not True]
+        changes.append("turned on " + ", ".join(off))
+    return call.result("block-public", changes, "all four public access block flags on")
+
+
+def desired_encryption(plan: Plan) -> dict:
+    if plan.kms_key_id:
+        return {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": plan.kms_key_id},
+            "BucketKeyEnabled": True,  # one KMS data key per bucket period instead of per object: far fewer KMS calls
+        }
+    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def step_encryption(plan: Plan) -> StepResult:
+    call = Recorder(plan, "s3")
+    got = read_or_none(plan.s3.get_bucket_encryption, ("ServerSideEncryptionConfigurationNotFoundError",), plan=plan, what="read encryption of", Bucket=plan.bucket)
+    rules = (got or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    want = desired_encryption(plan)
+    current = rules[0] if len(rules) == 1 else {}
+    same = current.get("ApplyServerSideEncryptionByDefault") == want["ApplyServerSideEncryptionByDefault"] and (
+        not plan.kms_key_id or current.get("BucketKeyEnabled") is True
+    )
+    changes = []
+    if not same:
+        call("put_bucket_encryption", Bucket=plan.bucket, ServerSideEncryptionConfiguration={"Rules": [want]})
+        changes.append(f"default encryption set to {want['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}")
+    algo = want["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    return call.result("encryption", changes, f"default encryption {algo}")
+
+
+def _current_policy(plan: Plan) -> dict | None:
+    got = read_or_none(plan.s3.get_bucket_policy, ("NoSuchBucketPolicy",), plan=plan, what="read bucket policy of", Bucket=plan.bucket)
+    return json.loads(got["Policy"]) if got else None
+
+
+def step_tls_policy(plan: Plan) -> StepResult:
+    """Deny any request made over plain HTTP (keys and audio never travel unencrypted)."""
+    if not plan.tls_policy:
+        return StepResult("tls-policy", SKIPPED, "--no-tls-policy: an existing TLS-only statement is left as it is")
+    call = Recorder(plan, "s3")
+    current = _current_policy(plan)
+    changes = []
+    if documents.find_tls_statement(current, plan.bucket) is None:
+        policy = documents.tls_policy(plan.bucket, current)
+        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(policy))
+        kept = len(policy["Statement"]) - 1
+        changes.append("bucket policy denies requests without TLS" + (f" ({kept} other statement(s) kept)" if kept else ""))
+        if not plan.dry_run and documents.find_tls_statement(_current_policy(plan), plan.bucket) is None:
+            raise ProvisioningError(f"the TLS-only policy on {plan.bucket!r} did not read back as written")
+    return call.result("tls-policy", changes, "bucket policy denies requests without TLS")
+
+
+def step_lifecycle(plan: Plan) -> StepResult:
+    call = Recorder(plan, "s3")
+    got = read_or_none(plan.s3.get_bucket_lifecycle_configuration, ("NoSuchLifecycleConfiguration",), plan=plan, what="read lifecycle of", Bucket=plan.bucket)
+    rules = (got or {}).get("Rules")
+    changes = []
+    if rules is None or not documents.lifecycle_matches(rules, infrequent_access=plan.infrequent_access):
+        doc = documents.lifecycle(infrequent_access=bool(plan.infrequent_access))
+        call("put_bucket_lifecycle_configuration", Bucket=plan.bucket, LifecycleConfiguration=doc)
+        changes.append(("replaced" if rules else "applied") + f" {documents.LIFECYCLE} ({len(doc['Rules'])} rules)")
+    return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}")
+
+
+def step_cors(plan: Plan) -> StepResult:
+    call = Recorder(plan, "s3")
+    got = read_or_none(plan.s3.get_bucket_cors, ("NoSuchCORSConfiguration",), plan=plan, what="read CORS of", Bucket=plan.bucket)
+    doc = documents.cors(plan.origins)
+    changes = []
+    if documents.normalize_cors((got or {}).get("CORSRules")) != documents.normalize_cors(doc["CORSRules"]):
+        call("put_bucket_cors", Bucket=plan.bucket, CORSConfiguration=doc)
+        origins = ", ".join(doc["CORSRules"][0]["AllowedOrigins"])
+        changes.append(("replaced" if got else "applied") + f" {documents.CORS} (origins {origins})")
+    return call.result("cors", changes, f"matches {documents.CORS}")
