@@ -1,0 +1,319 @@
+"""Decoding: any audio soundfile reads -> float32 mono in ±1 at the model's sample rate.
+
+Sources: a path, ``bytes``, a binary file object, or a numpy array with its ``sample_rate``.
+Multichannel audio is mixed to mono (mean of the channels) and resampled with
+``scipy.signal.resample_poly`` (exact rational factor from the gcd of the two rates).
+
+Long files are never decoded whole: :func:`chunks` reads overlapping windows with
+``SoundFile.seek`` so memory depends on the chunk length, not on the file length. Every window
+starts on a whole second, so its samples (at any integer rate) and its feature frames (at any
+integer fps) line up exactly with those of the whole file; the margins around each window absorb
+the edge effects of the resampling filter, the STFT window and the network's context.
+
+Input rules (each violation is one ``InputError`` line naming the file):
+
+* missing, empty (0 bytes), not audio, or no samples at all -> rejected;
+* NaN or infinite samples -> rejected, not repaired: they only occur in corrupt float files, and a
+  transcription of zeroed-out garbage would look valid while being wrong;
+* float files that peak above 1.0 are scaled down to a peak of 1.0 (the features depend on level,
+  and the model was trained on audio in ±1); integer PCM is always in ±1;
+* truncated files (header promises more than the data holds) are decoded up to where they end;
+* clips shorter than ``MIN_SECONDS`` are padded with silence; silence is valid (no events).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+from typing import BinaryIO, Iterator, Union
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from drumscribe.errors import InputError
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, np.ndarray]
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
+)
+MIN_SAMPLE_RATE = 4000  # below this there is no drum content left to transcribe
+MIN_SECONDS = 1.0  # shorter clips are padded with silence so every stage has enough frames
+_FLOAT_SUBTYPES = {"FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"}
+_SCAN_BLOCK = 1 << 20  # frames per block when scanning a float file for its peak
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the file holds, before any conversion."""
+
+    name: str
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str = ""
+    subtype: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+@dataclass
+class Audio:
+    """A whole decoded signal: float32 mono in ±1 at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source_sample_rate: int
+    channels: int
+    duration: float  # seconds of the source (before any padding)
+    frames: int  # frames of the source, at source_sample_rate
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One overlapping window of a long signal, in whole seconds.
+
+    The window spans ``[start, stop)`` seconds of the source (``stop`` None: to the end) and is
+    authoritative for ``[core_start, core_stop)`` (``core_stop`` None: to the end). Whole seconds
+    make every rate and frame rate line up exactly with a whole-file run.
+    """
+
+    start: int
+    stop: int | None
+    core_start: int
+    core_stop: int | None
+
+    def source_range(self, sample_rate: int) -> tuple[int, int | None]:
+        return self.start * sample_rate, None if self.stop is None else self.stop * sample_rate
+
+    def core_rows(self, rows: np.ndarray, fps: int) -> np.ndarray:
+        """The rows of a per-frame array (frame i at i/fps, computed on this window) in its core."""
+        fps = int(round(fps))
+        lo = (self.core_start - self.start) * fps
+        hi = len(rows) if self.core_stop is None else (self.core_stop - self.start) * fps
+        return rows[lo:hi]
+
+
+@dataclass
+class Chunk:
+    """A window's audio: mono at the source rate and resampled to the target rate."""
+
+    window: Window
+    source: np.ndarray
+    samples: np.ndarray
+    sample_rate: int
+
+
+def display_name(source: Source, name: str | None = None) -> str:
+    if name:
+        return str(name)
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, np.ndarray):
+        return "<array>"
+    return getattr(source, "name", None) if isinstance(getattr(source, "name", None), str) else "<bytes>"
+
+
+def resample(signal: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling by the exact rational factor ``target/source`` (float32 out)."""
+    if source_rate == target_rate:
+        return np.asarray(signal, dtype=np.float32)
+    g = gcd(int(source_rate), int(target_rate))
+    out = resample_poly(np.asarray(signal, dtype=np.float32), int(target_rate) // g, int(source_rate) // g)
+    return np.asarray(out, dtype=np.float32)
+
+
+def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
+    """Length ``resample`` returns for ``frames`` input samples."""
+    g = gcd(int(source_rate), int(target_rate))
+    up, down = int(target_rate) // g, int(source_rate) // g
+    return -(-frames * up // down)
+
+
+class AudioReader:
+    """Random access to mono float32 frames of a source, with validation done up front.
+
+    Use as a context manager. Opening checks that the source is audio with at least one sample,
+    and (for float encodings) scans it once for NaN/inf and its peak level.
+    """
+
+    def __init__(self, source: Source, *, sample_rate: int | None = None, name: str | None = None):
+        self.name = display_name(source, name)
+        self._file: sf.SoundFile | None = None
+        self._array: np.ndarray | None = None
+        self.gain = 1.0
+        if isinstance(source, np.ndarray):
+            self.info = self._open_array(source, sample_rate)
+        else:
+            self.info = self._open_file(source)
+        if self.info.frames <= 0:
+            self.close()
+            raise InputError(f"{self.name}: contains no audio samples")
+        if self.info.sample_rate < MIN_SAMPLE_RATE:
+            self.close()
+            raise InputError(f"{self.name}: sample rate {self.info.sample_rate} Hz is too low (need at least {MIN_SAMPLE_RATE} Hz)")
+        if self._array is not None or self.info.subtype in _FLOAT_SUBTYPES:
+            self._scan_levels()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _open_array(self, data: np.ndarray, sample_rate: int | None) -> AudioInfo:
+        if not sample_rate or int(sample_rate) <= 0:
+            raise InputError(f"{self.name}: an array needs its sample_rate")
+        data = np.asarray(data)
+        if data.ndim == 2 and data.shape[0] < data.shape[1] and data.shape[0] <= 8:
+            data = data.T  # (channels, samples) -> (samples, channels)
+        if data.ndim == 1:
+            data = data[:, None]
+        if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
+            raise InputError(f"{self.name}: expected a 1-D or 2-D numeric array, got shape {data.shape} {data.dtype}")
+        if np.issubdtype(data.dtype, np.integer):  # PCM integers -> ±1 like soundfile does
+            data = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+        self._array = data
+        return AudioInfo(self.name, int(sample_rate), int(data.shape[1]), int(data.shape[0]), "ARRAY", "FLOAT")
+
+    def _open_file(self, source: Source) -> AudioInfo:
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if not path.exists():
+                raise InputError(f"{self.name}: no such file")
+            if path.is_dir():
+                raise InputError(f"{self.name}: is a folder, not an audio file")
+            try:
+                if path.stat().st_size == 0:
+                    raise InputError(f"{self.name}: file is empty (0 bytes)")
+            except OSError as exc:
+                raise InputError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+            target: object = str(path)
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            if len(source) == 0:
+                raise InputError(f"{self.name}: file is empty (0 bytes)")
+            target = io.BytesIO(bytes(source))
+        else:
+            target = source
+        try:
+            self._file = sf.SoundFile(target)
+        except sf.LibsndfileError as exc:
+            raise InputError(f"{self.name}: not a readable audio file ({_reason(exc)})") from None
+        except (OSError, RuntimeError, TypeError, ValueError) as exc:
+            raise InputError(f"{self.name}: cannot read audio ({exc})") from None
+        f = self._file
+        return AudioInfo(self.name, int(f.samplerate), int(f.channels), max(int(f.frames), 0), f.format, f.subtype)
+
+    def _scan_levels(self) -> None:
+        peak = 0.0
+        for start in range(0, self.info.frames, _SCAN_BLOCK):
+            block = self._read_raw(start, min(start + _SCAN_BLOCK, self.info.frames))
+            if not np.isfinite(block).all():
+                self.close()
+                raise InputError(f"{self.name}: contains NaN or infinite samples (corrupt float audio)")
+            if block.size:
+                peak = max(peak, float(np.abs(block).max()))
+        self.gain = 1.0 / peak if peak > 1.0 else 1.0
+
+    # -- reading -------------------------------------------------------------------------------
+    def _read_raw(self, start: int, stop: int) -> np.ndarray:
+        if self._array is not None:
+            return np.asarray(self._array[start:stop], dtype=np.float32)
+        assert self._file is not None
+        try:
+            self._file.seek(start)
+            return self._file.read(stop - start, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise InputError(f"{self.name}: audio data is corrupt ({_reason(exc)})") from None
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Mono float32 frames ``[start, stop)`` at the source rate (fewer at a truncated end)."""
+        stop = self.info.frames if stop is None else min(stop, self.info.frames)
+        raw = self._read_raw(max(start, 0), stop)
+        mono = raw.mean(axis=1, dtype=np.float32) if raw.shape[1] > 1 else raw[:, 0].copy()
+        if not np.isfinite(mono).all():  # integer files cannot get here; float files were scanned
+            raise InputError(f"{self.name}: contains NaN or infinite samples (corrupt float audio)")
+        if self.gain != 1.0:
+            mono *= np.float32(self.gain)
+        return mono
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "AudioReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    # libsndfile says "Error opening <repr of the file>: <reason>"; the file is named already
+    return " ".join(text.split(": ", 1)[-1].split()).rstrip(".") or type(exc).__name__
+
+
+def probe(source: Source, *, sample_rate: int | None = None, name: str | None = None) -> AudioInfo:
+    """Validate a source without decoding it for the model (raises ``InputError``)."""
+    with AudioReader(source, sample_rate=sample_rate, name=name) as reader:
+        return reader.info
+
+
+def min_samples(sample_rate: int) -> int:
+    return int(math.ceil(MIN_SECONDS * sample_rate))
+
+
+def load(source: Source, target_rate: int, *, sample_rate: int | None = None, name: str | None = None) -> Audio:
+    """Decode a whole (short) source to mono float32 at ``target_rate``; pads very short clips."""
+    with AudioReader(source, sample_rate=sample_rate, name=name) as reader:
+        info = reader.info
+        mono = reader.read()
+    samples = resample(mono, info.sample_rate, target_rate)
+    if len(samples) < min_samples(target_rate):
+        samples = np.pad(samples, (0, min_samples(target_rate) - len(samples)))
+    frames = len(mono)
+    return Audio(samples, target_rate, info.sample_rate, info.channels, frames / info.sample_rate, frames, info.name)
+
+
+def windows(duration: float, *, chunk_seconds: int = 60, margin_seconds: int = 2) -> list[Window]:
+    """Cores of ``chunk_seconds`` covering ``duration``, each read with ``margin_seconds`` each side."""
+    chunk_seconds = max(1, int(chunk_seconds))
+    margin_seconds = max(0, int(math.ceil(margin_seconds)))
+    n = max(1, int(math.ceil(duration / chunk_seconds - 1e-9)))
+    out = []
+    for k in range(n):
+        last = k == n - 1
+        out.append(
+            Window(
+                start=max(0, k * chunk_seconds - margin_seconds),
+                stop=None if last else (k + 1) * chunk_seconds + margin_seconds,
+                core_start=k * chunk_seconds,
+                core_stop=None if last else (k + 1) * chunk_seconds,
+            )
+        )
+    return out
+
+
+def read_window(reader: AudioReader, window: Window, target_rate: int) -> Chunk:
+    sr = reader.info.sample_rate
+    lo, hi = window.source_range(sr)
+    source = reader.read(lo, hi)
+    samples = resample(source, sr, target_rate)
+    if window.start == 0 and len(samples) < min_samples(target_rate):
+        samples = np.pad(samples, (0, min_samples(target_rate) - len(samples)))
+    return Chunk(window, source, samples, target_rate)
+
+
+def chunks(reader: AudioReader, target_rate: int, *, chunk_seconds: int = 60, margin_seconds: int = 2) -> Iterator[Chunk]:
+    """Decoded, resampled overlapping chunks of a reader (see :class:`Window`)."""
+    for window in windows(reader.info.duration, chunk_seconds=chunk_seconds, margin_seconds=margin_seconds):
+        yield read_window(reader, window, target_rate)
+
+
+def is_audio_name(name: str) -> bool:
+    return Path(name).suffix.lower() in AUDIO_EXTENSIONS

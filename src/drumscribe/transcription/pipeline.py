@@ -1,0 +1,232 @@
+"""``transcribe()``: audio in, :class:`Transcription` out. Pure: no storage, no printing.
+
+The signal is processed in overlapping chunks (``audio.windows``): per chunk we decode, resample,
+compute features, run the network and keep only the core frames' activations and velocity
+strength curves (100 fps x classes, float32: about 17 MB for an hour with 11 classes). Onsets,
+velocities and beats are then found once on the whole-track curves. Memory therefore depends on
+``chunk_seconds``, not on the length of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from drumscribe.errors import DrumscribeError, TranscriptionError
+from drumscribe.transcription import audio, midi, velocity
+from drumscribe.transcription.instruments import INSTRUMENTS
+from drumscribe.transcription.result import DrumEvent, ModelInfo, SourceInfo, Transcription
+
+DEFAULT_CHUNK_SECONDS = 60
+STAGES = ("decode", "resample", "features", "network", "peaks", "velocity", "beats", "midi")
+
+# model outputs that merge several instruments are played as one of them
+_MERGED = {"tom": "tom_mid", "hihat": "hihat_closed", "hh": "hihat_closed", "cymbal": "crash", "cy": "crash", "bd": "kick", "sd": "snare"}
+
+_models: dict[str | None, Any] = {}
+_models_lock = threading.Lock()
+_feature_processors: dict[int, Any] = {}
+_beat_processors: dict[int, Any] = {}
+
+
+def get_model(model: Any = None) -> Any:
+    """The model to use: a loaded model as is; ``None`` (packaged default) or a path, loaded once."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return model
+    key = None if model is None else str(Path(model).expanduser().resolve())
+    with _models_lock:
+        if key not in _models:
+            from drumscribe.transcription.network import load_model
+
+            if key is not None and not Path(key).is_file():
+                raise TranscriptionError(f"model file {model} not found")
+            _models[key] = load_model(key)
+        return _models[key]
+
+
+def _feature_processor(model: Any):
+    from drumscribe.transcription.features import FeatureProcessor
+
+    key = id(FeatureProcessor)
+    if key not in _feature_processors:
+        _feature_processors[key] = FeatureProcessor()
+    return _feature_processors[key]
+
+
+def _beat_processor():
+    from drumscribe.transcription import beats
+
+    if beats.N_NETWORKS not in _beat_processors:
+        _beat_processors[beats.N_NETWORKS] = beats.BeatActivationProcessor(beats.N_NETWORKS)
+    return _beat_processors[beats.N_NETWORKS]
+
+
+def note_of(instrument: str) -> tuple[str, int]:
+    """(instrument name as stored, GM note) for a model class name."""
+    name = instrument if instrument in INSTRUMENTS else _MERGED.get(instrument.lower(), instrument)
+    if name not in INSTRUMENTS:
+        raise TranscriptionError(f"model class {instrument!r} is not a known drum instrument")
+    return instrument, INSTRUMENTS[name].note
+
+
+def margin_seconds(model: Any, with_beats: bool) -> int:
+    """Chunk margin: the network's context, the STFT window and the spectral difference, rounded up."""
+    frames = int(getattr(model, "context_frames", 0) or 0) + 8
+    seconds = math.ceil(frames / float(model.fps) + 0.1)
+    if with_beats:
+        from drumscribe.transcription import beats
+
+        seconds = max(seconds, beats.CONTEXT_SECONDS)
+    return max(1, seconds)
+
+
+class Timer:
+    """Accumulates seconds per stage into a dict (used by the speed benchmark)."""
+
+    def __init__(self, into: dict[str, float] | None):
+        self.into = into
+
+    @contextmanager
+    def __call__(self, stage: str):
+        if self.into is None:
+            yield
+            return
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.into[stage] = self.into.get(stage, 0.0) + time.perf_counter() - t0
+
+
+def file_sha256(source: Any) -> str | None:
+    if isinstance(source, (str, os.PathLike)):
+        h = hashlib.sha256()
+        try:
+            with open(source, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            return None
+        return h.hexdigest()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(source).hexdigest()
+    return None
+
+
+def transcribe(
+    path_or_array: Any,
+    sample_rate: int | None = None,
+    model: Any = None,
+    *,
+    beats: bool = True,
+    chunk_seconds: int = DEFAULT_CHUNK_SECONDS,
+    name: str | None = None,
+    timings: dict[str, float] | None = None,
+    progress: Callable[[float, float], None] | None = None,
+) -> Transcription:
+    """Transcribe drums from a file path, bytes, a binary file object or a numpy array.
+
+    ``sample_rate`` is required for arrays (``(samples,)`` or ``(samples, channels)``).
+    ``model``: a loaded model, a path to an exported model file, or None for the packaged one.
+    ``beats=False`` skips beat tracking (tempo 120, no beats; MIDI starts at 0).
+    ``timings``: if given, filled with seconds spent per stage (see ``STAGES``).
+    Raises ``InputError`` for unusable input, ``TranscriptionError`` if the model fails.
+    """
+    clock = Timer(timings)
+    model = get_model(model)
+    classes = list(model.classes)
+    notes = [note_of(c) for c in classes]
+    features = _feature_processor(model)
+    beat_proc = _beat_processor() if beats else None
+    from drumscribe.transcription import beats as beat_mod
+
+    acts, curves, beat_acts = [], [], []
+    with clock("decode"):
+        reader = audio.AudioReader(path_or_array, sample_rate=sample_rate, name=name)
+    with reader:
+        info = reader.info
+        plan = audio.windows(info.duration, chunk_seconds=chunk_seconds, margin_seconds=margin_seconds(model, beats))
+        for window in plan:
+            lo, hi = window.source_range(info.sample_rate)
+            with clock("decode"):
+                source = reader.read(lo, hi)
+            with clock("resample"):
+                samples = audio.resample(source, info.sample_rate, model.sample_rate)
+                if window.start == 0 and len(samples) < audio.min_samples(model.sample_rate):
+                    samples = np.pad(samples, (0, audio.min_samples(model.sample_rate) - len(samples)))
+            with clock("features"):
+                feats = features(samples)
+            with clock("network"):
+                try:
+                    act = np.asarray(model.activations(feats), dtype=np.float32)
+                except DrumscribeError:
+                    raise
+                except Exception as exc:  # a model bug must still be one line for the user
+                    raise TranscriptionError(f"{info.name}: the model failed ({type(exc).__name__}: {exc})") from exc
+            acts.append(window.core_rows(act, model.fps))
+            with clock("velocity"):
+                curves.append(window.core_rows(velocity.strength_curves(feats, classes), model.fps))
+            if beat_proc is not None:
+                with clock("beats"):
+                    signal44 = audio.resample(source, info.sample_rate, beat_mod.SAMPLE_RATE)
+                    beat_acts.append(window.core_rows(beat_proc(signal44), beat_mod.FPS))
+            del source, samples, feats
+            if progress is not None:
+                done = info.duration if window.core_stop is None else min(window.core_stop, info.duration)
+                progress(done, info.duration)
+
+    activations = np.concatenate(acts) if acts else np.zeros((0, len(classes)), np.float32)
+    strength = np.concatenate(curves) if curves else np.zeros((0, len(classes)), np.float32)
+    with clock("peaks"):
+        from drumscribe.transcription.peaks import detect_onsets
+
+        onsets = [o for o in detect_onsets(activations, model) if 0.0 <= o.time < info.duration]
+    with clock("velocity"):
+        index = {c: i for i, c in enumerate(classes)}
+        vels = velocity.velocities(strength, [o.frame for o in onsets], [index[o.instrument] for o in onsets])
+    events = sorted(
+        (
+            DrumEvent(
+                time=round(float(o.time), 4),
+                instrument=notes[index[o.instrument]][0],
+                note=notes[index[o.instrument]][1],
+                velocity=int(v),
+                confidence=round(float(o.confidence), 4),
+            )
+            for o, v in zip(onsets, vels)
+        ),
+        key=lambda e: (e.time, e.note),
+    )
+    with clock("beats"):
+        result = beat_mod.analyse(np.concatenate(beat_acts)) if beat_acts else beat_mod.BeatResult()
+    grid = midi.make_grid(result.tempo, midi.anchor_of(result.beats, result.downbeats)) if beats else midi.make_grid(result.tempo, None)
+    return Transcription(
+        events=tuple(events),
+        tempo=result.tempo,
+        beats=tuple(result.beats),
+        downbeats=tuple(result.downbeats),
+        source=SourceInfo(
+            key=None,
+            name=Path(info.name).name if info.name and not info.name.startswith("<") else None,
+            sha256=file_sha256(path_or_array),
+            duration=round(info.duration, 6),
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+        ),
+        model=ModelInfo(
+            name=str(getattr(model, "name", "")),
+            version=str(getattr(model, "version", "")),
+            classes=tuple(classes),
+            thresholds={str(k): float(v) for k, v in dict(getattr(model, "thresholds", {}) or {}).items()},
+            offset=float(getattr(model, "offset", 0.0) or 0.0),
+        ),
+        midi_offset=round(grid.offset, 6),
+    )
