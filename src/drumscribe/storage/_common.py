@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mimetypes
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,30 @@ from drumscribe.errors import ConfigError, InputError, InvalidKeyError
 from drumscribe.storage.base import MAX_PRESIGN_SECONDS, MIN_PRESIGN_SECONDS, SHA256_META, Data
 
 CHUNK = 1024 * 1024
+
+# mimetypes' tables vary by platform (and miss some of these): audio types we rely on, fixed.
+AUDIO_TYPES = {
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".wave": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/opus",
+    ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+    ".aifc": "audio/aiff",
+    ".m4a": "audio/mp4",
+    ".mid": "audio/midi",
+    ".midi": "audio/midi",
+}
+
+
+def guess_content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return AUDIO_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
 _META_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

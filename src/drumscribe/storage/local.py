@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from drumscribe.errors import InvalidKeyError, NotFoundError, StorageError
 from drumscribe.keys import validate_key, validate_prefix
 from drumscribe.storage._common import (
     DeleteError,
+    guess_content_type,
     TMP_SUFFIX,
     as_path,
     atomic_file,
@@ -93,7 +93,7 @@ class LocalStorage(Storage):
             "mtime_ns": st.st_mtime_ns,
             SHA256_META: sha.hexdigest(),
             "etag": md5.hexdigest(),  # what S3 reports for a single-part upload
-            "content_type": content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            "content_type": content_type or guess_content_type(path.name),
             "metadata": meta,
         }
         self._write_sidecar(key, record)
@@ -145,7 +145,7 @@ class LocalStorage(Storage):
                 "mtime_ns": st.st_mtime_ns,
                 SHA256_META: sha.hexdigest(),
                 "etag": md5.hexdigest(),
-                "content_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                "content_type": guess_content_type(path.name),
                 "metadata": {},
             }
             self._write_sidecar(key, record)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import mimetypes
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
@@ -23,11 +22,12 @@ from boto3.s3.transfer import TransferConfig
 
 from drumscribe import aws
 from drumscribe.config import Settings
-from drumscribe.errors import ConfigError, DrumscribeError, NotFoundError
+from drumscribe.errors import ConfigError, DrumscribeError, InputError, NotFoundError, StorageError
 from drumscribe.keys import validate_key, validate_prefix
 from drumscribe.storage._common import (
     CHUNK,
     DeleteError,
+    guess_content_type,
     as_path,
     atomic_file,
     check_expiry,
@@ -49,6 +49,7 @@ MAX_CONCURRENCY = 8
 DELETE_BATCH = 1000  # DeleteObjects' limit per request
 SSE_CHOICES = ("AES256", "aws:kms")
 _BOTO_ERRORS = (bexc.BotoCoreError, bexc.ClientError)
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
 
 
 class S3Storage(Storage):
@@ -98,6 +99,10 @@ class S3Storage(Storage):
         return bool(self.bucket) and aws.has_credentials(self.settings)
 
     def _error(self, exc: BaseException, key: str | None, action: str) -> DrumscribeError:
+        if aws.error_code(exc) in _CREDENTIAL_CODES:
+            # S3 sends these with HTTP 403, which aws.translate would report as "access denied";
+            # drop the status so the message says the credentials themselves are wrong.
+            exc = bexc.ClientError({"Error": dict(exc.response["Error"])}, exc.operation_name)  # type: ignore[attr-defined]
         error = aws.translate(exc, bucket=self.bucket, key=key, action=action)
         # HEAD responses have no body, so a missing bucket looks like a missing key: ask once.
         if isinstance(error, NotFoundError) and key and aws.error_code(exc) in ("404", "NotFound", "NoSuchKey"):
@@ -115,7 +120,7 @@ class S3Storage(Storage):
     def _extra_args(self, key: str, sha256: str, content_type: str | None, metadata: Mapping[str, str] | None) -> dict[str, Any]:
         args: dict[str, Any] = {
             "ServerSideEncryption": self.sse,
-            "ContentType": content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
+            "ContentType": content_type or guess_content_type(key),
             "Metadata": {**check_metadata(metadata), SHA256_META: sha256},
         }
         if self.kms_key_id:
@@ -167,8 +172,11 @@ class S3Storage(Storage):
             # boto3 wraps some transfer failures; report the botocore error underneath
             cause = _botocore_cause(exc)
             if cause is None:
-                raise
+                raise StorageError(f"upload to {self.uri(key)} failed: {exc}") from None
             raise self._error(cause, key, "upload to") from None
+        except OSError as exc:
+            # reading the input failed mid-upload; s3transfer has aborted the multipart upload
+            raise InputError(f"upload to {self.uri(key)} failed reading the input: {exc.strerror or exc}") from None
 
     # --- reading -----------------------------------------------------------------------------
 

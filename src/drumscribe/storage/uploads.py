@@ -8,7 +8,6 @@ never read into memory whole.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import os
 import tempfile
 from pathlib import Path
@@ -17,33 +16,10 @@ from typing import BinaryIO, Union
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import InputError
-from drumscribe.storage._common import as_path, chunks, is_bytes, sha256_file
+from drumscribe.storage._common import AUDIO_TYPES, as_path, chunks, guess_content_type, is_bytes, sha256_file  # noqa: F401
 from drumscribe.storage.base import ObjectInfo, Storage
 
 Upload = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
-
-# mimetypes' tables vary by platform (and miss some of these): audio types we rely on, fixed.
-AUDIO_TYPES = {
-    ".mp3": "audio/mpeg",
-    ".wav": "audio/wav",
-    ".wave": "audio/wav",
-    ".flac": "audio/flac",
-    ".ogg": "audio/ogg",
-    ".oga": "audio/ogg",
-    ".opus": "audio/opus",
-    ".aif": "audio/aiff",
-    ".aiff": "audio/aiff",
-    ".aifc": "audio/aiff",
-    ".m4a": "audio/mp4",
-    ".mid": "audio/midi",
-    ".midi": "audio/midi",
-}
-
-
-def guess_content_type(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return AUDIO_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
 
 def _too_big(what: str, size: int | None, limit: int) -> InputError:
     shown = f" is {size / 1048576:.1f} MB," if size is not None else " is"
