@@ -1,3 +1,45 @@
-"""CLI commands (placeholder module: its owner replaces this with the real commands)."""
+"""``drumscribe doctor``: check configuration, credentials, the bucket and its settings."""
 
-from drumscribe.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from drumscribe.cli.app import app, force_local, out, settings_from
+
+STYLE = {"pass": "green", "fail": "bold red", "skip": "dim"}
+
+
+@app.command("doctor")
+def doctor_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
+    origins: Optional[List[str]] = typer.Option(None, "--origins", help="CORS origins you passed to `setup --origins` (repeat or comma-separate)."),
+) -> None:
+    """Check that storage works: credentials, bucket, a write/read round trip, encryption, lifecycle,
+    CORS and public access block. Exits 0 only when no check fails."""
+    from drumscribe.doctor import doctor
+
+    wanted = [o.strip() for v in origins or [] for o in v.split(",") if o.strip()]
+    report = doctor(settings_from(ctx), prefer_local=force_local(ctx), origins=wanted or None)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        for line in report.info:
+            out.print(f"[blue]info[/] {line}")
+        table = Table(title=f"drumscribe doctor ({report.backend})", title_justify="left")
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("detail", overflow="fold")
+        for c in report.checks:
+            detail = c.detail + (f"\n[italic]fix: {c.hint}[/]" if c.hint else "")
+            table.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", detail)
+        out.print(table)
+        failed = [c.name for c in report.checks if c.status == "fail"]
+        out.print("[green]all checks passed[/]" if report.ok else f"[bold red]failed:[/] {', '.join(failed)}")
+    if not report.ok:
+        # SystemExit rather than typer.Exit: GuardedGroup re-raises SystemExit as is
+        raise SystemExit(1)

@@ -60,7 +60,7 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
         if _code(exc) != "NoSuchEntity":
             raise iam_error(exc, f"read policy {POLICY}") from exc
         call("create_policy", PolicyName=POLICY, PolicyDocument=_dumps(want), Description="drumscribe: read/write one S3 bucket")
-        return [f"created policy {POLICY}"]
+        return [f"new policy {POLICY}"]
     current = plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
     if isinstance(current, str):  # botocore decodes it; an S3-compatible IAM might not
         import json
@@ -79,7 +79,7 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
     for v in versions:
         if v["IsDefaultVersion"]:
             call("delete_policy_version", PolicyArn=arn, VersionId=v["VersionId"])
-    return [f"updated policy {POLICY} for bucket {plan.bucket} (old versions removed)"]
+    return [f"policy {POLICY} now for bucket {plan.bucket} (old versions removed)"]
 
 
 def _dumps(doc: dict) -> str:
@@ -96,13 +96,13 @@ def _ensure_user(plan: Plan, call: Recorder, arn: str) -> list[str]:
         if _code(exc) != "NoSuchEntity":
             raise iam_error(exc, f"read user {USER}") from exc
         call("create_user", UserName=USER, Tags=[{"Key": "app", "Value": "drumscribe"}])
-        changes.append(f"created user {USER}")
+        changes.append(f"new user {USER}")
     attached = []
     if not changes:
         attached = [p["PolicyArn"] for p in plan.iam.list_attached_user_policies(UserName=USER)["AttachedPolicies"]]
     if arn not in attached:
         call("attach_user_policy", UserName=USER, PolicyArn=arn)
-        changes.append(f"attached {POLICY} to {USER}")
+        changes.append(f"{POLICY} attached to {USER}")
     return changes
 
 
@@ -136,7 +136,7 @@ def step_iam(plan: Plan) -> StepResult:
         if stale:
             if not plan.dry_run:
                 result_extra["backup"] = update_env(plan.env_file, stale)
-            changes.append(f"updated {', '.join(stale)} in {plan.env_file}")
+            changes.append(f"{', '.join(stale)} updated in {plan.env_file}")
     else:
         if len(keys) >= MAX_KEYS:
             raise ProvisioningError(
@@ -146,12 +146,12 @@ def step_iam(plan: Plan) -> StepResult:
         created = call("create_access_key", UserName=USER)
         others = f"; {len(keys)} older key(s) left untouched" if keys else ""
         if created is None:  # dry run
-            changes.append(f"would create an access key for {USER} and write it to {plan.env_file}")
+            changes.append(f"new access key for {USER}, to be written to {plan.env_file} (mode 0600)")
         else:
             key = created["AccessKey"]
             result_extra.update(access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"])
             result_extra["backup"] = update_env(plan.env_file, env_values(plan, key["AccessKeyId"], key["SecretAccessKey"]))
-            changes.append(f"created access key {short(key['AccessKeyId'])} and wrote it to {plan.env_file} (mode 0600){others}")
+            changes.append(f"new access key {short(key['AccessKeyId'])} written to {plan.env_file} (mode 0600){others}")
     result = call.result("iam", changes, f"policy {POLICY}, user {USER}, key {short(in_env)} in {plan.env_file}")
     result.env_file = plan.env_file
     for name, value in result_extra.items():

@@ -67,7 +67,7 @@ def step_bucket(plan: Plan) -> StepResult:
             params["CreateBucketConfiguration"] = {"LocationConstraint": plan.region}
         try:
             call("create_bucket", **params)
-            changes.append(f"created s3://{plan.bucket} in {plan.region}")
+            changes.append(f"new bucket s3://{plan.bucket} in {plan.region}")
         except bexc.ClientError as exc:
             code = aws.error_code(exc)
             if code == "BucketAlreadyExists":
@@ -81,7 +81,7 @@ def step_bucket(plan: Plan) -> StepResult:
     if owner != ["BucketOwnerEnforced"]:
         # ACLs off: the bucket owner owns every object, so no object ACL can ever make one public
         call("put_bucket_ownership_controls", Bucket=plan.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
-        changes.append("object ownership set to BucketOwnerEnforced (ACLs disabled)")
+        changes.append("object ownership: BucketOwnerEnforced (ACLs disabled)")
     return call.result("bucket", changes, f"s3://{plan.bucket} exists in {plan.region}, ACLs disabled")
 
 
@@ -93,7 +93,7 @@ def step_block_public(plan: Plan) -> StepResult:
     if any(current.get(flag) is not True for flag in PUBLIC_ACCESS_BLOCK):
         call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK))
         off = [flag for flag in PUBLIC_ACCESS_BLOCK if current.get(flag) is not True]
-        changes.append("turned on " + ", ".join(off))
+        changes.append("public access block on: " + ", ".join(off))
     return call.result("block-public", changes, "all four public access block flags on")
 
 
@@ -118,7 +118,7 @@ def step_encryption(plan: Plan) -> StepResult:
     changes = []
     if not same:
         call("put_bucket_encryption", Bucket=plan.bucket, ServerSideEncryptionConfiguration={"Rules": [want]})
-        changes.append(f"default encryption set to {want['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}")
+        changes.append(f"default encryption: {want['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}")
     algo = want["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
     return call.result("encryption", changes, f"default encryption {algo}")
 
@@ -139,7 +139,7 @@ def step_tls_policy(plan: Plan) -> StepResult:
         policy = documents.tls_policy(plan.bucket, current)
         call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(policy))
         kept = len(policy["Statement"]) - 1
-        changes.append("bucket policy denies requests without TLS" + (f" ({kept} other statement(s) kept)" if kept else ""))
+        changes.append("bucket policy: deny requests without TLS" + (f" ({kept} other statement(s) kept)" if kept else ""))
         if not plan.dry_run and documents.find_tls_statement(_current_policy(plan), plan.bucket) is None:
             raise ProvisioningError(f"the TLS-only policy on {plan.bucket!r} did not read back as written")
     return call.result("tls-policy", changes, "bucket policy denies requests without TLS")
@@ -153,7 +153,7 @@ def step_lifecycle(plan: Plan) -> StepResult:
     if rules is None or not documents.lifecycle_matches(rules, infrequent_access=plan.infrequent_access):
         doc = documents.lifecycle(infrequent_access=bool(plan.infrequent_access))
         call("put_bucket_lifecycle_configuration", Bucket=plan.bucket, LifecycleConfiguration=doc)
-        changes.append(("replaced" if rules else "applied") + f" {documents.LIFECYCLE} ({len(doc['Rules'])} rules)")
+        changes.append(f"{documents.LIFECYCLE} ({len(doc['Rules'])} rules)" + (", replacing the current rules" if rules else ""))
     return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}")
 
 
@@ -165,5 +165,5 @@ def step_cors(plan: Plan) -> StepResult:
     if documents.normalize_cors((got or {}).get("CORSRules")) != documents.normalize_cors(doc["CORSRules"]):
         call("put_bucket_cors", Bucket=plan.bucket, CORSConfiguration=doc)
         origins = ", ".join(doc["CORSRules"][0]["AllowedOrigins"])
-        changes.append(("replaced" if got else "applied") + f" {documents.CORS} (origins {origins})")
+        changes.append(f"{documents.CORS} (origins {origins})" + (", replacing the current rules" if got else ""))
     return call.result("cors", changes, f"matches {documents.CORS}")
