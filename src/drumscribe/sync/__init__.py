@@ -1,0 +1,217 @@
+"""Mirror ``uploads/`` and ``processed/`` between the local folder and the bucket.
+
+``sync("push")`` sends local changes, ``sync("pull")`` fetches remote ones, ``sync("status")``
+only reports. Decisions are content-based and three-way (see ``drumscribe.sync.plan``); transfers
+are atomic, parallel and resumable (see ``drumscribe.sync.transfer``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import botocore.exceptions as bexc
+
+from drumscribe import aws
+from drumscribe.config import Settings, load_settings
+from drumscribe.errors import ConfigError, CredentialsError, InputError
+from drumscribe.sync.manifest import Manifest
+from drumscribe.sync.plan import ACTIONS, CONFLICT, DELETE, DOWNLOAD, ERROR, UPLOAD, Item, Plan, build_plan
+from drumscribe.sync.transfer import Executor, Progress
+
+__all__ = ["sync", "SyncReport", "Plan", "Item", "make_plan", "run_plan", "open_bucket"]
+
+
+@dataclass
+class SyncReport:
+    """What a sync planned and did. ``items`` are plain dicts (key, action, reason, size, status)."""
+
+    direction: str
+    prefix: str
+    bucket: str
+    local_root: str
+    dry_run: bool
+    planned: dict[str, int]
+    items: list[dict[str, Any]] = field(default_factory=list)
+    transferred: int = 0
+    deleted: int = 0
+    bytes_transferred: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (key, one line)
+    conflicts: list[str] = field(default_factory=list)
+    excluded: int = 0
+    heads: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 some files failed, 3 conflicts left unresolved (status/dry runs: 0 unless errors)."""
+        if self.errors or self.interrupted:
+            return 1
+        if self.conflicts and self.direction != "status" and not self.dry_run:
+            return 3
+        return 0
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data["errors"] = [{"key": k, "error": e} for k, e in self.errors]
+        data["ok"] = self.ok
+        return data
+
+
+def open_bucket(settings: Settings, concurrency: int = 10) -> tuple[Any, str]:
+    """An S3 client and the bucket name, or one line saying how to configure S3."""
+    if not settings.bucket:
+        raise ConfigError(
+            "sync needs an S3 bucket and none is configured",
+            hint="set AWS_S3_BUCKET in .env or the environment, or pass --bucket; `drumscribe setup` creates one",
+        )
+    if not aws.has_credentials(settings):
+        raise CredentialsError(
+            "sync needs AWS credentials and none were found",
+            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`",
+        )
+    return aws.client(settings, "s3", max_pool_connections=max(32, concurrency * 2)), settings.bucket
+
+
+def make_plan(
+    direction: str,
+    prefix: str = "",
+    *,
+    settings: Settings,
+    client: Any,
+    manifest: Manifest | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    prefer: str | None = None,
+    delete: bool = False,
+    concurrency: int = 10,
+) -> tuple[Plan, Manifest]:
+    manifest = manifest or Manifest.load(settings.local_root, settings.bucket, settings.endpoint_url)
+    try:
+        plan = build_plan(
+            client=client, bucket=settings.bucket, root=settings.local_root, manifest=manifest, direction=direction,
+            prefix=prefix, include=include, exclude=exclude, prefer=prefer, delete=delete, concurrency=concurrency,
+        )
+    except (bexc.BotoCoreError, bexc.ClientError) as exc:
+        raise aws.translate(exc, bucket=settings.bucket, action="list") from None
+    return plan, manifest
+
+
+def check_deletes(plan: Plan, *, max_delete: int | None) -> list[str]:
+    """Refusals (raised) and warnings (returned) about the deletions in ``plan``."""
+    deletes = plan.of(DELETE)
+    if not deletes:
+        return []
+    where = plan.prefix or "uploads/ and processed/"
+    if plan.source_count() == 0:
+        raise InputError(
+            f"refusing to delete {len(deletes)} file(s): the {plan.source_side} side has nothing under {where}, "
+            "which would empty the other side; nothing was changed"
+        )
+    if max_delete is not None and len(deletes) > max_delete:
+        raise InputError(f"would delete {len(deletes)} files, more than --max-delete {max_delete}; nothing was changed")
+    return []
+
+
+def run_plan(
+    plan: Plan,
+    manifest: Manifest,
+    *,
+    settings: Settings,
+    client: Any,
+    concurrency: int = 10,
+    progress: Progress | None = None,
+) -> SyncReport:
+    started = time.monotonic()
+    executor = Executor(client=client, bucket=settings.bucket, root=settings.local_root, manifest=manifest,
+                        concurrency=concurrency, progress=progress)
+    report = report_for(plan, settings, dry_run=False)
+    status: dict[str, tuple[str, str | None]] = {}
+    try:
+        outcome = executor.run(plan)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        raise
+    for item in outcome.done:
+        status[item.key] = ("done", None)
+    for item, message in outcome.errors:
+        status[item.key] = ("failed", message)
+        report.errors.append((item.key, message))
+    for row in report.items:
+        if row["action"] in (UPLOAD, DOWNLOAD, DELETE):
+            row["status"], error = status.get(row["key"], ("not run", None))
+            if error:
+                row["error"] = error
+    report.transferred = sum(1 for i in outcome.done if i.action in (UPLOAD, DOWNLOAD))
+    report.deleted = sum(1 for i in outcome.done if i.action == DELETE)
+    report.bytes_transferred = outcome.bytes
+    report.interrupted = outcome.interrupted
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def report_for(plan: Plan, settings: Settings, *, dry_run: bool) -> SyncReport:
+    report = SyncReport(
+        direction=plan.direction, prefix=plan.prefix, bucket=plan.bucket, local_root=str(settings.local_root),
+        dry_run=dry_run, planned=plan.counts(), items=[i.as_dict() for i in plan.items],
+        conflicts=[i.key for i in plan.of(CONFLICT)], excluded=plan.excluded, heads=plan.heads,
+    )
+    # keys that could not even be planned (hostile remote keys, unreadable files) are errors too
+    report.errors = [(i.key, i.reason) for i in plan.of(ERROR)]
+    return report
+
+
+def sync(
+    direction: str = "push",
+    prefix: str = "",
+    *,
+    settings: Settings | None = None,
+    dry_run: bool = False,
+    delete: bool = False,
+    yes: bool = False,
+    max_delete: int | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    prefer: str | None = None,
+    concurrency: int = 10,
+    progress: Progress | None = None,
+    confirm: Callable[[Plan], bool] | None = None,
+) -> SyncReport:
+    """Push, pull or report (``"status"``) the differences between the local mirror and the bucket.
+
+    Deletions happen only with ``delete=True``; they need ``yes=True`` or a ``confirm(plan)``
+    callback that returns True, are refused beyond ``max_delete`` or when the source side is
+    empty. Conflicts (both sides changed) are never overwritten unless ``prefer`` names a side.
+    """
+    settings = settings or load_settings()
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+    if max_delete is not None and max_delete < 0:
+        raise ConfigError(f"--max-delete must be 0 or more, got {max_delete}")
+    client, _ = open_bucket(settings, concurrency)
+    started = time.monotonic()
+    plan, manifest = make_plan(
+        direction, prefix, settings=settings, client=client, include=include, exclude=exclude,
+        prefer=prefer, delete=delete and direction != "status", concurrency=concurrency,
+    )
+    if direction == "status" or dry_run:
+        report = report_for(plan, settings, dry_run=dry_run)
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+    check_deletes(plan, max_delete=max_delete)
+    if plan.of(DELETE) and not yes:
+        if confirm is None or not confirm(plan):
+            raise InputError(f"{len(plan.of(DELETE))} deletion(s) not confirmed; nothing was changed (pass yes=True or --yes)")
+    report = run_plan(plan, manifest, settings=settings, client=client, concurrency=concurrency, progress=progress)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
