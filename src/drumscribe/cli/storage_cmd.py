@@ -53,7 +53,7 @@ def upload_cmd(
 
     settings = settings_from(ctx)
     for path in files:  # check every file first, so a bad one does not leave a half-done batch
-        _checked_size(path, settings.max_upload_bytes)
+        _checked_size(path, settings)
     storage = get_storage(settings, prefer_local=force_local(ctx))
     for path in files:
         info = upload(path, storage=storage, settings=settings, content_type=content_type)
@@ -103,7 +103,7 @@ def get_cmd(
 ) -> None:
     """Download an object; prints the path written."""
     validate_key(key)
-    target = dest if dest is not None else Path.cwd()
+    target = (dest if dest is not None else Path.cwd()).absolute()
     if target.is_dir():
         target = target / key.rsplit("/", 1)[-1]
     if target.exists() and not force:
@@ -127,7 +127,8 @@ def rm_cmd(
         what = keys[0] if len(keys) == 1 else f"{len(keys)} objects"
         if not typer.confirm(f"Delete {what} from {storage.uri()}?", default=False, err=True):
             err.print("Nothing deleted.")
-            raise typer.Exit(1)
+            # SystemExit, not typer.Exit: GuardedGroup (typer 0.29) would report typer.Exit as an internal error
+            raise SystemExit(1)
     present = [k for k in keys if storage.exists(k)]
     missing = [k for k in keys if k not in present]
     for key in storage.delete_many(present) if present else []:

@@ -21,10 +21,14 @@ from drumscribe.storage.base import ObjectInfo, Storage
 
 Upload = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
-def _too_big(what: str, size: int | None, limit: int) -> InputError:
-    shown = f" is {size / 1048576:.1f} MB," if size is not None else " is"
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 104858 else f"{n} bytes"
+
+
+def _too_big(what: str, size: int | None, limit_mb: float) -> InputError:
+    shown = f" is {_size(size)}," if size is not None else " is"
     return InputError(
-        f"{what}{shown} over the {limit / 1048576:g} MB upload limit",
+        f"{what}{shown} over the {limit_mb:g} MB upload limit",
         hint="raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files",
     )
 
@@ -48,18 +52,18 @@ def upload(
         if is_bytes(path_or_bytes):
             data = bytes(path_or_bytes)  # type: ignore[arg-type]
             if len(data) > limit:
-                raise _too_big("the data", len(data), limit)
+                raise _too_big("the data", len(data), settings.max_upload_mb)
             digest, size = hashlib.sha256(data).hexdigest(), len(data)
             payload: object = data
             name = filename or "audio"
         elif path is not None:
-            size = _checked_size(path, limit)
+            size = _checked_size(path, settings)
             digest, size = sha256_file(path)
             if size > limit:  # it grew while we were reading it
-                raise _too_big(str(path), size, limit)
+                raise _too_big(str(path), size, settings.max_upload_mb)
             payload, name = path, filename or path.name
         else:
-            spool, digest, size = _spool(path_or_bytes, limit)  # type: ignore[arg-type]
+            spool, digest, size = _spool(path_or_bytes, settings)  # type: ignore[arg-type]
             payload = spool
             name = filename or Path(str(getattr(path_or_bytes, "name", "") or "audio")).name
         if size == 0:
@@ -78,7 +82,7 @@ def _default_storage(settings: Settings) -> Storage:
     return get_storage(settings)
 
 
-def _checked_size(path: Path, limit: int) -> int:
+def _checked_size(path: Path, settings: Settings) -> int:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -87,22 +91,22 @@ def _checked_size(path: Path, limit: int) -> int:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a file")
-    if st.st_size > limit:
-        raise _too_big(str(path), st.st_size, limit)
+    if st.st_size > settings.max_upload_bytes:
+        raise _too_big(str(path), st.st_size, settings.max_upload_mb)
     if not os.access(path, os.R_OK):
         raise InputError(f"cannot read {path}: permission denied")
     return st.st_size
 
 
-def _spool(stream: BinaryIO, limit: int) -> tuple[BinaryIO, str, int]:
+def _spool(stream: BinaryIO, settings: Settings) -> tuple[BinaryIO, str, int]:
     """Copy a stream to a spool (memory, then disk), hashing and counting; stop past the limit."""
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     digest, size = hashlib.sha256(), 0
     try:
         for block in chunks(stream):
             size += len(block)
-            if size > limit:
-                raise _too_big(str(getattr(stream, "name", "the stream")), None, limit)
+            if size > settings.max_upload_bytes:
+                raise _too_big(str(getattr(stream, "name", "the stream")), None, settings.max_upload_mb)
             digest.update(block)
             spool.write(block)
     except BaseException:
