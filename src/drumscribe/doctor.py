@@ -22,6 +22,7 @@ from drumscribe import aws, keys
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import DrumscribeError
 from drumscribe.provision import documents
+from drumscribe.provision.base import translate
 from drumscribe.provision.s3_steps import PUBLIC_ACCESS_BLOCK
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -67,7 +68,7 @@ class _Skipped(Exception):
 def _message(exc: BaseException, **where: Any) -> str:
     if isinstance(exc, DrumscribeError):
         return str(exc)
-    return str(aws.translate(exc, **where))
+    return str(translate(exc, **where))
 
 
 class _Runner:

@@ -21,12 +21,11 @@ from typing import Callable, Iterable, Sequence
 
 import botocore.exceptions as bexc
 
-from drumscribe import aws
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError
 from drumscribe.provision import iam as _iam
 from drumscribe.provision import s3_steps
-from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult
+from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
 
 STEPS: dict[str, Callable[[Plan], StepResult]] = {
     "bucket": s3_steps.step_bucket,
@@ -102,7 +101,7 @@ def setup(
         except DrumscribeError:
             raise
         except (bexc.ClientError, bexc.BotoCoreError) as exc:
-            raise aws.translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+            raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
         results.append(result)
         if on_step:
             on_step(result)
@@ -123,4 +122,4 @@ def rotate_key(
     try:
         return _iam.rotate_key(plan, timeout=timeout)
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
-        raise aws.translate(exc, bucket=plan.bucket, action="rotate the access key for") from exc
+        raise translate(exc, bucket=plan.bucket, action="rotate the access key for") from exc

@@ -92,6 +92,23 @@ class Recorder:
         return StepResult(step, status, "; ".join(changes), self.calls)
 
 
+# Wrong keys come back as HTTP 403, which aws.translate reports as "access denied"; without the
+# status it reports them as rejected credentials, which is what they are. (Told the lead.)
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
+    "ExpiredToken", "ExpiredTokenException", "InvalidToken",
+}
+
+
+def translate(exc: BaseException, **where: Any):
+    """``aws.translate``, but bad credentials are never reported as "access denied"."""
+    import botocore.exceptions as bexc
+
+    if isinstance(exc, bexc.ClientError) and aws.error_code(exc) in _CREDENTIAL_CODES:
+        exc = bexc.ClientError({"Error": dict(exc.response.get("Error", {}))}, exc.operation_name)
+    return aws.translate(exc, **where)
+
+
 def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan, what: str, **kwargs: Any) -> Any:
     """Call a Get* API; ``None`` when the configuration does not exist yet.
 
@@ -109,6 +126,6 @@ def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan
             raise ProvisioningError(
                 f"bucket {plan.bucket!r} does not exist", hint="run `drumscribe setup bucket` first"
             ) from exc
-        raise aws.translate(exc, bucket=plan.bucket, action=what) from exc
+        raise translate(exc, bucket=plan.bucket, action=what) from exc
     except bexc.BotoCoreError as exc:
-        raise aws.translate(exc, bucket=plan.bucket, action=what) from exc
+        raise translate(exc, bucket=plan.bucket, action=what) from exc

@@ -19,7 +19,7 @@ from drumscribe.config import Settings
 from drumscribe.envfile import read_env, update_env, write_private
 from drumscribe.errors import ConfigError, DrumscribeError, ProvisioningError
 from drumscribe.provision import documents
-from drumscribe.provision.base import Plan, Recorder, StepResult
+from drumscribe.provision.base import Plan, Recorder, StepResult, translate
 
 USER = documents.USER_NAME
 POLICY = documents.POLICY_NAME
@@ -42,14 +42,14 @@ def iam_error(exc: BaseException, action: str) -> DrumscribeError:
             f"access denied while trying to {action}",
             hint="IAM steps need administrator credentials: use --profile or export an admin's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the app key in .env cannot manage IAM)",
         )
-    return aws.translate(exc, action=action)
+    return translate(exc, action=action)
 
 
 def account_id(plan: Plan) -> str:
     try:
         return plan.sts.get_caller_identity()["Account"]
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
-        raise aws.translate(exc, action="identify the AWS account") from exc
+        raise translate(exc, action="identify the AWS account") from exc
 
 
 def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
@@ -190,7 +190,7 @@ def verify_key(plan: Plan, key_id: str, secret: str, *, timeout: float = 30.0, i
         except bexc.ClientError as exc:
             retry = _code(exc) in ("InvalidClientTokenId", "InvalidAccessKeyId", "AccessDenied", "SignatureDoesNotMatch")
             if not retry or time.monotonic() >= deadline:
-                raise aws.translate(exc, bucket=plan.bucket, action="verify the new key on") from exc
+                raise translate(exc, bucket=plan.bucket, action="verify the new key on") from exc
         time.sleep(interval)
 
 

@@ -15,7 +15,7 @@ import botocore.exceptions as bexc
 from drumscribe import aws
 from drumscribe.errors import ProvisioningError
 from drumscribe.provision import documents
-from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none
+from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none, translate
 
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -33,6 +33,13 @@ def _taken(bucket: str) -> ProvisioningError:
     )
 
 
+def _check_identity(plan: Plan) -> None:
+    try:
+        plan.sts.get_caller_identity()
+    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        raise translate(exc, bucket=plan.bucket, action="check bucket") from exc
+
+
 def _bucket_state(plan: Plan) -> bool:
     """True if the bucket exists and is ours (in the wanted region); False if it does not exist."""
     try:
@@ -42,10 +49,11 @@ def _bucket_state(plan: Plan) -> bool:
         if status == 404 or aws.error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return False
         if status == 403:
+            _check_identity(plan)  # a HEAD has no error body: rule out bad credentials first
             raise _taken(plan.bucket) from exc
-        raise aws.translate(exc, bucket=plan.bucket, action="check bucket") from exc
+        raise translate(exc, bucket=plan.bucket, action="check bucket") from exc
     except bexc.BotoCoreError as exc:
-        raise aws.translate(exc, bucket=plan.bucket, action="check bucket") from exc
+        raise translate(exc, bucket=plan.bucket, action="check bucket") from exc
     # botocore follows the 301 to the bucket's real region, so compare the region it reports
     actual = response.get("BucketRegion") or response["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amz-bucket-region")
     if actual and actual != plan.region:
