@@ -1,3 +1,241 @@
-"""CLI commands (placeholder module: its owner replaces this with the real commands)."""
+"""``drumscribe transcribe``: audio in, MIDI + JSON stored under processed/ (and optionally ``-o``).
 
-from drumscribe.cli.app import app  # noqa: F401
+Every input becomes one job (see ``drumscribe.transcription.jobs``). Several inputs run in
+parallel worker processes (``--jobs``, default: all cores), each loading the model once; one
+failing input is reported on one line and does not stop the others, and the exit status is
+non-zero if any failed. Summaries go to stdout; with ``--json`` stdout carries only the result
+documents (one object for one input, else an array) and everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+import click
+import typer
+
+from drumscribe.cli.app import app, err, force_local, out, settings_from
+from drumscribe.config import Settings
+from drumscribe.errors import DrumscribeError, InputError
+
+
+@dataclass
+class Outcome:
+    input: str
+    ok: bool
+    document: str | None = None  # the transcription JSON
+    job: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int = 1
+
+
+# -- worker side (runs in the CLI process for one job, or in each pool process) ----------------
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool) -> None:
+    from drumscribe.storage import get_storage
+    from drumscribe.transcription.pipeline import get_model
+
+    _worker.update(
+        settings=settings,
+        storage=get_storage(settings, prefer_local=prefer_local, announce=False),
+        model=get_model(model_path),  # loaded once per process
+        beats=beats,
+    )
+
+
+def _run_one(item: str) -> Outcome:
+    from drumscribe.transcription.jobs import transcribe_and_store
+
+    try:
+        result, job = transcribe_and_store(
+            item, storage=_worker["storage"], settings=_worker["settings"], model=_worker["model"], beats=_worker["beats"]
+        )
+        return Outcome(item, True, document=result.to_json(), job=job.to_dict())
+    except DrumscribeError as exc:
+        return Outcome(item, False, error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:  # a bug: still one line, never a traceback from a worker
+        return Outcome(item, False, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=70)
+
+
+# -- output folder -----------------------------------------------------------------------------
+def prepare_output(path: Path) -> Path:
+    """Create ``-o`` if needed; a one-line ``InputError`` if it is a file or not writable."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"-o {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"-o {path}: cannot create folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"-o {path}: folder is not writable")
+    return path
+
+
+def _stem(item: str, used: set[str]) -> str:
+    from drumscribe.keys import sanitize_filename
+
+    stem = Path(sanitize_filename(item.rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
+    name, n = stem, 2
+    while name in used:  # a/x.wav and b/x.wav in one run
+        name, n = f"{stem}-{n}", n + 1
+    used.add(name)
+    return name
+
+
+def _write_outputs(outcome: Outcome, folder: Path, used: set[str]) -> list[Path]:
+    from drumscribe.transcription.result import Transcription, write_atomic
+
+    result = Transcription.from_json(outcome.document or "")
+    stem = _stem(outcome.input, used)
+    try:
+        return [
+            write_atomic(folder / f"{stem}.mid", result.to_midi()),
+            write_atomic(folder / f"{stem}.json", outcome.document or ""),
+        ]
+    except OSError as exc:
+        raise InputError(f"-o {folder}: cannot write results ({exc.strerror or exc})") from None
+
+
+# -- display -----------------------------------------------------------------------------------
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def _summary(outcome: Outcome, written: list[Path]) -> str:
+    from drumscribe.transcription.result import Transcription
+
+    result = Transcription.from_json(outcome.document or "")
+    counts = ", ".join(f"{name} {n}" for name, n in result.counts().items()) or "no hits"
+    job = outcome.job
+    where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
+    lines = [
+        f"{outcome.input}: {_clock(result.duration)}, {result.tempo:.1f} BPM, {counts}",
+        f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
+    ]
+    if written:
+        lines.append("  wrote " + ", ".join(str(p) for p in written))
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A rich progress bar on a terminal, plain lines on stderr otherwise."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done = total, 0
+        self.bar = None
+        if enabled and err.is_terminal and total > 0:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("transcribing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+            self.task = self.bar.add_task("", total=total)
+            self.bar.start()
+
+    def advance(self, outcome: Outcome) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.advance(self.task)
+        elif self.total > 1:
+            click.echo(f"[{self.done}/{self.total}] {'done' if outcome.ok else 'failed'}: {outcome.input}", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# -- the command -------------------------------------------------------------------------------
+@app.command("transcribe")
+def transcribe_cmd(
+    ctx: typer.Context,
+    inputs: List[str] = typer.Argument(..., help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write <name>.mid and <name>.json into this folder."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes [default: all cores]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
+    no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
+) -> None:
+    """Transcribe drums to MIDI + JSON; store the original and the results."""
+    from drumscribe.storage import get_storage
+    from drumscribe.transcription.jobs import expand_inputs
+    from drumscribe.transcription.pipeline import get_model
+
+    settings = settings_from(ctx)
+    prefer_local = force_local(ctx)
+    folder = prepare_output(output) if output is not None else None
+    model_path = str(model) if model is not None else None
+    get_model(model_path)  # a bad --model fails once, here, not once per input
+    get_storage(settings, prefer_local=prefer_local)  # announces local storage once, on stderr
+
+    items = expand_inputs(list(inputs), settings=settings)
+    todo = [item for item, error in items if error is None]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    outcomes: dict[str, Outcome] = {item: Outcome(item, False, error=error, exit_code=2) for item, error in items if error}
+    progress = _Progress(len(todo), enabled=True)
+    used: set[str] = set()
+    documents: list[str] = []
+
+    def finish(outcome: Outcome) -> None:
+        written: list[Path] = []
+        if outcome.ok and folder is not None:
+            try:
+                written = _write_outputs(outcome, folder, used)
+            except DrumscribeError as exc:
+                outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
+        outcomes[outcome.input] = outcome
+        progress.advance(outcome)
+        if not outcome.ok:
+            _report_failure(outcome)
+        elif not as_json:
+            (progress.bar.console if progress.bar else out).print(_summary(outcome, written), markup=False, highlight=False)
+
+    for item, error in items:
+        if error:
+            _report_failure(outcomes[item])
+    try:
+        if workers == 1:
+            _init_worker(settings, prefer_local, model_path, not no_beats)
+            for item in todo:
+                finish(_run_one(item))
+        else:
+            ctx_mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
+            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats)) as pool:
+                pending = {pool.submit(_run_one, item) for item in todo}
+                try:
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            finish(future.result())
+                except BaseException:
+                    for future in pending:
+                        future.cancel()
+                    raise
+    finally:
+        progress.close()
+
+    if as_json:
+        documents = [outcomes[item].document for item, _ in items if outcomes[item].ok]
+        if len(items) == 1 and documents:
+            click.echo(documents[0])
+        elif len(items) > 1:
+            click.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
+    failed = [o for o in outcomes.values() if not o.ok]
+    if failed:
+        if len(items) > 1:
+            click.echo(f"{len(failed)} of {len(items)} inputs failed.", err=True)
+        codes = {o.exit_code for o in failed}
+        # SystemExit, not typer.Exit: GuardedGroup passes SystemExit through untouched
+        raise SystemExit(codes.pop() if len(codes) == 1 else 1)
+
+
+def _report_failure(outcome: Outcome) -> None:
+    message = outcome.error or "failed"
+    shown = message if outcome.input in message else f"{outcome.input}: {message}"
+    click.echo(f"Error: {' '.join(shown.split())}", err=True)

@@ -1,0 +1,198 @@
+"""Decoding: every kind of input gives either usable audio or one clear InputError line."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from drumscribe.errors import InputError
+from drumscribe.transcription import audio
+
+TARGET = 22050
+
+
+def tone(seconds=1.0, sr=44100, freq=440.0, amp=0.5):
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def one_line_error(exc_info, *fragments):
+    message = str(exc_info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_wav_is_mixed_to_mono_and_resampled_to_the_model_rate(tmp_path):
+    path = tmp_path / "stereo.wav"
+    left, right = tone(2.0), np.zeros(88200, np.float32)
+    sf.write(path, np.stack([left, right], axis=1), 44100, subtype="PCM_16")
+    a = audio.load(path, TARGET)
+    assert (a.sample_rate, a.source_sample_rate, a.channels, a.frames) == (TARGET, 44100, 2, 88200)
+    assert a.duration == pytest.approx(2.0)
+    assert a.samples.dtype == np.float32 and a.samples.ndim == 1 and len(a.samples) == 44100
+    # mean of the channels: half the amplitude of the left channel
+    assert np.abs(a.samples[1000:-1000]).max() == pytest.approx(0.25, abs=0.01)
+
+
+@pytest.mark.parametrize("fmt,subtype", [("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III"), ("AIFF", "PCM_24")])
+def test_compressed_and_other_containers_decode(tmp_path, fmt, subtype):
+    path = tmp_path / f"clip.{fmt.lower()}"
+    sf.write(path, tone(1.0), 44100, format=fmt, subtype=subtype)
+    a = audio.load(path, TARGET)
+    assert a.duration == pytest.approx(1.0, abs=0.06)  # mp3 adds encoder padding
+    assert 0.3 < np.abs(a.samples).max() <= 1.0
+
+
+def test_bytes_and_file_objects_are_accepted(tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, tone(1.0), 44100, format="WAV", subtype="PCM_16")
+    data = buf.getvalue()
+    from_bytes = audio.load(data, TARGET, name="upload.wav")
+    from_file = audio.load(io.BytesIO(data), TARGET)
+    assert np.array_equal(from_bytes.samples, from_file.samples)
+    assert from_bytes.name == "upload.wav"
+
+
+def test_8khz_is_upsampled(tmp_path):
+    path = tmp_path / "phone.wav"
+    sf.write(path, tone(1.0, sr=8000), 8000, subtype="PCM_16")
+    a = audio.load(path, TARGET)
+    assert (a.source_sample_rate, len(a.samples)) == (8000, TARGET)
+
+
+def test_96khz_24bit_is_downsampled(tmp_path):
+    path = tmp_path / "hires.wav"
+    sf.write(path, tone(1.0, sr=96000), 96000, subtype="PCM_24")
+    a = audio.load(path, TARGET)
+    assert (a.source_sample_rate, len(a.samples)) == (96000, TARGET)
+    assert np.abs(a.samples).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_multichannel_surround_is_mixed_down(tmp_path):
+    path = tmp_path / "surround.wav"
+    sf.write(path, np.tile(tone(1.0)[:, None], (1, 6)), 44100, subtype="PCM_16")
+    a = audio.load(path, TARGET)
+    assert a.channels == 6 and a.samples.ndim == 1
+
+
+def test_very_short_clip_is_padded_but_keeps_its_duration(tmp_path):
+    path = tmp_path / "blip.wav"
+    sf.write(path, tone(0.01), 44100, subtype="PCM_16")
+    a = audio.load(path, TARGET)
+    assert a.duration == pytest.approx(0.01)
+    assert len(a.samples) == audio.min_samples(TARGET)
+
+
+def test_float_audio_above_full_scale_is_scaled_to_a_peak_of_one(tmp_path):
+    path = tmp_path / "hot.wav"
+    sf.write(path, tone(1.0, amp=4.0), 44100, subtype="FLOAT")
+    a = audio.load(path, TARGET)
+    assert np.abs(a.samples).max() == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_samples_are_rejected(tmp_path, bad):
+    x = tone(1.0)
+    x[100] = bad
+    path = tmp_path / "broken.wav"
+    sf.write(path, x, 44100, subtype="FLOAT")
+    with pytest.raises(InputError) as exc:
+        audio.load(path, TARGET)
+    one_line_error(exc, "broken.wav", "NaN or infinite")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError) as exc:
+        audio.probe(tmp_path / "nope.wav")
+    one_line_error(exc, "nope.wav", "no such file")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(InputError) as exc:
+        audio.probe(path)
+    one_line_error(exc, "empty.wav", "empty")
+
+
+def test_non_audio_file(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("this is a text file, not a recording\n" * 20)
+    with pytest.raises(InputError) as exc:
+        audio.probe(path)
+    one_line_error(exc, "notes.wav", "not a readable audio file")
+
+
+def test_corrupt_header(tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, tone(1.0), 44100, format="WAV", subtype="PCM_16")
+    path = tmp_path / "corrupt.wav"
+    path.write_bytes(buf.getvalue()[:30])  # RIFF header without a data chunk
+    with pytest.raises(InputError) as exc:
+        audio.probe(path)
+    one_line_error(exc, "corrupt.wav")
+
+
+def test_truncated_file_decodes_what_is_there(tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, tone(2.0), 44100, format="WAV", subtype="PCM_16")
+    path = tmp_path / "cut.wav"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    a = audio.load(path, TARGET)
+    assert a.duration == pytest.approx(1.0, abs=0.01)
+
+
+def test_zero_samples(tmp_path):
+    path = tmp_path / "nothing.wav"
+    sf.write(path, np.zeros(0, np.float32), 44100, subtype="PCM_16")
+    with pytest.raises(InputError) as exc:
+        audio.probe(path)
+    one_line_error(exc, "nothing.wav", "no audio samples")
+
+
+def test_a_folder_is_not_a_file(tmp_path):
+    with pytest.raises(InputError) as exc:
+        audio.probe(tmp_path)
+    one_line_error(exc, "folder")
+
+
+def test_arrays_need_a_sample_rate_and_accept_int16():
+    with pytest.raises(InputError):
+        audio.load(np.zeros(100, np.float32), TARGET)
+    pcm = (tone(1.0) * 32767).astype(np.int16)
+    a = audio.load(pcm, TARGET, sample_rate=44100)
+    assert np.abs(a.samples).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_channels_first_arrays_are_understood():
+    stereo = np.stack([tone(1.0), tone(1.0)])  # (2, samples)
+    a = audio.load(stereo, TARGET, sample_rate=44100)
+    assert a.channels == 2 and len(a.samples) == TARGET
+
+
+def test_windows_cover_the_file_and_start_on_whole_seconds():
+    plan = audio.windows(125.5, chunk_seconds=60, margin_seconds=3)
+    assert [(w.start, w.stop, w.core_start, w.core_stop) for w in plan] == [
+        (0, 63, 0, 60),
+        (57, 123, 60, 120),
+        (117, None, 120, None),
+    ]
+
+
+@pytest.mark.parametrize("source_rate", [44100, 48000, 8000, 96000])
+def test_chunked_resampling_matches_the_whole_file_in_every_core(tmp_path, source_rate):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(int(7.3 * source_rate)) * 0.1).astype(np.float32)
+    path = tmp_path / "noise.wav"
+    sf.write(path, x, source_rate, subtype="FLOAT")
+    whole = audio.load(path, TARGET).samples
+    with audio.AudioReader(path) as reader:
+        pieces = [c.window.core_rows(c.samples, TARGET) for c in audio.chunks(reader, TARGET, chunk_seconds=2, margin_seconds=1)]
+    joined = np.concatenate(pieces)
+    assert len(joined) == len(whole)
+    np.testing.assert_allclose(joined, whole, atol=1e-5)
