@@ -7,7 +7,10 @@ are atomic, parallel and resumable (see ``drumscribe.sync.transfer``).
 
 from __future__ import annotations
 
+import inspect
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -215,3 +218,23 @@ def sync(
     return report
 
 
+
+
+class _CallableModule(types.ModuleType):
+    """``drumscribe.sync`` names both this package and the ``sync()`` function (the public API says so).
+
+    Python binds the *package* to ``drumscribe.sync`` whenever a submodule is imported, and the
+    lazy export binds the function there otherwise; whichever wins, the other spelling breaks
+    (``import drumscribe.sync.plan`` after ``from drumscribe import sync``, or a call after an
+    import). So the package itself is the public object: calling it runs ``sync()``.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SyncReport:
+        return _sync(*args, **kwargs)
+
+
+_sync = sync
+_sync.__name__ = "sync"
+sys.modules[__name__].__class__ = _CallableModule
+sync = sys.modules[__name__]  # so ``from drumscribe import sync`` (lazy export) yields the callable package
+_CallableModule.__call__.__signature__ = inspect.signature(_sync)  # type: ignore[attr-defined]
