@@ -1,0 +1,68 @@
+"""`drumscribe doctor` end to end: the real CLI (in-process and as a process) against a moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from drumscribe.cli import app
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def configured(moto_server, bucket_name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli("setup", "--bucket", bucket_name, "--no-tls-policy", "--env-file", "app.env")
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+
+
+def test_doctor_passes_after_setup_then_fails_naming_cors(configured, bucket_name):
+    ok = cli("doctor")
+    assert ok.exit_code == 0, ok.output
+    assert "all checks passed" in ok.output
+
+    configured.put_bucket_cors(Bucket=bucket_name, CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})
+    broken = cli("doctor")
+    assert broken.exit_code == 1
+    assert "failed: cors" in broken.output and "drumscribe setup cors" in broken.output
+
+    report = json.loads(cli("doctor", "--json").output)
+    assert report["ok"] is False
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["cors"]
+
+
+def test_doctor_json_in_a_real_process(configured):
+    result = subprocess.run([sys.executable, "-m", "drumscribe", "doctor", "--json"], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["backend"] == "s3"
+    assert {c["status"] for c in report["checks"]} == {"pass"}
+
+
+def test_doctor_local_mirror_says_s3_is_not_configured(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli("doctor")
+    assert result.exit_code == 0, result.output
+    assert "S3 is not configured" in result.output and "all checks passed" in result.output
+
+
+def test_doctor_unreachable_endpoint_fails_without_traceback(aws_credentials, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_S3_BUCKET", "drums-somewhere")
+    result = subprocess.run([sys.executable, "-m", "drumscribe", "doctor", "--json"], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["credentials"]["status"] == "fail" and "cannot reach the S3 endpoint" in checks["credentials"]["detail"]
