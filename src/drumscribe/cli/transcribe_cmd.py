@@ -39,7 +39,10 @@ class Outcome:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool) -> None:
+def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool, one_thread: bool = False) -> None:
+    if one_thread:  # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = "1"
     from drumscribe.storage import get_storage
     from drumscribe.transcription.pipeline import get_model
 
@@ -206,7 +209,7 @@ def transcribe_cmd(
                 finish(_run_one(item))
         else:
             ctx_mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
-            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats)) as pool:
+            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats, True)) as pool:
                 pending = {pool.submit(_run_one, item) for item in todo}
                 try:
                     while pending:

@@ -33,7 +33,7 @@ _MERGED = {"tom": "tom_mid", "hihat": "hihat_closed", "hh": "hihat_closed", "cym
 
 _models: dict[str | None, Any] = {}
 _models_lock = threading.Lock()
-_feature_processors: dict[int, Any] = {}
+_feature_processor_cache: list[Any] = []
 _beat_processors: dict[int, Any] = {}
 
 
@@ -52,13 +52,12 @@ def get_model(model: Any = None) -> Any:
         return _models[key]
 
 
-def _feature_processor(model: Any):
+def _feature_processor():
     from drumscribe.transcription.features import FeatureProcessor
 
-    key = id(FeatureProcessor)
-    if key not in _feature_processors:
-        _feature_processors[key] = FeatureProcessor()
-    return _feature_processors[key]
+    if not _feature_processor_cache:  # madmom processors are stateless: build once per process
+        _feature_processor_cache.append(FeatureProcessor())
+    return _feature_processor_cache[0]
 
 
 def _beat_processor():
@@ -144,7 +143,7 @@ def transcribe(
     model = get_model(model)
     classes = list(model.classes)
     notes = [note_of(c) for c in classes]
-    features = _feature_processor(model)
+    features = _feature_processor()
     beat_proc = _beat_processor() if beats else None
     from drumscribe.transcription import beats as beat_mod
 
