@@ -3,6 +3,7 @@ fetched over real HTTP, and every AWS failure reported as one line."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -278,3 +279,16 @@ def test_other_aws_errors_are_one_line(s3_mock, bucket_name, code, status, error
         with pytest.raises(error) as caught:
             storage.get("k")
     assert text in one_line(caught.value)
+
+
+def test_exists_does_not_say_no_when_the_bucket_is_gone(s3_mock):
+    storage = S3Storage(load_settings({"bucket": "no-such-bucket-here"}))
+    with pytest.raises(NotFoundError, match="bucket 'no-such-bucket-here' does not exist"):
+        storage.exists("k")
+
+
+def test_s3_checks_small_uploads_against_our_sha256(s3_storage):
+    sent = count_calls(s3_storage, "PutObject")
+    s3_storage.put("checked.json", b"{}")
+    expected = base64.b64encode(hashlib.sha256(b"{}").digest()).decode()
+    assert sent[0]["ChecksumSHA256"] == expected

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from datetime import datetime, timezone
@@ -99,20 +100,26 @@ class S3Storage(Storage):
         return bool(self.bucket) and aws.has_credentials(self.settings)
 
     def _error(self, exc: BaseException, key: str | None, action: str) -> DrumscribeError:
-        if aws.error_code(exc) in _CREDENTIAL_CODES:
+        code = aws.error_code(exc)
+        if code in _CREDENTIAL_CODES:
             # S3 sends these with HTTP 403, which aws.translate would report as "access denied";
             # drop the status so the message says the credentials themselves are wrong.
             exc = bexc.ClientError({"Error": dict(exc.response["Error"])}, exc.operation_name)  # type: ignore[attr-defined]
+        elif code in ("404", "NotFound") and key and self._bucket_missing():
+            # HEAD responses have no body, so a missing bucket looks like a missing key
+            code = "NoSuchBucket"
+            exc = bexc.ClientError({"Error": {"Code": code}}, "HeadBucket")
         error = aws.translate(exc, bucket=self.bucket, key=key, action=action)
-        # HEAD responses have no body, so a missing bucket looks like a missing key: ask once.
-        if isinstance(error, NotFoundError) and key and aws.error_code(exc) in ("404", "NotFound", "NoSuchKey"):
-            try:
-                self.client.head_bucket(Bucket=self.bucket)
-            except _BOTO_ERRORS as bucket_exc:
-                if aws.error_code(bucket_exc) in ("404", "NoSuchBucket", "NotFound"):
-                    return aws.translate(
-                        bexc.ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"), bucket=self.bucket, action=action
-                    )
+        error.bucket_missing = code == "NoSuchBucket"  # type: ignore[attr-defined]
+        return error
+
+    def _bucket_missing(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except _BOTO_ERRORS as exc:
+            return aws.error_code(exc) in ("404", "NoSuchBucket", "NotFound")
+        error.bucket_missing = aws.error_code(exc) == "NoSuchBucket" or "does not exist" in str(error)  # type: ignore[attr-defined]
         return error
 
     # --- writing -----------------------------------------------------------------------------
@@ -133,8 +140,10 @@ class S3Storage(Storage):
             body = bytes(data)  # type: ignore[arg-type]
             sha = hashlib.sha256(body).hexdigest()
             extra = self._extra_args(key, sha, content_type, metadata)
+            # S3 checks the body against this full-object SHA-256 and refuses the upload on mismatch
+            checksum = base64.b64encode(bytes.fromhex(sha)).decode("ascii")
             try:
-                response = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+                response = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumSHA256=checksum, **extra)
             except _BOTO_ERRORS as exc:
                 raise self._error(exc, key, "upload to") from None
             return ObjectInfo(
@@ -179,6 +188,15 @@ class S3Storage(Storage):
             raise InputError(f"upload to {self.uri(key)} failed reading the input: {exc.strerror or exc}") from None
 
     # --- reading -----------------------------------------------------------------------------
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+            return True
+        except NotFoundError as exc:
+            if getattr(exc, "bucket_missing", False):
+                raise  # "no" would be misleading when the whole bucket is gone
+            return False
 
     def head(self, key: str) -> ObjectInfo:
         validate_key(key)
