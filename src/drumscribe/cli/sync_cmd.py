@@ -141,7 +141,7 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
             out.print_json(json.dumps(report.as_dict()))
         else:
             print_plan(plan, out, title=("(dry run) " if dry_run else "") + title)
-        raise typer.Exit(report.exit_code)
+        raise SystemExit(report.exit_code)
     lib.check_deletes(plan, max_delete=max_delete)
     if plan.of("delete") and not yes:
         if not as_json and not quiet:
@@ -164,7 +164,7 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
         err.print(f"{len(report.errors)} file(s) failed:")
         for key, message in report.errors:
             err.print(f"  {key}: {message}" if key not in message else f"  {message}")
-    raise typer.Exit(report.exit_code)
+    raise SystemExit(report.exit_code)
 
 
 _PREFIX = typer.Argument("", help="Only keys under this prefix, e.g. processed/alice/ (default: uploads/ and processed/).")
