@@ -178,44 +178,44 @@ def transcribe_cmd(
     get_storage(settings, prefer_local=prefer_local)  # announces local storage once, on stderr
 
     items = expand_inputs(list(inputs), settings=settings)
-    todo = [item for item, error in items if error is None]
+    todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    outcomes: dict[str, Outcome] = {item: Outcome(item, False, error=error, exit_code=2) for item, error in items if error}
+    outcomes: dict[int, Outcome] = {i: Outcome(item, False, error=error, exit_code=2) for i, (item, error) in enumerate(items) if error}
     progress = _Progress(len(todo), enabled=True)
     used: set[str] = set()
-    documents: list[str] = []
 
-    def finish(outcome: Outcome) -> None:
+    def finish(index: int, outcome: Outcome) -> None:
         written: list[Path] = []
         if outcome.ok and folder is not None:
             try:
                 written = _write_outputs(outcome, folder, used)
             except DrumscribeError as exc:
                 outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
-        outcomes[outcome.input] = outcome
+        outcomes[index] = outcome
         progress.advance(outcome)
         if not outcome.ok:
             _report_failure(outcome)
         elif not as_json:
-            (progress.bar.console if progress.bar else out).print(_summary(outcome, written), markup=False, highlight=False)
+            # stdout; while a bar is live, rich routes stdout above it
+            out.print(_summary(outcome, written), markup=False, highlight=False)
 
-    for item, error in items:
-        if error:
-            _report_failure(outcomes[item])
+    for outcome in outcomes.values():
+        _report_failure(outcome)
     try:
         if workers == 1:
             _init_worker(settings, prefer_local, model_path, not no_beats)
-            for item in todo:
-                finish(_run_one(item))
+            for i in todo:
+                finish(i, _run_one(items[i][0]))
         else:
             ctx_mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
             with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats, True)) as pool:
-                pending = {pool.submit(_run_one, item) for item in todo}
+                index = {pool.submit(_run_one, items[i][0]): i for i in todo}
+                pending = set(index)
                 try:
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
-                            finish(future.result())
+                            finish(index[future], future.result())
                 except BaseException:
                     for future in pending:
                         future.cancel()
@@ -224,7 +224,7 @@ def transcribe_cmd(
         progress.close()
 
     if as_json:
-        documents = [outcomes[item].document for item, _ in items if outcomes[item].ok]
+        documents = [outcomes[i].document for i in range(len(items)) if outcomes[i].ok]
         if len(items) == 1 and documents:
             click.echo(documents[0])
         elif len(items) > 1:
