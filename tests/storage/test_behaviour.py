@@ -79,6 +79,9 @@ def test_download_writes_the_file_and_picks_the_name_for_a_folder(storage, tmp_p
     into_folder = storage.download("uploads/tester/song.mp3", tmp_path)
     assert into_folder == tmp_path / "song.mp3" and into_folder.read_bytes() == b"ID3 data"
 
+    into_new_folder = storage.download("uploads/tester/song.mp3", f"{tmp_path}/new/")  # trailing slash: a folder
+    assert into_new_folder == tmp_path / "new" / "song.mp3" and into_new_folder.read_bytes() == b"ID3 data"
+
 
 def test_download_of_a_missing_key_leaves_nothing_behind(storage, tmp_path):
     dest = tmp_path / "dl"

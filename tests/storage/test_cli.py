@@ -82,9 +82,12 @@ def test_get_refuses_to_overwrite_without_force(cli, takes):
 
 def test_get_into_a_folder(cli, takes):
     key = cli("upload", "kick.wav").stdout.strip()
-    (takes / "downloads").mkdir()
-    result = cli("get", key, "downloads")
-    assert result.stdout.strip() == str(takes / "downloads" / key.rsplit("/", 1)[1])
+    name = key.rsplit("/", 1)[1]
+    (takes / "existing").mkdir()
+    assert cli("get", key, "existing").stdout.strip() == str(takes / "existing" / name)
+    # a trailing slash means a folder, even one that does not exist yet
+    assert cli("get", key, "new/").stdout.strip() == str(takes / "new" / name)
+    assert (takes / "new" / name).read_bytes() == b"\x01" * 300
 
 
 def test_rm_without_a_terminal_needs_yes(cli, takes):
@@ -123,7 +126,7 @@ def test_hostile_keys_are_one_line_errors(cli, args):
 def test_upload_checks_every_file_before_sending_any(cli, takes, monkeypatch):
     monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.0002")  # 209 bytes: kick.wav (300) is too big
     line = one_error_line(cli("upload", "snare.mp3", "kick.wav"), 2)
-    assert "kick.wav is 300 bytes, over the 0.0002 MB upload limit" in line
+    assert "kick.wav is 300 bytes, over the 0.0002 MB (209 bytes) upload limit" in line
     assert json.loads(cli("ls", "--json").stdout) == []  # snare.mp3 was not sent either
 
 

@@ -60,7 +60,7 @@ def test_a_file_over_the_limit_is_refused_before_reading_or_sending(tmp_path, mo
     opened = mock.Mock(side_effect=AssertionError("the file must not be read"))
     monkeypatch.setattr(_common, "open", opened, raising=False)
 
-    with pytest.raises(InputError, match="over the 0.001 MB upload limit") as caught:
+    with pytest.raises(InputError, match=r"huge.wav is 5000 bytes, over the 0.001 MB \(1048 bytes\) upload limit") as caught:
         upload(path, storage=storage, settings=over_limit_settings())
     assert "\n" not in str(caught.value)
     assert storage.method_calls == []

@@ -19,7 +19,7 @@ from drumscribe.cli.app import app, err, force_local, settings_from
 from drumscribe.errors import ConfigError, InputError, NotFoundError
 from drumscribe.keys import validate_key, validate_prefix
 from drumscribe.storage import get_storage
-from drumscribe.storage._common import check_expiry
+from drumscribe.storage._common import check_expiry, download_target
 from drumscribe.storage.base import Storage
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -98,14 +98,12 @@ def ls_cmd(
 def get_cmd(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Object key.", show_default=False),
-    dest: Optional[Path] = typer.Argument(None, help="File or folder to write (default: the key's file name here).", show_default=False),
+    dest: Optional[str] = typer.Argument(None, help="File or folder (ending in /) to write; default: the key's file name here.", show_default=False),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing file."),
 ) -> None:
     """Download an object; prints the path written."""
     validate_key(key)
-    target = (dest if dest is not None else Path.cwd()).absolute()
-    if target.is_dir():
-        target = target / key.rsplit("/", 1)[-1]
+    target = download_target(key, dest or Path.cwd()).absolute()
     if target.exists() and not force:
         raise InputError(f"{target} already exists", hint="pass --force to overwrite it")
     written = _storage(ctx).download(key, target)
@@ -120,10 +118,10 @@ def rm_cmd(
 ) -> None:
     """Delete objects (asks first unless --yes)."""
     keys = list(dict.fromkeys(validate_key(k) for k in keys))
+    if not yes and not _interactive():
+        raise InputError("refusing to delete without confirmation: pass --yes (stdin is not a terminal)")
     storage = _storage(ctx)
     if not yes:
-        if not _interactive():
-            raise InputError("refusing to delete without confirmation: pass --yes (stdin is not a terminal)")
         what = keys[0] if len(keys) == 1 else f"{len(keys)} objects"
         if not typer.confirm(f"Delete {what} from {storage.uri()}?", default=False, err=True):
             err.print("Nothing deleted.")

@@ -153,6 +153,16 @@ def seekable(stream: BinaryIO) -> bool:
         return False
 
 
+def download_target(key: str, dest: str | os.PathLike) -> Path:
+    """Where ``download(key, dest)`` writes: ``dest``, or ``dest/<key's file name>`` when ``dest``
+    is a folder or ends with a slash (``downloads/`` means a folder even before it exists)."""
+    text = os.fspath(dest)
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        path = path / key.rsplit("/", 1)[-1]
+    return path
+
+
 # --- atomic files ---------------------------------------------------------------------------
 
 TMP_SUFFIX = ".drumscribe-tmp"  # temp files are ".<name>.<random>.drumscribe-tmp" next to the target

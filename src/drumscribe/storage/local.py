@@ -27,6 +27,7 @@ from drumscribe.storage._common import (
     atomic_file,
     check_expiry,
     check_metadata,
+    download_target,
     check_method,
     chunks,
     is_bytes,
@@ -163,9 +164,7 @@ class LocalStorage(Storage):
             return fh.read()
 
     def download(self, key: str, dest: str | Path) -> Path:
-        dest = Path(dest)
-        if dest.is_dir():
-            dest = dest / key.rsplit("/", 1)[-1]
+        dest = download_target(key, dest)
         with self.open(key) as src, atomic_file(dest) as fh:
             for block in chunks(src):
                 fh.write(block)

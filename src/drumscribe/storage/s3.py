@@ -33,6 +33,7 @@ from drumscribe.storage._common import (
     atomic_file,
     check_expiry,
     check_metadata,
+    download_target,
     check_method,
     is_bytes,
     open_input,
@@ -232,9 +233,7 @@ class S3Storage(Storage):
 
     def download(self, key: str, dest: str | Path) -> Path:
         validate_key(key)
-        dest = Path(dest)
-        if dest.is_dir():
-            dest = dest / key.rsplit("/", 1)[-1]
+        dest = download_target(key, dest)
         with atomic_file(dest) as fh:
             try:
                 self.client.download_fileobj(self.bucket, key, fh, Config=self.transfer_config)

@@ -21,16 +21,15 @@ from drumscribe.storage.base import ObjectInfo, Storage
 
 Upload = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 104858 else f"{n} bytes"
-
-
 def _too_big(what: str, size: int | None, limit_mb: float) -> InputError:
-    shown = f" is {_size(size)}," if size is not None else " is"
-    return InputError(
-        f"{what}{shown} over the {limit_mb:g} MB upload limit",
-        hint="raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files",
-    )
+    hint = "raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files"
+    if size is None:  # a stream: we stopped reading at the limit
+        return InputError(f"{what} is over the {limit_mb:g} MB upload limit", hint=hint)
+    if f"{size / 1048576:.1f}" != f"{limit_mb:.1f}":
+        return InputError(f"{what} is {size / 1048576:.1f} MB, over the {limit_mb:g} MB upload limit", hint=hint)
+    # too close to the limit for one decimal to show the difference: give bytes
+    limit = int(limit_mb * 1048576)
+    return InputError(f"{what} is {size} bytes, over the {limit_mb:g} MB ({limit} bytes) upload limit", hint=hint)
 
 
 def upload(
