@@ -141,7 +141,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
         try:
             ident = aws.client(settings, "sts", **_QUICK).get_caller_identity()
         except _BOTO as exc:
-            raise _Failed(_message(exc), "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
+            raise _Failed(_message(exc)) from None  # the message already says what to check
         return f"authenticated as {ident['Arn']}"
 
     def reachable() -> str:

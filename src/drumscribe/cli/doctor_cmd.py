@@ -19,8 +19,10 @@ def doctor_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
     origins: Optional[List[str]] = typer.Option(None, "--origins", help="CORS origins you passed to `setup --origins` (repeat or comma-separate)."),
 ) -> None:
-    """Check that storage works: credentials, bucket, a write/read round trip, encryption, lifecycle,
-    CORS and public access block. Exits 0 only when no check fails."""
+    """Check that storage works: credentials, bucket, round trip, encryption, lifecycle, CORS, public access.
+
+    Exits 0 only when no check fails. With no bucket configured (or --local) the local mirror is checked.
+    """
     from drumscribe.doctor import doctor
 
     wanted = [o.strip() for v in origins or [] for o in v.split(",") if o.strip()]
@@ -39,7 +41,13 @@ def doctor_cmd(
             table.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", detail)
         out.print(table)
         failed = [c.name for c in report.checks if c.status == "fail"]
-        out.print("[green]all checks passed[/]" if report.ok else f"[bold red]failed:[/] {', '.join(failed)}")
+        skipped = [c.name for c in report.checks if c.status == "skip"]
+        if failed:
+            out.print(f"[bold red]failed:[/] {', '.join(failed)}")
+        elif skipped:
+            out.print(f"[green]no check failed[/] (skipped: {', '.join(skipped)})")
+        else:
+            out.print("[green]all checks passed[/]")
     if not report.ok:
         # SystemExit rather than typer.Exit: GuardedGroup re-raises SystemExit as is
         raise SystemExit(1)

@@ -118,6 +118,8 @@ def rotate_key(
 ) -> _iam.Rotation:
     """Replace the app user's key in ``env_file`` with a new, verified one and delete the old key."""
     env = _iam.read_env(env_file)
+    if not env.get("AWS_ACCESS_KEY_ID"):  # say this before anything else: nothing to rotate
+        raise ConfigError(f"no AWS_ACCESS_KEY_ID in {env_file}", hint="run `drumscribe setup iam` first")
     plan = make_plan(bucket=bucket or env.get("AWS_S3_BUCKET"), region=region or env.get("AWS_REGION"), settings=settings, env_file=env_file)
     try:
         return _iam.rotate_key(plan, timeout=timeout)

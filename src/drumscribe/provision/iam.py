@@ -141,7 +141,7 @@ def step_iam(plan: Plan) -> StepResult:
         if len(keys) >= MAX_KEYS:
             raise ProvisioningError(
                 f"user {USER} already has {len(keys)} access keys (the AWS maximum) and neither is in {plan.env_file}",
-                hint=f"delete an unused one (aws iam delete-access-key --user-name {USER} --access-key-id ID), or put one in .env and run `drumscribe iam rotate-key`",
+                hint=f"delete an unused one (aws iam delete-access-key --user-name {USER} --access-key-id ID), or put one in {plan.env_file} and run `drumscribe iam rotate-key`",
             )
         created = call("create_access_key", UserName=USER)
         others = f"; {len(keys)} older key(s) left untouched" if keys else ""
