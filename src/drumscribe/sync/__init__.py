@@ -81,7 +81,23 @@ def open_bucket(settings: Settings, concurrency: int = 10) -> tuple[Any, str]:
             "sync needs AWS credentials and none were found",
             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`",
         )
-    return aws.client(settings, "s3", max_pool_connections=max(32, concurrency * 2)), settings.bucket
+    session = aws.make_session(settings)
+    # Listing 1,000 keys spends most of its client time in dateutil parsing LastModified, which
+    # sync never reads; S3's ISO-8601 timestamps parse ~50x faster with fromisoformat.
+    session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_fast_timestamp)
+    return aws.client(settings, "s3", session=session, max_pool_connections=max(32, concurrency * 2)), settings.bucket
+
+
+def _fast_timestamp(value: str):
+    from datetime import datetime, timezone
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        from botocore.utils import parse_timestamp
+
+        return parse_timestamp(value)  # HTTP-date headers (HEAD/GET Last-Modified) and anything else
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def make_plan(
