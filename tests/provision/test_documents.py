@@ -17,6 +17,13 @@ def test_packaged_document_is_the_repo_root_file(name):
     assert documents.raw_text(name).encode() == (REPO_ROOT / name).read_bytes()
 
 
+@pytest.mark.parametrize("name", [documents.LIFECYCLE, documents.CORS, documents.IAM_POLICY])
+def test_source_tree_keeps_one_copy(name):
+    """The package folder links to the root file; nobody has to keep two copies in step."""
+    packaged = REPO_ROOT / "src" / "drumscribe" / "documents" / name
+    assert packaged.is_symlink() and packaged.resolve() == (REPO_ROOT / name).resolve()
+
+
 def test_iam_policy_names_only_the_given_bucket():
     doc = documents.iam_policy("my-drums")
     text = json.dumps(doc)
