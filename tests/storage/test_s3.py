@@ -292,3 +292,48 @@ def test_s3_checks_small_uploads_against_our_sha256(s3_storage):
     s3_storage.put("checked.json", b"{}")
     expected = base64.b64encode(hashlib.sha256(b"{}").digest()).decode()
     assert sent[0]["ChecksumSHA256"] == expected
+
+
+CTRL_C_SCRIPT = r"""
+import io, os, signal, threading, time
+import boto3
+from moto import mock_aws
+from drumscribe.config import load_settings
+from drumscribe.storage import S3Storage
+
+MB = 1024 * 1024
+
+class SlowStream(io.BytesIO):  # after the hashing pass, each 5 MB part takes half a second to read
+    passes = 0
+    def seek(self, *args):
+        self.passes += 1
+        return super().seek(*args)
+    def read(self, size=-1):
+        if self.passes >= 2 and self.tell() >= 5 * MB:
+            time.sleep(0.5)
+        return super().read(size)
+
+with mock_aws():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="ctrl-c-bucket")
+    storage = S3Storage(load_settings({"bucket": "ctrl-c-bucket"}), multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()  # the user presses Ctrl-C
+    try:
+        storage.put("uploads/tester/long.wav", SlowStream(os.urandom(20 * MB)))
+        print("finished")
+    except KeyboardInterrupt:
+        print("interrupted")
+    time.sleep(1)
+    print("objects", s3.list_objects_v2(Bucket="ctrl-c-bucket").get("KeyCount"))
+    print("pending uploads", len(s3.list_multipart_uploads(Bucket="ctrl-c-bucket").get("Uploads", [])))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_multipart_upload_leaves_nothing(aws_credentials):
+    # run in a child process: the real SIGINT must not reach pytest itself
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", CTRL_C_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split("\n")[:3] == ["interrupted", "objects 0", "pending uploads 0"], result.stderr
