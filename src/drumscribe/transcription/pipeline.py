@@ -69,11 +69,11 @@ def _beat_processor():
 
 
 def note_of(instrument: str) -> tuple[str, int]:
-    """(instrument name as stored, GM note) for a model class name."""
+    """(instrument name from the table, GM note) for a model class name (merged outputs mapped)."""
     name = instrument if instrument in INSTRUMENTS else _MERGED.get(instrument.lower(), instrument)
     if name not in INSTRUMENTS:
         raise TranscriptionError(f"model class {instrument!r} is not a known drum instrument")
-    return instrument, INSTRUMENTS[name].note
+    return name, INSTRUMENTS[name].note
 
 
 def margin_seconds(model: Any, with_beats: bool) -> int:
