@@ -8,9 +8,11 @@ application key itself, which by design cannot touch IAM.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import botocore.exceptions as bexc
 
@@ -63,9 +65,6 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
         return [f"new policy {POLICY}"]
     current = plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
     if isinstance(current, str):  # botocore decodes it; an S3-compatible IAM might not
-        import json
-        from urllib.parse import unquote
-
         current = json.loads(unquote(current))
     if documents.policy_statements_equal(current, want):
         return []
@@ -83,8 +82,6 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
 
 
 def _dumps(doc: dict) -> str:
-    import json
-
     return json.dumps(doc, indent=2)
 
 
