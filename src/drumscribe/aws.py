@@ -98,6 +98,11 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, bexc.ClientError):
         code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # credential errors first: AWS sends them with HTTP 403 too
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidClientTokenId"):
+            return CredentialsError("AWS rejected the credentials (wrong access key or secret)", hint="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+            return CredentialsError("the AWS credentials have expired", hint="refresh them (aws sso login, or new keys)")
         if code in ("NoSuchBucket",):
             return NotFoundError(f"bucket {bucket!r} does not exist", hint="check AWS_S3_BUCKET or run `drumscribe setup`")
         if code in ("NoSuchKey", "404", "NotFound") or status == 404:
@@ -107,10 +112,6 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
                 f"access denied to {doing}",
                 hint="check the IAM policy attached to your user and that AWS_S3_BUCKET names the right bucket",
             )
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidClientTokenId"):
-            return CredentialsError("AWS rejected the credentials (wrong access key or secret)", hint="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return CredentialsError("the AWS credentials have expired", hint="refresh them (aws sso login, or new keys)")
         if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") or status == 301:
             region = exc.response.get("Error", {}).get("Region") or exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
             hint = f"set AWS_REGION={region}" if region else "set AWS_REGION to the bucket's region"

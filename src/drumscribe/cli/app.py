@@ -6,7 +6,6 @@ import os
 import sys
 from typing import Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -21,14 +20,19 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages and erro
 
 def fail(message: str, code: int = 1) -> None:
     """Print one line on stderr and exit non-zero."""
-    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    typer.echo(f"Error: {' '.join(str(message).split())}", err=True)
     raise SystemExit(code)
+
+
+def _is_cli_framework_exception(exc: BaseException) -> bool:
+    """typer.Exit, usage errors, Abort...: typer (which vendors its own click) handles these itself."""
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
 class GuardedGroup(TyperGroup):
     """Turns errors raised by any sub-command into one line on stderr and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except DrumscribeError as exc:
@@ -36,16 +40,16 @@ class GuardedGroup(TyperGroup):
                 raise
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            typer.echo("Interrupted.", err=True)
             raise SystemExit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except SystemExit:
             raise
         except BrokenPipeError:
             # e.g. `drumscribe ls | head`: stop quietly
             sys.stderr.close()
             raise SystemExit(0)
         except Exception as exc:  # a bug: still one line, with a way to get the details
-            if os.environ.get("DRUMSCRIBE_DEBUG"):
+            if _is_cli_framework_exception(exc) or os.environ.get("DRUMSCRIBE_DEBUG"):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} (run with DRUMSCRIBE_DEBUG=1 for details)", 70)
 
@@ -84,7 +88,7 @@ def _root(
     }
 
 
-def settings_from(ctx: click.Context, **more: Any) -> Settings:
+def settings_from(ctx: typer.Context, **more: Any) -> Settings:
     """Effective settings for this invocation: every layer plus global and command flags."""
     root = ctx.find_root()
     overrides = dict((root.obj or {}).get("overrides", {}))
@@ -92,7 +96,7 @@ def settings_from(ctx: click.Context, **more: Any) -> Settings:
     return load_settings(overrides=overrides)
 
 
-def force_local(ctx: click.Context) -> bool:
+def force_local(ctx: typer.Context) -> bool:
     return bool((ctx.find_root().obj or {}).get("local"))
 
 
