@@ -151,3 +151,26 @@ def test_a_root_that_does_not_exist_yet_is_empty(tmp_path):
     assert list(storage.list()) == []
     assert not storage.exists("x")
     assert storage.uri() == (tmp_path / "not-yet").as_uri()
+
+
+def test_a_full_disk_is_a_one_line_storage_error(local_storage, monkeypatch):
+    import drumscribe.storage._common as common
+    from drumscribe.errors import StorageError
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fh):
+            self._fh = fh
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+    monkeypatch.setattr(common.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(StorageError, match=r"cannot write .*big.wav: No space left on device$"):
+        local_storage.put("big.wav", b"x" * 100)
+    monkeypatch.undo()
+    assert all_files(local_storage.root) == []  # no partial file, no temp file

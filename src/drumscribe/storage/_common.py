@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
-from drumscribe.errors import ConfigError, InputError, InvalidKeyError
+from drumscribe.errors import ConfigError, InputError, InvalidKeyError, StorageError
 from drumscribe.storage.base import MAX_PRESIGN_SECONDS, MIN_PRESIGN_SECONDS, SHA256_META, Data
 
 CHUNK = 1024 * 1024
@@ -222,11 +222,13 @@ class atomic_file:
         finally:
             if not self.fh.closed:
                 self.fh.close()
-            if self.tmp.exists() and (exc_type is not None or self.tmp != self.dest):
+            if self.tmp.exists():  # only when something failed: a successful replace moved it
                 try:
                     self.tmp.unlink()
                 except OSError:
                     pass
+        if exc_type is not None and issubclass(exc_type, OSError):
+            raise write_error(self.dest, exc) from None  # e.g. disk full while writing: one line
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -243,15 +245,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_error(path: Path, exc: OSError):
-    from drumscribe.errors import StorageError
-
-    if isinstance(exc, IsADirectoryError) or (path.is_dir()):
+def write_error(path: Path, exc: OSError) -> StorageError:
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
         return StorageError(f"cannot write {path}: a folder with that name exists")
     return StorageError(f"cannot write {path}: {exc.strerror or exc}")
 
-
-from drumscribe.errors import StorageError  # noqa: E402
 
 
 class DeleteError(StorageError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
@@ -120,8 +121,6 @@ class S3Storage(Storage):
             return False
         except _BOTO_ERRORS as exc:
             return aws.error_code(exc) in ("404", "NoSuchBucket", "NotFound")
-        error.bucket_missing = aws.error_code(exc) == "NoSuchBucket" or "does not exist" in str(error)  # type: ignore[attr-defined]
-        return error
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -137,41 +136,49 @@ class S3Storage(Storage):
 
     def put(self, key: str, data: Data, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None) -> ObjectInfo:
         validate_key(key)
-        if is_bytes(data) and len(data) < self.transfer_config.multipart_threshold:  # type: ignore[arg-type]
-            body = bytes(data)  # type: ignore[arg-type]
-            sha = hashlib.sha256(body).hexdigest()
-            extra = self._extra_args(key, sha, content_type, metadata)
-            # S3 checks the body against this full-object SHA-256 and refuses the upload on mismatch
-            checksum = base64.b64encode(bytes.fromhex(sha)).decode("ascii")
-            try:
-                response = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumSHA256=checksum, **extra)
-            except _BOTO_ERRORS as exc:
-                raise self._error(exc, key, "upload to") from None
-            return ObjectInfo(
-                key=key, size=len(body), etag=_etag(response.get("ETag")), sha256=sha,
-                content_type=extra["ContentType"], metadata=_user_metadata(extra["Metadata"]),
-            )
+        threshold = self.transfer_config.multipart_threshold
+        if is_bytes(data) and len(data) < threshold:  # type: ignore[arg-type]
+            return self._put_object(key, bytes(data), content_type, metadata)  # type: ignore[arg-type]
 
         path = as_path(data)
         if path is not None:
+            with open_input(path) as fh:
+                if os.fstat(fh.fileno()).st_size < threshold:
+                    return self._put_object(key, fh.read(), content_type, metadata)
             sha, _ = sha256_file(path)
             extra = self._extra_args(key, sha, content_type, metadata)
             with open_input(path) as fh:
                 self._transfer(key, fh, extra)
-        else:
-            stream: BinaryIO = io.BytesIO(bytes(data)) if is_bytes(data) else data  # type: ignore[arg-type,assignment]
-            # the hash has to be known before the first byte is sent (it travels as a header)
-            spooled = not seekable(stream)
+            return self.head(key)
+
+        stream: BinaryIO = io.BytesIO(bytes(data)) if is_bytes(data) else data  # type: ignore[arg-type,assignment]
+        # the hash has to be known before the first byte is sent (it travels as a header)
+        spooled = not seekable(stream)
+        if spooled:
+            stream = rewindable(stream)
+        try:
+            sha, size = sha256_stream(stream)
+            if size < threshold:
+                return self._put_object(key, stream.read(), content_type, metadata)
+            self._transfer(key, stream, self._extra_args(key, sha, content_type, metadata))
+        finally:
             if spooled:
-                stream = rewindable(stream)
-            try:
-                sha, _ = sha256_stream(stream)
-                extra = self._extra_args(key, sha, content_type, metadata)
-                self._transfer(key, stream, extra)
-            finally:
-                if spooled:
-                    stream.close()
-        return self.head(key)
+                stream.close()
+        return self.head(key)  # for the ETag and time S3 assigned
+
+    def _put_object(self, key: str, body: bytes, content_type: str | None, metadata: Mapping[str, str] | None) -> ObjectInfo:
+        sha = hashlib.sha256(body).hexdigest()
+        extra = self._extra_args(key, sha, content_type, metadata)
+        # S3 checks the body against this full-object SHA-256 and refuses the upload on mismatch
+        checksum = base64.b64encode(bytes.fromhex(sha)).decode("ascii")
+        try:
+            response = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumSHA256=checksum, **extra)
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, key, "upload to") from None
+        return ObjectInfo(
+            key=key, size=len(body), etag=_etag(response.get("ETag")), sha256=sha,
+            content_type=extra["ContentType"], metadata=_user_metadata(extra["Metadata"]),
+        )
 
     def _transfer(self, key: str, stream: BinaryIO, extra: dict[str, Any]) -> None:
         try:
