@@ -125,8 +125,7 @@ def rm_cmd(
         what = keys[0] if len(keys) == 1 else f"{len(keys)} objects"
         if not typer.confirm(f"Delete {what} from {storage.uri()}?", default=False, err=True):
             err.print("Nothing deleted.")
-            # SystemExit, not typer.Exit: GuardedGroup (typer 0.29) would report typer.Exit as an internal error
-            raise SystemExit(1)
+            raise typer.Exit(1)
     present = [k for k in keys if storage.exists(k)]
     missing = [k for k in keys if k not in present]
     for key in storage.delete_many(present) if present else []:

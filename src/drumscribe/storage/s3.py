@@ -52,7 +52,6 @@ MAX_CONCURRENCY = 8
 DELETE_BATCH = 1000  # DeleteObjects' limit per request
 SSE_CHOICES = ("AES256", "aws:kms")
 _BOTO_ERRORS = (bexc.BotoCoreError, bexc.ClientError)
-_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
 
 
 class S3Storage(Storage):
@@ -103,11 +102,7 @@ class S3Storage(Storage):
 
     def _error(self, exc: BaseException, key: str | None, action: str) -> DrumscribeError:
         code = aws.error_code(exc)
-        if code in _CREDENTIAL_CODES:
-            # S3 sends these with HTTP 403, which aws.translate would report as "access denied";
-            # drop the status so the message says the credentials themselves are wrong.
-            exc = bexc.ClientError({"Error": dict(exc.response["Error"])}, exc.operation_name)  # type: ignore[attr-defined]
-        elif code in ("404", "NotFound") and key and self._bucket_missing():
+        if code in ("404", "NotFound") and key and self._bucket_missing():
             # HEAD responses have no body, so a missing bucket looks like a missing key
             code = "NoSuchBucket"
             exc = bexc.ClientError({"Error": {"Code": code}}, "HeadBucket")
