@@ -2,7 +2,8 @@
 
 Each check passes, fails (with a hint that says how to fix it) or is skipped (an earlier failure
 makes it meaningless, or the credentials may not read that setting). ``DoctorReport.ok`` is true
-when nothing failed. With no S3 bucket configured (or ``--local``) the local mirror is checked.
+only when every check passed. The app's IAM policy grants read access to the bucket settings
+doctor inspects, so the app's own key can pass every check. With no S3 bucket configured (or ``--local``) the local mirror is checked.
 
 S3 checks use raw clients on purpose: doctor inspects the bucket itself, e.g. the test object is
 written *without* an encryption header so that its encryption proves the bucket's default.
@@ -47,7 +48,8 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and not any(c.status == FAIL for c in self.checks)
+        # "exit 0 only if all pass": a skipped check is not a pass
+        return bool(self.checks) and all(c.status == PASS for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks]}

@@ -28,11 +28,14 @@ def test_iam_policy_names_only_the_given_bucket():
     doc = documents.iam_policy("my-drums")
     text = json.dumps(doc)
     assert documents.PLACEHOLDER_BUCKET not in text
-    resources = sorted(s["Resource"] for s in doc["Statement"])
+    resources = sorted({s["Resource"] for s in doc["Statement"]})
     assert resources == ["arn:aws:s3:::my-drums", "arn:aws:s3:::my-drums/*"]
-    objects, listing = doc["Statement"]
+    objects, listing, settings = doc["Statement"]
     assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert listing["Action"] == ["s3:ListBucket"]
+    # read-only access to the settings doctor checks, nothing that changes them
+    assert settings["Resource"] == "arn:aws:s3:::my-drums"
+    assert all(action.startswith("s3:Get") for action in settings["Action"])
 
 
 def test_lifecycle_expires_temp_and_processed_and_aborts_multipart():
