@@ -138,7 +138,10 @@ class _Progress:
         if enabled and err.is_terminal and total > 0:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("transcribing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+            self.bar = Progress(
+                TextColumn("transcribing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
+            )
             self.task = self.bar.add_task("", total=total)
             self.bar.start()
 
@@ -148,6 +151,13 @@ class _Progress:
             self.bar.advance(self.task)
         elif self.total > 1:
             click.echo(f"[{self.done}/{self.total}] {'done' if outcome.ok else 'failed'}: {outcome.input}", err=True)
+
+    def say(self, text: str, *, to_stderr: bool) -> None:
+        """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""
+        if self.bar is not None and (to_stderr or out.is_terminal):
+            self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(text, err=to_stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -194,13 +204,13 @@ def transcribe_cmd(
         outcomes[index] = outcome
         progress.advance(outcome)
         if not outcome.ok:
-            _report_failure(outcome)
+            progress.say(_failure_line(outcome), to_stderr=True)
         elif not as_json:
             # stdout; while a bar is live, rich routes stdout above it
-            out.print(_summary(outcome, written), markup=False, highlight=False)
+            progress.say(_summary(outcome, written), to_stderr=False)
 
     for outcome in outcomes.values():
-        _report_failure(outcome)
+        progress.say(_failure_line(outcome), to_stderr=True)
     try:
         if workers == 1:
             _init_worker(settings, prefer_local, model_path, not no_beats)
@@ -238,7 +248,7 @@ def transcribe_cmd(
         raise SystemExit(codes.pop() if len(codes) == 1 else 1)
 
 
-def _report_failure(outcome: Outcome) -> None:
+def _failure_line(outcome: Outcome) -> str:
     message = outcome.error or "failed"
     shown = message if outcome.input in message else f"{outcome.input}: {message}"
-    click.echo(f"Error: {' '.join(shown.split())}", err=True)
+    return f"Error: {' '.join(shown.split())}"
