@@ -1,0 +1,236 @@
+"""Drum-transcription accuracy on the MDB Drums development subset (never shipped, never copied).
+
+    .venv/bin/python benchmarks/accuracy.py                      # packaged model, own path
+    .venv/bin/python benchmarks/accuracy.py --pipeline           # through pipeline.transcribe()
+    .venv/bin/python benchmarks/accuracy.py --model PATH --offset 0.008 --json out.json
+
+Per class (KD, SD, HH, TT, CY): precision / recall / F at ±50 ms and ±20 ms, true positives,
+false positives and misses summed over tracks ("micro") before computing P/R/F; the mean F over
+KD/SD/HH and over KD/SD/HH/TT/CY; drum-only stems and full mixes separately; the median timing
+offset (estimate - reference) of matched onsets per class. Predicted instruments map to eval
+classes with ``INSTRUMENTS[name].eval_class``; OT (side stick, tambourine) is neither scored nor
+counted as SD/HH. Matching: ``mir_eval.util.match_events`` (maximum bipartite matching within the
+window, the same as ``mir_eval.onset.f_measure``), or an equivalent greedy matcher without mir_eval.
+Label quirks of the data (see its README): ride counts as CY; three drum-only tracks annotate no
+hi-hat at all, so any hi-hat output there counts as a false positive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = (REPO / ".." / "shared" / "data" / "mdb-dev").resolve()
+CLASSES = ("KD", "SD", "HH", "TT", "CY")
+WINDOWS = (0.05, 0.02)
+
+
+def tracks(data: Path) -> dict[str, list[tuple[str, Path, Path]]]:
+    """{'drum_only': [(name, audio, annotation)], 'full_mix': [...]}."""
+    out = {}
+    for kind, suffix in (("drum_only", "Drum"), ("full_mix", "MIX")):
+        items = []
+        for wav in sorted((data / "audio" / kind).glob(f"MusicDelta_*_{suffix}.wav")):
+            name = wav.stem[len("MusicDelta_") : -len(suffix) - 1]
+            ann = data / "annotations" / "class" / f"MusicDelta_{name}_class.txt"
+            if ann.exists():
+                items.append((name, wav, ann))
+        out[kind] = items
+    return out
+
+
+def read_annotations(path: Path) -> dict[str, np.ndarray]:
+    ref: dict[str, list[float]] = {c: [] for c in CLASSES}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] in ref:
+            ref[parts[1]].append(float(parts[0]))
+    return {c: np.sort(np.array(v)) for c, v in ref.items()}
+
+
+def load_audio(path: Path, sample_rate: int) -> np.ndarray:
+    import soundfile as sf
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    if sr != sample_rate:
+        g = gcd(sr, sample_rate)
+        x = resample_poly(x, sample_rate // g, sr // g).astype(np.float32)
+    return x
+
+
+def _match(ref: np.ndarray, est: np.ndarray, window: float) -> list[tuple[int, int]]:
+    if len(ref) == 0 or len(est) == 0:
+        return []
+    try:
+        import mir_eval
+
+        return list(mir_eval.util.match_events(ref, est, window))
+    except ImportError:  # greedy: closest pairs first
+        pairs = [(abs(r - e), i, j) for i, r in enumerate(ref) for j, e in enumerate(est) if abs(r - e) <= window]
+        used_r, used_e, out = set(), set(), []
+        for _, i, j in sorted(pairs):
+            if i not in used_r and j not in used_e:
+                used_r.add(i)
+                used_e.add(j)
+                out.append((i, j))
+        return out
+
+
+def score(per_track: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> dict:
+    """per_track: [(reference per class, estimate per class)] -> metrics dict."""
+    res: dict = {}
+    for w in WINDOWS:
+        key = f"{int(round(w * 1000))}ms"
+        res[key] = {}
+        for c in CLASSES:
+            tp = n_ref = n_est = 0
+            diffs: list[float] = []
+            for ref, est in per_track:
+                r, e = ref.get(c, np.zeros(0)), est.get(c, np.zeros(0))
+                m = _match(r, e, w)
+                tp += len(m)
+                n_ref += len(r)
+                n_est += len(e)
+                diffs += [float(e[j] - r[i]) for i, j in m]
+            p = tp / n_est if n_est else (1.0 if n_ref == 0 else 0.0)
+            rc = tp / n_ref if n_ref else (1.0 if n_est == 0 else 0.0)
+            f = 2 * p * rc / (p + rc) if p + rc else 0.0
+            res[key][c] = {"P": p, "R": rc, "F": f, "tp": tp, "fp": n_est - tp, "fn": n_ref - tp,
+                           "median_offset_ms": float(np.median(diffs) * 1000) if diffs else None}
+        res[key]["mean3"] = float(np.mean([res[key][c]["F"] for c in CLASSES[:3]]))
+        res[key]["mean5"] = float(np.mean([res[key][c]["F"] for c in CLASSES]))
+    return res
+
+
+def group_estimates(events) -> dict[str, np.ndarray]:
+    """events with .time and .instrument -> {eval class: sorted times} (OT dropped)."""
+    from drumscribe.transcription.instruments import INSTRUMENTS
+
+    est: dict[str, list[float]] = {c: [] for c in CLASSES}
+    for e in events:
+        inst = INSTRUMENTS.get(e.instrument)
+        if inst is not None and inst.eval_class in est:
+            est[inst.eval_class].append(float(e.time))
+    return {c: np.sort(np.array(v)) for c, v in est.items()}
+
+
+class ModelRunner:
+    """features -> network -> peaks, the model's own path (activations cached per track)."""
+
+    def __init__(self, model_path=None):
+        from drumscribe.transcription.features import FeatureProcessor
+        from drumscribe.transcription.network import load_model
+
+        self.model = load_model(model_path)
+        self.features = FeatureProcessor()
+        self.cache: dict[Path, np.ndarray] = {}
+        self.feature_seconds = 0.0
+        self.network_seconds = 0.0
+        self.audio_seconds = 0.0
+
+    def activations(self, wav: Path) -> np.ndarray:
+        if wav not in self.cache:
+            x = load_audio(wav, self.model.sample_rate)
+            t = time.perf_counter()
+            f = self.features(x)
+            t1 = time.perf_counter()
+            self.cache[wav] = self.model.activations(f)
+            self.network_seconds += time.perf_counter() - t1
+            self.feature_seconds += t1 - t
+            self.audio_seconds += len(x) / self.model.sample_rate
+        return self.cache[wav]
+
+    def events(self, wav: Path, thresholds=None, offset=None):
+        from drumscribe.transcription.peaks import detect_onsets
+
+        return detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
+
+
+def evaluate(data: Path, events_fn) -> dict:
+    out = {}
+    for kind, items in tracks(data).items():
+        per_track = [(read_annotations(ann), group_estimates(events_fn(wav))) for _, wav, ann in items]
+        out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
+    return out
+
+
+def format_table(results: dict) -> str:
+    lines = []
+    for kind, res in results.items():
+        lines.append(f"\n{kind} ({', '.join(res['tracks'])})")
+        lines.append(f"{'class':6}" + "".join(f"{'P':>7}{'R':>7}{'F':>7}{'TP':>6}{'FP':>6}{'FN':>6}  |" for _ in WINDOWS)
+                     + f"{'med.off ms':>11}")
+        lines.append(" " * 6 + "".join(f"{'±' + k:^41}|" for k in (f"{int(w * 1000)} ms" for w in WINDOWS)))
+        for c in CLASSES:
+            row = f"{c:6}"
+            for w in WINDOWS:
+                m = res[f"{int(round(w * 1000))}ms"][c]
+                row += f"{m['P']:7.3f}{m['R']:7.3f}{m['F']:7.3f}{m['tp']:6d}{m['fp']:6d}{m['fn']:6d}  |"
+            off = res["50ms"][c]["median_offset_ms"]
+            row += f"{off:11.1f}" if off is not None else f"{'-':>11}"
+            lines.append(row)
+        for k in ("mean3", "mean5"):
+            label = "KD/SD/HH" if k == "mean3" else "5-class"
+            lines.append(f"mean F {label}: ±50 ms {res['50ms'][k]:.3f}   ±20 ms {res['20ms'][k]:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="MDB dev folder (default %(default)s)")
+    p.add_argument("--model", type=Path, default=None, help="model file (default: the packaged model)")
+    p.add_argument("--pipeline", action="store_true", help="run drumscribe.transcription.pipeline.transcribe()")
+    p.add_argument("--offset", type=float, default=None, help="override the model's offset (seconds)")
+    p.add_argument("--thresholds", type=str, default=None, help='override thresholds, JSON {"kick": 0.5, ...}')
+    p.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
+    a = p.parse_args(argv)
+    if not (a.data / "audio").is_dir():
+        print(f"no MDB dev data at {a.data}; skipping", file=sys.stderr)
+        return 0
+    t0 = time.perf_counter()
+    if a.pipeline:
+        from drumscribe.transcription.pipeline import transcribe
+
+        def events_fn(wav):
+            return transcribe(wav).events
+
+        how = "pipeline.transcribe()"
+    else:
+        runner = ModelRunner(a.model)
+        th = json.loads(a.thresholds) if a.thresholds else None
+
+        def events_fn(wav):
+            return runner.events(wav, thresholds=th, offset=a.offset)
+
+        m = runner.model
+        how = (f"model {m.name} {m.version} classes={m.classes} thresholds={th or m.thresholds} "
+               f"offset={a.offset if a.offset is not None else m.offset}")
+    results = evaluate(a.data, events_fn)
+    print(f"MDB Drums dev, {how}")
+    print(format_table(results))
+    if not a.pipeline and runner.audio_seconds:
+        au = runner.audio_seconds
+        print(f"\nspeed over {au:.0f} s of audio (threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): "
+              f"features {au / runner.feature_seconds:.0f}x real time, network {au / runner.network_seconds:.0f}x, "
+              f"both {au / (runner.feature_seconds + runner.network_seconds):.0f}x")
+    print(f"\n({time.perf_counter() - t0:.1f} s)")
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")  # one core: the product's speed target
+    sys.exit(main())

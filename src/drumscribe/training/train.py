@@ -1,0 +1,211 @@
+"""Train the drum model (PyTorch, CPU) on clips written by ``drumscribe.training.dataset``.
+
+    python -m drumscribe.training.train --train /work/data/train --val /work/data/val \
+        --out /work/data/runs/r1 --steps 6000 --threads 2
+
+Writes ``ckpt.pt`` (best synthetic-validation loss) and ``last.pt`` to ``--out``; export with
+``python -m drumscribe.training.export``. Seeds are fixed; CPU results are reproducible for a
+given thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from drumscribe.training.render import R
+
+CLASSES = ["kick", "snare", "hihat_closed", "tom_mid", "crash"]
+# render role -> output class (side stick and extra percussion are never labelled)
+ROLE_TO_CLASS = {
+    R["kick"]: 0, R["snare"]: 1, R["hihat_closed"]: 2, R["hihat_pedal"]: 2, R["hihat_open"]: 2,
+    R["tom_low"]: 3, R["tom_mid"]: 3, R["tom_high"]: 3, R["crash"]: 4, R["ride"]: 4,
+}
+FPS = 100
+
+
+class DrumNet(nn.Module):
+    def __init__(self, n_bands: int, n_classes: int = 5, c1: int = 8, c2: int = 24, hidden: int = 80,
+                 dilations=(2, 4, 8, 16), dropout: float = 0.15, double_first: bool = False):
+        super().__init__()
+        self.n_bands = n_bands
+        self.cfg = dict(n_bands=n_bands, n_classes=n_classes, c1=c1, c2=c2, hidden=hidden,
+                        dilations=list(dilations), dropout=dropout, double_first=double_first)
+        self.register_buffer("mean", torch.zeros(2 * n_bands))
+        self.register_buffer("std", torch.ones(2 * n_bands))
+        convs = [nn.Conv2d(2, c1, 3, padding=1)] + ([nn.Conv2d(c1, c1, 3, padding=1)] if double_first else [])
+        convs.append(nn.Conv2d(c1, c2, 3, padding=1))
+        self.conv = nn.ModuleList(convs)
+        self.bn2d = nn.ModuleList([nn.BatchNorm2d(c.out_channels) for c in convs])
+        self.pool_after = [False] * (len(convs) - 2) + [True, True]
+        fdim = c2 * ((n_bands // 3) // 3)
+        self.t0 = nn.Conv1d(fdim, hidden, 3, padding=1)
+        self.bn0 = nn.BatchNorm1d(hidden)
+        self.tconv = nn.ModuleList([nn.Conv1d(hidden, hidden, 3, padding=d, dilation=d) for d in dilations])
+        self.tbn = nn.ModuleList([nn.BatchNorm1d(hidden) for _ in dilations])
+        self.dilations = list(dilations)
+        self.out = nn.Linear(hidden, n_classes)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):  # x: (B, T, 2*n_bands) -> logits (B, T, n_classes)
+        x = (x - self.mean) / self.std
+        b, t, _ = x.shape
+        x = x.reshape(b, t, 2, self.n_bands).permute(0, 2, 1, 3)  # (B, 2, T, bands)
+        for conv, bn, pool in zip(self.conv, self.bn2d, self.pool_after):
+            x = F.relu(bn(conv(x)))
+            if pool:
+                x = F.max_pool2d(x, (1, 3))
+        x = x.permute(0, 2, 3, 1).reshape(b, t, -1).transpose(1, 2)  # (B, bands*C, T)
+        x = self.drop(F.relu(self.bn0(self.t0(x))))
+        for conv, bn in zip(self.tconv, self.tbn):
+            x = x + self.drop(F.relu(bn(conv(x))))
+        return self.out(x.transpose(1, 2))
+
+
+def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5) -> np.ndarray:
+    y = np.zeros((n_frames, n_classes), np.float32)
+    for t, role, _ in onsets:
+        c = ROLE_TO_CLASS.get(int(role))
+        if c is None:
+            continue
+        i = int(round(t * FPS))
+        for j, v in ((i - 1, 0.5), (i, 1.0), (i + 1, 0.5)):
+            if 0 <= j < n_frames:
+                y[j, c] = max(y[j, c], v)
+    return y
+
+
+def load_clips(folder: str):
+    feats, targs, metas = [], [], []
+    for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz"))):
+        d = np.load(f)
+        x = d["feats"]
+        feats.append(x)
+        targs.append(targets_for(d["onsets"], len(x)))
+        metas.append(json.loads(str(d["meta"])))
+    return feats, targs, metas
+
+
+def batches(feats, targs, rng, batch: int, length: int):
+    idx = rng.integers(0, len(feats), batch)
+    xs, ys = [], []
+    for i in idx:
+        x, y = feats[i], targs[i]
+        if len(x) <= length:
+            s = 0
+        else:
+            s = int(rng.integers(0, len(x) - length))
+        xx = np.zeros((length, x.shape[1]), np.float32)
+        yy = np.zeros((length, y.shape[1]), np.float32)
+        seg = x[s : s + length]
+        xx[: len(seg)] = seg
+        yy[: len(seg)] = y[s : s + length]
+        if rng.random() < 0.3:  # level augmentation in the log domain (spec columns only shift)
+            nb = x.shape[1] // 2
+            xx[:, :nb] = np.maximum(xx[:, :nb] + rng.uniform(-0.5, 0.5), 0)
+        xs.append(xx)
+        ys.append(yy)
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def evaluate(model, feats, targs, length=1500):
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for x, y in zip(feats, targs):
+            xx = torch.from_numpy(x.astype(np.float32))[None]
+            yy = torch.from_numpy(y)[None]
+            losses.append(F.binary_cross_entropy_with_logits(model(xx), yy).item())
+    model.train()
+    return float(np.mean(losses))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--length", type=int, default=400)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train for this wall-clock budget instead of --steps (LR schedule follows elapsed time)")
+    p.add_argument("--init", type=Path, default=None, help="continue from a checkpoint")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.time()
+    feats, targs, _ = load_clips(a.train)
+    vfeats, vtargs, _ = load_clips(a.val)
+    hours = sum(len(x) for x in feats) / FPS / 3600
+    print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips in {time.time() - t0:.0f}s",
+          flush=True)
+    n_feat = feats[0].shape[1]
+    model = DrumNet(n_feat // 2, len(CLASSES))
+    # feature normalisation from a sample of the training set
+    sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
+    model.mean.copy_(torch.from_numpy(sample.mean(0)))
+    model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
+    if a.init:
+        model.load_state_dict(torch.load(a.init)["state"])
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+
+    def lr_at(frac: float) -> float:  # 3 % linear warm-up, then cosine to 2 % of the peak
+        if frac < 0.03:
+            return a.lr * (0.1 + 0.9 * frac / 0.03)
+        return a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - 0.03) / 0.97))))
+
+    pos_weight = torch.tensor([1.0, 1.0, 1.0, 1.5, 1.5])
+    best = math.inf
+    log = []
+    t_start = time.time()
+    edge = 16  # no loss on crop edges (zero padding there never happens inside a real file)
+    step = 0
+    while True:
+        step += 1
+        frac = (time.time() - t_start) / (a.minutes * 60) if a.minutes else (step - 1) / a.steps
+        for g in opt.param_groups:
+            g["lr"] = lr_at(frac)
+        x, y = batches(feats, targs, rng, a.batch, a.length)
+        logits = model(x)
+        loss = F.binary_cross_entropy_with_logits(logits[:, edge:-edge], y[:, edge:-edge], pos_weight=pos_weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        last = frac >= 1.0 if a.minutes else step >= a.steps
+        if step % 50 == 0:
+            print(f"step {step} loss {loss.item():.4f} lr {lr_at(frac):.2e} {time.time() - t_start:.0f}s", flush=True)
+        if step % a.eval_every == 0 or last:
+            vl = evaluate(model, vfeats, vtargs)
+            log.append({"step": step, "val_loss": vl, "time": time.time() - t_start})
+            print(f"== step {step} val_loss {vl:.4f}", flush=True)
+            ck = {"state": model.state_dict(), "cfg": model.cfg, "classes": CLASSES, "step": step,
+                  "val_loss": vl, "train_hours": hours, "n_train_clips": len(feats), "args": vars(a) | {"out": str(a.out), "init": str(a.init)}}
+            torch.save(ck, a.out / "last.pt")
+            if vl < best:
+                best = vl
+                torch.save(ck, a.out / "ckpt.pt")
+            (a.out / "log.json").write_text(json.dumps(log, indent=1))
+        if last:
+            break
+
+
+if __name__ == "__main__":
+    main()

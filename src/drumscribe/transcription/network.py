@@ -1,0 +1,235 @@
+"""The drum model: a small convolutional network run by ``madmom.ml.nn`` in numpy.
+
+Architecture (see ``docs/model.md``): per-feature normalisation -> the (time, band) plane with two
+channels (log spectrogram, positive difference) -> three 3x3 convolutions with ReLU and max-pooling
+over frequency -> bands x channels flattened to one vector per frame -> 1-D convolutions over time
+(kernel 3, dilations 1, 2, 4, 8, 16, residual) -> a per-frame sigmoid layer, one output per class.
+No recurrence: every layer is an im2col + one matrix product, so the network runs far faster than
+real time on one thread. Trained in PyTorch (``drumscribe.training``); the model file holds the
+batch-norm-folded weights in a ``.npz`` with a JSON ``meta`` entry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from drumscribe._madmom import madmom  # noqa: F401  (must come before any madmom.* import)
+from drumscribe.errors import TranscriptionError
+from madmom.ml.nn import NeuralNetwork
+from madmom.ml.nn.activations import sigmoid
+from madmom.ml.nn.layers import FeedForwardLayer, Layer
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "drums.npz"
+_BLOCK = 512  # frames per im2col block in the 2-D convolutions (bounds memory)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    np.maximum(x, 0, out=x)
+    return x
+
+
+class NormalizeLayer(Layer):
+    """(x - mean) / std per feature."""
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, np.float32)
+        self.scale = (1.0 / np.asarray(std, np.float32)).astype(np.float32)
+
+    def activate(self, data, **kwargs):
+        return (np.asarray(data, np.float32) - self.mean) * self.scale
+
+
+class SplitChannelsLayer(Layer):
+    """(T, channels * bands) -> (T, bands, channels): feature blocks become channels."""
+
+    def __init__(self, channels: int):
+        self.channels = channels
+
+    def activate(self, data, **kwargs):
+        t = data.shape[0]
+        return np.ascontiguousarray(data.reshape(t, self.channels, -1).transpose(0, 2, 1))
+
+
+class Conv2DLayer(Layer):
+    """'Same' 2-D convolution over (time, frequency), channels last, as im2col + matmul.
+
+    ``weights``: (kt, kf, in, out); ``bias``: (out,). Zero padding at all borders. ``pool``: max-pool
+    over frequency by this factor (remainder bands dropped, like torch), fused into the layer; the
+    activation is applied after pooling (ReLU and max-pooling commute), on the smaller array.
+    """
+
+    def __init__(self, weights, bias, activation: str | None = "relu", pool: int = 1):
+        w = np.asarray(weights, np.float32)
+        self.kt, self.kf, self.cin, self.cout = w.shape
+        # im2col columns come from a sliding-window view ordered (in, kt, kf)
+        self.w = np.ascontiguousarray(w.transpose(2, 0, 1, 3).reshape(-1, self.cout))
+        self.b = np.asarray(bias, np.float32)
+        self.activation = activation
+        self.pool = int(pool)
+
+    def activate(self, data, **kwargs):
+        t, f, c = data.shape
+        pt, pf = self.kt // 2, self.kf // 2
+        xp = np.zeros((t + 2 * pt, f + 2 * pf, c), np.float32)
+        xp[pt : pt + t, pf : pf + f] = data
+        p = self.pool
+        fo = f // p
+        out = np.empty((t, fo, self.cout), np.float32)
+        windows = sliding_window_view(xp, (self.kt, self.kf), axis=(0, 1))  # (t, f, c, kt, kf), a view
+        for s in range(0, t, _BLOCK):
+            e = min(t, s + _BLOCK)
+            cols = np.ascontiguousarray(windows[s:e]).reshape(-1, c * self.kt * self.kf)
+            y = (cols @ self.w).reshape(e - s, f, self.cout)
+            if p > 1:
+                m = y[:, 0 : fo * p : p]
+                for k in range(1, p):
+                    m = np.maximum(m, y[:, k : fo * p : p])
+                y = m
+            out[s:e] = y
+        out += self.b
+        if self.activation == "relu":
+            _relu(out)
+        return out
+
+
+class FreqMaxPoolLayer(Layer):
+    """Max-pool over frequency by ``size`` (remainder bands dropped, like torch)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def activate(self, data, **kwargs):
+        t, f, c = data.shape
+        n = f // self.size
+        return data[:, : n * self.size].reshape(t, n, self.size, c).max(axis=2)
+
+
+class FlattenLayer(Layer):
+    """(T, bands, channels) -> (T, bands * channels)."""
+
+    def activate(self, data, **kwargs):
+        return np.ascontiguousarray(data.reshape(data.shape[0], -1))
+
+
+class TemporalConvLayer(Layer):
+    """'Same' dilated 1-D convolution over time, im2col + matmul, optional residual.
+
+    ``weights``: (k, in, out). ``residual``: output = input + activation(conv(input)).
+    """
+
+    def __init__(self, weights, bias, dilation: int = 1, activation: str | None = "relu", residual=False):
+        w = np.asarray(weights, np.float32)
+        self.k, self.cin, self.cout = w.shape
+        self.w = np.ascontiguousarray(w.reshape(-1, self.cout))
+        self.b = np.asarray(bias, np.float32)
+        self.dilation = int(dilation)
+        self.activation = activation
+        self.residual = bool(residual)
+
+    def activate(self, data, **kwargs):
+        t, c = data.shape
+        p = self.dilation * (self.k // 2)
+        xp = np.zeros((t + 2 * p, c), np.float32)
+        xp[p : p + t] = data
+        d = self.dilation
+        cols = np.concatenate([xp[i * d : i * d + t] for i in range(self.k)], axis=1)
+        y = cols @ self.w
+        y += self.b
+        if self.activation == "relu":
+            _relu(y)
+        if self.residual:
+            y += data
+        return y
+
+
+def build_layers(spec: list[dict], arrays) -> list[Layer]:
+    """Layers from the architecture spec in the model metadata and the weight arrays."""
+    layers: list[Layer] = []
+    for i, s in enumerate(spec):
+        kind = s["type"]
+        a = lambda name: arrays[f"l{i}_{name}"]  # noqa: E731
+        if kind == "normalize":
+            layers.append(NormalizeLayer(a("mean"), a("std")))
+        elif kind == "split_channels":
+            layers.append(SplitChannelsLayer(s["channels"]))
+        elif kind == "conv2d":
+            layers.append(Conv2DLayer(a("w"), a("b"), s.get("activation", "relu"), s.get("pool", 1)))
+        elif kind == "pool_freq":
+            layers.append(FreqMaxPoolLayer(s["size"]))
+        elif kind == "flatten":
+            layers.append(FlattenLayer())
+        elif kind == "tconv":
+            layers.append(TemporalConvLayer(a("w"), a("b"), s.get("dilation", 1), s.get("activation", "relu"),
+                                            s.get("residual", False)))
+        elif kind == "dense_sigmoid":
+            layers.append(FeedForwardLayer(a("w"), a("b"), activation_fn=sigmoid))
+        else:
+            raise ValueError(f"unknown layer type {kind!r}")
+    return layers
+
+
+def receptive_context(spec: list[dict]) -> int:
+    """Frames of context each side the network sees."""
+    ctx = 0
+    for s in spec:
+        if s["type"] == "conv2d":
+            ctx += s.get("kt", 3) // 2
+        elif s["type"] == "tconv":
+            ctx += s.get("dilation", 1) * (s.get("k", 3) // 2)
+    return ctx
+
+
+class DrumModel:
+    """A loaded drum model: metadata plus a ``madmom.ml.nn.NeuralNetwork``."""
+
+    def __init__(self, meta: dict[str, Any], arrays):
+        self.metadata = dict(meta)
+        self.name: str = meta["name"]
+        self.version: str = meta["version"]
+        self.classes: list[str] = list(meta["classes"])
+        self.thresholds: dict[str, float] = {c: float(meta["thresholds"][c]) for c in self.classes}
+        self.offset: float = float(meta.get("offset", 0.0))
+        self.fps: float = float(meta["fps"])
+        self.sample_rate: int = int(meta["sample_rate"])
+        self.n_features: int = int(meta["n_features"])
+        self.min_distance: float = float(meta.get("min_distance", 0.025))
+        self.spec: list[dict] = meta["layers"]
+        self.context_frames: int = int(meta.get("context_frames", receptive_context(self.spec)))
+        self.network = NeuralNetwork(build_layers(self.spec, arrays))
+
+    def activations(self, features: np.ndarray) -> np.ndarray:
+        """(frames, n_features) -> (frames, n_classes) float32 in [0, 1]."""
+        x = np.asarray(features, np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise TranscriptionError(
+                f"features have shape {x.shape}, the model {self.name} expects (frames, {self.n_features})"
+            )
+        if len(x) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        out = self.network.process(x)
+        return np.ascontiguousarray(np.reshape(out, (len(x), len(self.classes))), dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"DrumModel({self.name} {self.version}, classes={self.classes})"
+
+
+def load_model(path: str | Path | None = None) -> DrumModel:
+    """Load a model file (``None``: the model shipped with the package)."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        return DrumModel(meta, arrays)
+    except FileNotFoundError:
+        raise TranscriptionError(f"drum model file not found: {path}",
+                                 hint="reinstall drumscribe or pass an existing model file") from None
+    except Exception as exc:  # corrupt zip, missing keys, bad JSON, wrong shapes
+        raise TranscriptionError(f"drum model file {path} is unreadable or corrupt: {exc}",
+                                 hint="reinstall drumscribe or re-export the model") from None

@@ -1,0 +1,136 @@
+"""The packaged drum model: numpy/madmom parity with the torch network, loading, a synthetic clip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drumscribe.errors import DrumscribeError, TranscriptionError
+from drumscribe.transcription.instruments import INSTRUMENTS
+from drumscribe.transcription.network import DEFAULT_MODEL, DrumModel, load_model
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def model() -> DrumModel:
+    return load_model()
+
+
+def test_parity_with_torch_export(model):
+    fx = np.load(DATA / "parity.npz")
+    got = model.activations(fx["input"])
+    assert got.shape == fx["output"].shape
+    assert np.abs(got - fx["output"]).max() < 1e-4
+
+
+def test_parity_live_torch_rebuild(model):
+    torch = pytest.importorskip("torch")
+    from drumscribe.training.train import DrumNet
+
+    cfg = dict(model.metadata["torch_cfg"])
+    net = DrumNet(**cfg).eval()
+    # rebuild the torch net from the shipped (folded) weights: identity batch norms
+    with np.load(DEFAULT_MODEL) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    spec = model.metadata["layers"]
+    convs = [i for i, s in enumerate(spec) if s["type"] == "conv2d"]
+    tconvs = [i for i, s in enumerate(spec) if s["type"] == "tconv"]
+    dense = [i for i, s in enumerate(spec) if s["type"] == "dense_sigmoid"][0]
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    with torch.no_grad():
+        net.mean.copy_(t(arrays["l0_mean"]))
+        net.std.copy_(t(arrays["l0_std"]))
+        for conv, bn, i in zip(net.conv, net.bn2d, convs):
+            conv.weight.copy_(t(arrays[f"l{i}_w"].transpose(3, 2, 0, 1)))
+            conv.bias.copy_(t(arrays[f"l{i}_b"]))
+            bn.reset_parameters()
+        for (conv, bn), i in zip([(net.t0, net.bn0), *zip(net.tconv, net.tbn)], tconvs):
+            conv.weight.copy_(t(arrays[f"l{i}_w"].transpose(2, 1, 0)))
+            conv.bias.copy_(t(arrays[f"l{i}_b"]))
+            bn.reset_parameters()
+        net.out.weight.copy_(t(arrays[f"l{dense}_w"].T))
+        net.out.bias.copy_(t(arrays[f"l{dense}_b"]))
+        for bn in [*net.bn2d, net.bn0, *net.tbn]:
+            bn.eps = 0.0
+        x = np.random.default_rng(7).random((250, model.n_features)).astype(np.float32) * 2
+        ref = torch.sigmoid(net(t(x)[None]))[0].numpy()
+    assert np.abs(model.activations(x) - ref).max() < 1e-4
+
+
+def test_packaged_model_loads_with_thresholds(model):
+    assert DEFAULT_MODEL.exists() and DEFAULT_MODEL.stat().st_size < 2 * 1024 * 1024
+    assert model.classes and all(c in INSTRUMENTS for c in model.classes)
+    assert set(model.thresholds) == set(model.classes)
+    assert all(0 < v < 1 for v in model.thresholds.values())
+    assert model.fps == 100 and model.sample_rate > 0 and model.context_frames > 0
+    assert abs(model.offset) < 0.05
+    json.dumps(model.metadata)  # plain JSON metadata
+    x = np.random.default_rng(0).random((123, model.n_features)).astype(np.float32) * 3
+    act = model.activations(x)
+    assert act.shape == (123, len(model.classes)) and act.dtype == np.float32
+    assert np.all((act >= 0) & (act <= 1))
+    assert model.activations(x[:1]).shape == (1, len(model.classes))
+
+
+def test_chunked_activations_match_whole(model):
+    """The pipeline processes long files in chunks overlapping by context_frames."""
+    x = np.random.default_rng(1).random((400, model.n_features)).astype(np.float32) * 2
+    whole = model.activations(x)
+    c = model.context_frames
+    part = model.activations(x[200 - c : 300 + c])[c:-c]
+    assert np.abs(part - whole[200:300]).max() < 1e-4
+
+
+def test_missing_or_corrupt_model_file(tmp_path):
+    with pytest.raises(TranscriptionError):
+        load_model(tmp_path / "nope.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DrumscribeError) as exc:
+        load_model(bad)
+    assert "\n" not in str(exc.value)
+
+
+def _synth_clip(sr: int, kicks, snares, hats, seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    from scipy.signal import butter, sosfilt
+
+    x = np.zeros(int(seconds * sr), np.float32)
+    n = int(0.35 * sr)
+    tt = np.arange(n) / sr
+    freq = 50 + 110 * np.exp(-tt / 0.03)  # pitch sweep 160 -> 50 Hz
+    kick = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-tt / 0.12)
+    kick[: int(0.003 * sr)] += rng.standard_normal(int(0.003 * sr)) * 0.3  # beater click
+    noise = sosfilt(butter(2, [1500, 9000], "bandpass", fs=sr, output="sos"), rng.standard_normal(n))
+    snare = 0.6 * np.sin(2 * np.pi * 185 * tt) * np.exp(-tt / 0.05) + 0.7 * noise * np.exp(-tt / 0.08)
+    m = int(0.08 * sr)
+    hat = sosfilt(butter(4, 7000, "highpass", fs=sr, output="sos"), rng.standard_normal(m)) * np.exp(
+        -np.arange(m) / sr / 0.02)
+    for times, s, g in ((kicks, kick, 0.9), (snares, snare, 0.8), (hats, hat, 0.25)):
+        for t in times:
+            i = int(t * sr)
+            seg = s[: len(x) - i]
+            x[i : i + len(seg)] += g * seg
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+def test_synthesized_kick_and_snare_are_found(model):
+    from drumscribe.transcription.features import FeatureProcessor
+    from drumscribe.transcription.peaks import detect_onsets
+
+    beat = 0.5  # 120 BPM, 8 bars of a rock beat
+    kicks = [0.25 + bar * 4 * beat + b * beat for bar in range(4) for b in (0, 2)]
+    snares = [0.25 + bar * 4 * beat + b * beat for bar in range(4) for b in (1, 3)]
+    hats = [0.25 + k * beat / 2 for k in range(32)]
+    x = _synth_clip(model.sample_rate, kicks, snares, hats, 9.0)
+    onsets = detect_onsets(model.activations(FeatureProcessor()(x)), model)
+    for name, truth in (("kick", kicks), ("snare", snares)):
+        found = np.array([o.time for o in onsets if INSTRUMENTS[o.instrument].eval_class == INSTRUMENTS[name].eval_class])
+        assert len(found), f"no {name} found"
+        hits = sum(np.min(np.abs(found - t)) <= 0.03 for t in truth)
+        assert hits >= len(truth) - 1, f"{name}: {hits}/{len(truth)} found within ±30 ms"
+        assert len(found) <= len(truth) + 2, f"{name}: {len(found)} detections for {len(truth)} hits"
