@@ -23,10 +23,12 @@ import hashlib
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -92,11 +94,60 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
+def cycle(n: int, pristine: Path, changed: list[str], work: Path, url: str, env: dict[str, str], s3) -> tuple[list, dict, bool]:
+    """One full run of the four steps for both tools, on fresh buckets and a fresh copy of the tree."""
+    ds_bucket, aws_bucket = f"bench-drumscribe-{n}", f"bench-awscli-{n}"
+    for bucket in (ds_bucket, aws_bucket):
+        s3.create_bucket(Bucket=bucket)
+    # drumscribe's mirror is $DRUMSCRIBE_HOME/<bucket>; aws s3 sync reads the very same folder
+    home = work / f"home-{n}"
+    root = home / ds_bucket
+    shutil.copytree(pristine, root)  # copy2: mtimes preserved
+    os.sync()  # nobody pays for the other's page-cache writeback
+    ds_env = {**env, "DRUMSCRIBE_HOME": str(home), "AWS_S3_BUCKET": ds_bucket}
+    ds = [str(VENV_BIN / "drumscribe"), "sync"]
+    aws = [str(VENV_BIN / "aws"), "--endpoint-url", url, "s3", "sync", "--only-show-errors"]
+    exclude = ["--exclude", ".drumscribe/*"]  # drumscribe's manifest: not part of the tree
+    rows = []
+
+    def row(name, ds_cmd, aws_cmd, ds_env_=ds_env):
+        # alternate who goes first, so neither always meets a cold server or cache
+        if (len(rows) + n) % 2:
+            t_aws, t_ds = run(aws_cmd, env), run(ds_cmd, ds_env_)
+        else:
+            t_ds, t_aws = run(ds_cmd, ds_env_), run(aws_cmd, env)
+        rows.append((name, t_ds, t_aws))
+        print(f"  [{n}] {name}: drumscribe {t_ds:.2f} s, aws {t_aws:.2f} s", flush=True)
+
+    row("first push", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
+    row("no-op push", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
+    time.sleep(1.1)  # so an mtime-based tool sees ordinary edits as newer than the upload
+    sneaky = edit(root, changed)
+    os.sync()
+    row("push after 10 edits", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
+    caught = {
+        name: s3.get_object(Bucket=bucket, Key=sneaky)["Body"].read() == (root / sneaky).read_bytes()
+        for name, bucket in (("drumscribe", ds_bucket), ("aws s3 sync", aws_bucket))
+    }
+    pull_home = work / f"pull-home-{n}"
+    aws_dest = work / f"aws-pull-{n}"
+    row("pull to empty folder", ds + ["pull", "-q"], aws + [f"s3://{aws_bucket}", str(aws_dest)],
+        {**ds_env, "DRUMSCRIBE_HOME": str(pull_home)})
+    # drumscribe's pull must reproduce the edited tree exactly; aws's differs by the missed edit
+    exact = tree_digest(pull_home / ds_bucket) == tree_digest(root)
+    for path in (home, pull_home, aws_dest):
+        shutil.rmtree(path, ignore_errors=True)
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    urllib.request.urlopen(request, timeout=60).close()  # free the server's memory between cycles
+    return rows, caught, exact
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--files-per-job", type=int, default=40)
     parser.add_argument("--audio", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3, help="full cycles; the table shows medians")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the generated tree under /tmp")
     args = parser.parse_args()
@@ -106,7 +157,6 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-
     work = Path(tempfile.mkdtemp(prefix="drumscribe-bench-", dir="/tmp"))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -116,54 +166,29 @@ def main() -> None:
         env = {**os.environ, **ENV, "AWS_ENDPOINT_URL": url, "DRUMSCRIBE_CONFIG": str(work / "none.toml")}
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=ENV["AWS_ACCESS_KEY_ID"],
                           aws_secret_access_key=ENV["AWS_SECRET_ACCESS_KEY"])
-        ds_bucket, aws_bucket = "bench-drumscribe", "bench-awscli"
-        for bucket in (ds_bucket, aws_bucket):
-            s3.create_bucket(Bucket=bucket)
-        # drumscribe's mirror is $DRUMSCRIBE_HOME/<bucket>; aws s3 sync reads the very same folder
-        home = work / "home"
-        root = home / ds_bucket
+        pristine = work / "tree"
         started = time.perf_counter()
-        changed = generate(root, args.jobs, args.files_per_job, args.audio, random.Random(args.seed))
-        files = sum(1 for p in root.rglob("*") if p.is_file())
-        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        changed = generate(pristine, args.jobs, args.files_per_job, args.audio, random.Random(args.seed))
+        files = sum(1 for p in pristine.rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in pristine.rglob("*") if p.is_file())
         print(f"tree: {files} files, {size / MB:.0f} MiB, generated in {time.perf_counter() - started:.1f} s; moto at {url}")
 
-        ds_env = {**env, "DRUMSCRIBE_HOME": str(home), "AWS_S3_BUCKET": ds_bucket}
-        ds = [str(VENV_BIN / "drumscribe"), "sync"]
-        aws = [str(VENV_BIN / "aws"), "--endpoint-url", url, "s3", "sync", "--only-show-errors"]
-        exclude = ["--exclude", ".drumscribe/*"]  # drumscribe's manifest: not part of the tree
-        rows = []
-
-        def row(name, ds_cmd, aws_cmd, ds_env_=ds_env):
-            t_ds = run(ds_cmd, ds_env_)
-            t_aws = run(aws_cmd, env)
-            rows.append((name, t_ds, t_aws))
-            print(f"  {name}: drumscribe {t_ds:.2f} s, aws {t_aws:.2f} s", flush=True)
-
-        row("first push", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
-        row("no-op push", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
-        time.sleep(1.1)  # so an mtime-based tool sees ordinary edits as newer than the upload
-        sneaky = edit(root, changed)
-        row("push after 10 edits", ds + ["push", "-q"], aws + exclude + [str(root), f"s3://{aws_bucket}"])
-        caught = {
-            name: s3.get_object(Bucket=bucket, Key=sneaky)["Body"].read() == (root / sneaky).read_bytes()
-            for name, bucket in (("drumscribe", ds_bucket), ("aws s3 sync", aws_bucket))
-        }
-        pull_home = work / "pull-home"
-        aws_dest = work / "aws-pull"
-        row("pull to empty folder", ds + ["pull", "-q"], aws + [f"s3://{aws_bucket}", str(aws_dest)],
-            {**ds_env, "DRUMSCRIBE_HOME": str(pull_home)})
-
-        expected = tree_digest(root)
-        ds_ok = tree_digest(pull_home / ds_bucket) == expected
+        results = [cycle(n, pristine, changed, work, url, env, s3) for n in range(args.repeat)]
+        names = [name for name, _, _ in results[0][0]]
         print()
-        print(f"{'step':<22}{'drumscribe s':>14}{'aws s3 sync s':>15}{'aws/ds':>8}")
-        for name, t_ds, t_aws in rows:
-            print(f"{name:<22}{t_ds:>14.2f}{t_aws:>15.2f}{t_aws / t_ds:>8.2f}")
+        print(f"median of {args.repeat} cycles (seconds; aws/ds > 1 means drumscribe is faster)")
+        print(f"{'step':<22}{'drumscribe':>11}{'aws s3 sync':>13}{'aws/ds':>8}   all runs (ds | aws)")
+        for i, name in enumerate(names):
+            t_ds = [r[0][i][1] for r in results]
+            t_aws = [r[0][i][2] for r in results]
+            m_ds, m_aws = statistics.median(t_ds), statistics.median(t_aws)
+            runs = " ".join(f"{x:.2f}" for x in t_ds) + " | " + " ".join(f"{x:.2f}" for x in t_aws)
+            print(f"{name:<22}{m_ds:>11.2f}{m_aws:>13.2f}{m_aws / m_ds:>8.2f}   {runs}")
         print()
-        for name, ok in caught.items():
-            print(f"same-size edit with restored mtime uploaded by {name}: {'yes' if ok else 'NO (missed)'}")
-        print(f"drumscribe pull reproduced the pushed tree exactly: {'yes' if ds_ok else 'NO'}")
+        for tool in ("drumscribe", "aws s3 sync"):
+            hits = sum(1 for r in results if r[1][tool])
+            print(f"same-size edit with restored mtime uploaded by {tool}: {hits}/{args.repeat} cycles")
+        print(f"drumscribe's pull reproduced the edited tree byte for byte: {sum(1 for r in results if r[2])}/{args.repeat} cycles")
         print(f"machine: {os.cpu_count()} CPUs (shared), Python {sys.version.split()[0]}, moto server in the benchmark process")
     finally:
         server.stop()

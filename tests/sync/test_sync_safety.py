@@ -185,6 +185,7 @@ def small_multipart(monkeypatch):
 
     monkeypatch.setattr(transfer, "MULTIPART_THRESHOLD", 64 * 1024)
     monkeypatch.setattr(transfer, "MULTIPART_CHUNKSIZE", 64 * 1024)
+    monkeypatch.setattr(transfer, "RANGED_DOWNLOAD_THRESHOLD", 64 * 1024)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
 
 

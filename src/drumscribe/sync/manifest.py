@@ -32,7 +32,7 @@ from typing import Any
 META_DIR = ".drumscribe"  # shared with storage.local: drumscribe's own files, never objects
 SYNC_DIR = "sync"
 VERSION = 1
-FLUSH_EVERY = 200
+FLUSH_EVERY = 1000
 FLUSH_SECONDS = 2.0
 
 

@@ -2,17 +2,19 @@
 
 Uploads
     Small files (below ``MULTIPART_THRESHOLD``) are read once, hashed and sent with one
-    PutObject; larger ones are hashed, then sent as a multipart upload whose parts are hashed
-    again on the way out — the upload is completed only if the bytes sent match the SHA-256
-    declared in the metadata, and aborted on any error, so S3 never shows a partial object.
+    PutObject; larger ones are hashed, then sent as a multipart upload with parts in parallel —
+    completed only if the file's size, mtime and ctime did not change meanwhile (so the SHA-256
+    in the metadata is the SHA-256 of what was sent), aborted on any error, so S3 never shows a
+    partial object.
     Every upload is conditional: ``If-None-Match: *`` for a new key, ``If-Match: <listed ETag>``
     for a replacement, so an object that changed after the listing is never overwritten.
 
 Downloads
     Written to ``<root>/.drumscribe/sync/tmp`` and renamed into place only when complete, so
-    a killed sync leaves no partial file in the mirror. Small objects: one GetObject with
-    ``If-Match`` (the body is checked against its ``sha256`` metadata). Large objects: s3transfer's
-    ranged parallel download, given the listed size and ETag up front so it skips its own HEAD.
+    a killed sync leaves no partial file in the mirror. Objects below ``RANGED_DOWNLOAD_THRESHOLD``:
+    one streamed GetObject with ``If-Match``, hashed on the way in and checked against the
+    object's ``sha256`` metadata. Larger ones: s3transfer's parallel ranged download, given the
+    listed size and ETag up front so it skips its own HEAD (its GETs then carry ``If-Match``).
 
 Each finished file updates the manifest (batched atomic writes), so a re-run after a crash or
 Ctrl-C does not transfer finished files again. Per-file failures are collected, never fatal.
@@ -42,6 +44,9 @@ from drumscribe.sync.plan import DELETE, DOWNLOAD, UPLOAD, Item, Plan
 MB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MB
 MULTIPART_CHUNKSIZE = 8 * MB
+# Below this a download is one streamed GET, hashed as it arrives and checked against the
+# object's sha256 metadata; above it, s3transfer's parallel ranged GETs pay for their overhead.
+RANGED_DOWNLOAD_THRESHOLD = 64 * MB
 DELETE_BATCH = 1000
 SSE = "AES256"  # same as S3Storage.put, so synced objects look like any other drumscribe object
 
@@ -71,6 +76,7 @@ class Executor:
         self.progress = progress or (lambda event, item, n: None)
         self.tmp_dir = sync_dir(self.root) / "tmp"
         self._tm = None
+        self._parts: ThreadPoolExecutor | None = None
         self._tm_lock = threading.Lock()
         self._bytes_lock = threading.Lock()
 
@@ -83,7 +89,9 @@ class Executor:
                 self.manifest.record(item.key, item.record.local, item.record.remote)
         for key in plan.stale:
             self.manifest.forget(key)
-        transfers = [i for i in plan.items if i.action in (UPLOAD, DOWNLOAD)]
+        # largest first: big files start early and small ones fill the gaps at the end, instead
+        # of one 30 MB upload running alone after everything else has finished
+        transfers = sorted((i for i in plan.items if i.action in (UPLOAD, DOWNLOAD)), key=lambda i: -i.size)
         deletes = [i for i in plan.items if i.action == DELETE]
         try:
             self._transfer_all(transfers, outcome)
@@ -93,6 +101,8 @@ class Executor:
             self.manifest.flush()
             if self._tm is not None:
                 self._tm.shutdown()
+            if self._parts is not None:
+                self._parts.shutdown(wait=True, cancel_futures=True)
         return outcome
 
     def _transfer_all(self, items: list[Item], outcome: Outcome) -> None:
@@ -172,26 +182,36 @@ class Executor:
         self.manifest.record(item.key, LocalState.from_stat(st, sha), RemoteState(etag, size, sha))
 
     def _multipart(self, item: Item, fh: Any) -> tuple[str, int, str]:
+        st = os.fstat(fh.fileno())
         first = hashlib.sha256()
         for block in iter(lambda: fh.read(MB), b""):
             first.update(block)
         sha = first.hexdigest()
-        fh.seek(0)
         upload_id = self.client.create_multipart_upload(**self._put_args(item, sha))["UploadId"]
+        fd, size, chunk = fh.fileno(), st.st_size, MULTIPART_CHUNKSIZE
+
+        def send(number: int) -> dict[str, Any]:
+            offset = (number - 1) * chunk
+            block = os.pread(fd, min(chunk, size - offset), offset)
+            part = self.client.upload_part(Bucket=self.bucket, Key=item.key, UploadId=upload_id, PartNumber=number, Body=block)
+            self.progress("bytes", item, len(block))
+            return {"PartNumber": number, "ETag": part["ETag"]}
+
+        # parts go out in parallel (one big file alone would otherwise crawl), on their own pool
+        # so that file workers waiting for parts can never starve it
+        futures = [self._part_pool().submit(send, n) for n in range(1, max(1, -(-size // chunk)) + 1)]
         try:
-            sent, parts, size = hashlib.sha256(), [], 0
-            for number, block in enumerate(iter(lambda: fh.read(MULTIPART_CHUNKSIZE), b""), start=1):
-                sent.update(block)
-                size += len(block)
-                part = self.client.upload_part(Bucket=self.bucket, Key=item.key, UploadId=upload_id, PartNumber=number, Body=block)
-                parts.append({"PartNumber": number, "ETag": part["ETag"]})
-                self.progress("bytes", item, len(block))
-            if sent.hexdigest() != sha:
+            parts = [f.result() for f in futures]
+            now = os.fstat(fd)
+            if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
                 raise SyncError(f"{item.key} changed while it was being uploaded; not sent (run sync again)")
             done = self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=item.key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **self._condition(item)
             )
         except BaseException:
+            for f in futures:
+                f.cancel()
+            wait(futures)  # a part still in flight after the abort would linger as a billed orphan
             # also on Ctrl-C: an incomplete upload is invisible but still billed, so abort it
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=item.key, UploadId=upload_id)
@@ -199,6 +219,12 @@ class Executor:
                 pass
             raise
         return done["ETag"], size, sha
+
+    def _part_pool(self) -> ThreadPoolExecutor:
+        with self._tm_lock:
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="drumscribe-part")
+            return self._parts
 
     # --- downloads -------------------------------------------------------------------------
 
@@ -223,7 +249,7 @@ class Executor:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
         try:
-            if item.remote.size < MULTIPART_THRESHOLD:
+            if item.remote.size < RANGED_DOWNLOAD_THRESHOLD:
                 sha, declared = self._get_small(item, tmp)
                 if declared and declared != sha:
                     raise SyncError(f"{item.key}: downloaded bytes do not match the object's stored SHA-256; not saved")
@@ -254,7 +280,7 @@ class Executor:
                 from s3transfer.manager import TransferConfig, TransferManager
 
                 config = TransferConfig(
-                    multipart_threshold=MULTIPART_THRESHOLD,
+                    multipart_threshold=RANGED_DOWNLOAD_THRESHOLD,
                     multipart_chunksize=MULTIPART_CHUNKSIZE,
                     max_request_concurrency=self.concurrency,
                 )
