@@ -134,6 +134,9 @@ def test_excluded_paths_are_never_deleted(env):
     (env.root / C).unlink()
     report = sync("push", delete=True, yes=True, exclude=["uploads/*"])
     assert report.deleted == 1 and C in env.remote_keys() and A not in env.remote_keys()
+    # the excluded key keeps its baseline: a later full sync still knows it was deleted locally
+    assert Manifest.load(env.root, env.bucket).get(C) is not None
+    assert sync("push", delete=True, yes=True).deleted == 1 and C not in env.remote_keys()
 
 
 def test_never_synced_files_are_not_deleted(env):

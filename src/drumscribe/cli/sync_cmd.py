@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
@@ -47,7 +48,7 @@ def print_plan(plan, console, *, title: str) -> None:
     table.add_column("bytes", justify="right")
     table.add_column("reason")
     for (action, reason), items in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
-        table.add_row(action, str(len(items)), _size(sum(i.size for i in items)), reason)
+        table.add_row(action, str(len(items)), _size(sum(i.size for i in items)), escape(reason))
     if not groups:
         table.add_row("-", "0", "0 B", "nothing under this prefix on either side")
     console.print(table)
@@ -57,7 +58,7 @@ def print_plan(plan, console, *, title: str) -> None:
         items = plan.of(action)
         for item in items[:SHOWN_KEYS]:
             where = f" ({item.side})" if item.side else ""
-            console.print(f"  {action}{where}: {item.key} — {item.reason}")
+            console.print(f"  {action}{where}: {escape(item.key)} — {escape(item.reason)}")
         if len(items) > SHOWN_KEYS:
             console.print(f"  … and {len(items) - SHOWN_KEYS} more {action}s (--json lists them all)")
 
@@ -115,7 +116,7 @@ def _confirm_deletes(plan) -> bool:
     if not sys.stdin.isatty():
         raise InputError(f"--delete would delete {len(deletes)} file(s) ({what}); re-run with --yes to confirm (no terminal to ask on)")
     for item in deletes[:SHOWN_KEYS]:
-        err.print(f"  delete ({item.side}): {item.key}")
+        err.print(f"  delete ({item.side}): {escape(item.key)}")
     if len(deletes) > SHOWN_KEYS:
         err.print(f"  … and {len(deletes) - SHOWN_KEYS} more")
     return typer.confirm(f"Delete {len(deletes)} file(s) ({what})?", default=False, err=True)
@@ -134,7 +135,7 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
     client, _ = lib.open_bucket(settings, concurrency)
     plan, manifest = lib.make_plan(direction, prefix, settings=settings, client=client, include=include, exclude=exclude,
                                    prefer=prefer, delete=delete and direction != "status", concurrency=concurrency)
-    title = f"{direction}: {settings.local_root} ⇄ s3://{settings.bucket}/{plan.prefix}"
+    title = escape(f"{direction}: {settings.local_root} ⇄ s3://{settings.bucket}/{plan.prefix}")
     if direction == "status" or dry_run:
         report = lib.report_for(plan, settings, dry_run=dry_run)
         if as_json:
@@ -159,11 +160,11 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
             f"{c['skip']} unchanged/skipped, {len(report.conflicts)} conflict(s), {len(report.errors)} error(s) in {report.seconds:.1f} s"
         )
     for key in report.conflicts[:SHOWN_KEYS]:
-        err.print(f"conflict: {key} (changed on both sides or never synced; --prefer local|remote settles it)")
+        err.print(f"conflict: {escape(key)} (changed on both sides or never synced; --prefer local|remote settles it)")
     if report.errors:
         err.print(f"{len(report.errors)} file(s) failed:")
         for key, message in report.errors:
-            err.print(f"  {key}: {message}" if key not in message else f"  {message}")
+            err.print(escape(f"  {key}: {message}" if key not in message else f"  {message}"))
     raise SystemExit(report.exit_code)
 
 

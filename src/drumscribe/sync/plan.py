@@ -452,7 +452,9 @@ def build_plan(
             plan.items.append(decider.decide(key, local.get(key), remote.get(key)))
         except OSError as exc:  # vanished or unreadable while hashing
             plan.items.append(Item(key, ERROR, f"cannot read local file: {exc.strerror or exc}"))
-    plan.stale = [k for k in manifest.keys() if in_scope(k, prefix) and k not in local and k not in remote]
+    # forget entries whose key is gone from both sides; excluded or unreadable keys keep theirs
+    listed = {i.key for i in plan.items}
+    plan.stale = [k for k in manifest.keys() if in_scope(k, prefix) and keep(k) and k not in local and k not in remote and k not in listed]
     plan.items.sort(key=lambda i: i.key)
     return plan
 

@@ -22,6 +22,7 @@ Ctrl-C does not transfer finished files again. Per-file failures are collected, 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import mimetypes
 import os
@@ -173,8 +174,13 @@ class Executor:
             st = os.fstat(fh.fileno())
             if st.st_size < MULTIPART_THRESHOLD:
                 data = fh.read()
-                sha = hashlib.sha256(data).hexdigest()
-                response = self.client.put_object(Body=data, **self._put_args(item, sha), **self._condition(item))
+                digest = hashlib.sha256(data)
+                sha = digest.hexdigest()
+                # S3 checks the body against this SHA-256 (the one in the metadata), end to end,
+                # and botocore then skips computing its default CRC32 over the same bytes
+                response = self.client.put_object(
+                    Body=data, ChecksumSHA256=base64.b64encode(digest.digest()).decode(), **self._put_args(item, sha), **self._condition(item)
+                )
                 self.progress("bytes", item, len(data))
                 etag, size = response["ETag"], len(data)
             else:
