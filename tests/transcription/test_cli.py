@@ -79,7 +79,7 @@ def test_s3_input_without_s3_configured(default_model):
     assert result.exit_code == 2
     assert_no_traceback(result)
     (line,) = error_lines(result)
-    assert "no AWS credentials" in line and "drumscribe setup" in line
+    assert "needs AWS credentials but none were found" in line and "drumscribe setup" in line
 
 
 def test_over_the_upload_limit(groove_wav, default_model, monkeypatch):

@@ -89,7 +89,7 @@ def test_s3_input_without_s3_configured_says_how_to_configure(standin):
     with pytest.raises(ConfigError) as exc:
         jobs.transcribe_and_store("s3://some-bucket/take.wav", model=standin)
     message = str(exc.value)
-    assert "no AWS credentials" in message and "drumscribe setup" in message and "\n" not in message
+    assert "needs AWS credentials but none were found" in message and "drumscribe setup" in message and "\n" not in message
 
 
 def test_folders_expand_recursively_to_audio_files(tmp_path):

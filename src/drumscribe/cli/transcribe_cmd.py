@@ -149,8 +149,8 @@ class _Progress:
         self.done += 1
         if self.bar is not None:
             self.bar.advance(self.task)
-        elif self.total > 1:
-            click.echo(f"[{self.done}/{self.total}] {'done' if outcome.ok else 'failed'}: {outcome.input}", err=True)
+        elif self.total > 1 and outcome.ok:  # a failure is reported by its own error line
+            click.echo(f"[{self.done}/{self.total}] done: {outcome.input}", err=True)
 
     def say(self, text: str, *, to_stderr: bool) -> None:
         """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""

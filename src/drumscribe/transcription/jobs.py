@@ -74,7 +74,7 @@ def s3_storage_for(bucket: str, settings: Settings) -> Storage:
 
     if not aws.has_credentials(settings):
         raise ConfigError(
-            f"s3://{bucket}/... inputs need S3 access but no AWS credentials were found",
+            f"reading s3://{bucket} needs AWS credentials but none were found",
             hint="run `drumscribe setup`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in .env or the environment",
         )
     from drumscribe.storage.s3 import S3Storage
