@@ -118,3 +118,11 @@ def test_real_model_finds_the_synthesized_groove(groove_wav, real_model):
         assert hits >= 0.9 * len(times), (name, hits, len(times), found[:10])
         extra = sum(not any(abs(f - t0) <= 0.05 for t0 in times) for f in found)
         assert extra <= 0.1 * len(times) + 1, (name, extra)
+
+
+def test_chunked_beats_match_whole_file_beats(groove_wav, standin):
+    """The beat BLSTM has no hard context limit; the 6 s margins keep seams within a frame or two."""
+    whole, chunked = _chunked_vs_whole(groove_wav, standin, beats=True)
+    assert len(chunked.beats) == len(whole.beats) > 20
+    assert np.abs(np.array(chunked.beats) - np.array(whole.beats)).max() <= 0.03
+    assert chunked.tempo == pytest.approx(whole.tempo, rel=0.01)
