@@ -168,9 +168,9 @@ class _Progress:
 @app.command("transcribe")
 def transcribe_cmd(
     ctx: typer.Context,
-    inputs: List[str] = typer.Argument(..., help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False),
+    inputs: List[str] = typer.Argument(..., help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False, metavar="INPUT"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write <name>.mid and <name>.json into this folder."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes [default: all cores]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
