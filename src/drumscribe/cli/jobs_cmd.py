@@ -30,6 +30,11 @@ def _hits(counts: dict[str, int]) -> str:
     return " ".join(f"{INSTRUMENTS[n].label if n in INSTRUMENTS else n} {c}" for n, c in counts.items())
 
 
+def _usd(amount: float) -> str:
+    # a test bucket costs fractions of a cent: show them instead of $0.0000
+    return f"${amount:.2f}" if amount >= 1 else f"${amount:.6f}".rstrip("0").rstrip(".") if amount else "$0"
+
+
 def _wide(console):
     """Piped output is read by scripts and pagers: do not squeeze tables into 80 columns."""
     from rich.console import Console
@@ -199,9 +204,9 @@ def stats(
     for cls, cost in s.classes.items():
         table.add_row(cls, str(cost.objects), _size(cost.bytes),
                       "?" if cost.usd_per_gb_month is None else f"{cost.usd_per_gb_month:g}",
-                      "?" if cost.usd_month is None else f"{cost.usd_month:.4f}")
+                      "?" if cost.usd_month is None else _usd(cost.usd_month))
     _wide(out).print(table)
-    out.print(f"estimated storage cost: ${s.usd_month:.4f}/month ({escape(s.prices_source)}, prices of {s.prices_date}; "
+    out.print(f"estimated storage cost: {_usd(s.usd_month)}/month ({escape(s.prices_source)}, prices of {s.prices_date}; "
               "requests and transfer not included)")
     if s.unpriced:
         err.print(f"no price for {', '.join(s.unpriced)}: add it with --prices FILE.json")

@@ -78,8 +78,7 @@ class Executor:
         self.tmp_dir = sync_dir(self.root) / "tmp"
         self._tm = None
         self._parts: ThreadPoolExecutor | None = None
-        self._tm_lock = threading.Lock()
-        self._bytes_lock = threading.Lock()
+        self._tm_lock = threading.Lock()  # lazy pools: created by whichever worker needs one first
 
     # --- driver ----------------------------------------------------------------------------
 
