@@ -28,5 +28,7 @@ class StandInModel:
     metadata: dict = field(default_factory=dict)
 
     def activations(self, features: np.ndarray) -> np.ndarray:
-        curves = velocity.strength_curves(features, self.classes)
-        return (1.0 - np.exp(-curves / 0.5)).astype(np.float32)
+        n_bands = features.shape[1] // 2
+        flux = features[:, n_bands:]  # positive spectral difference, per band
+        curves = np.stack([flux[:, idx].mean(axis=1) for idx in velocity._band_columns(n_bands, tuple(self.classes))], axis=1)
+        return (1.0 - np.exp(-curves / 0.1)).astype(np.float32)

@@ -11,29 +11,32 @@ from synth import SR, kick, render
 from drumscribe.transcription.audio import resample
 
 
-def test_velocity_mapping_is_per_class_clipped_and_logarithmic():
-    strengths = np.array([2.0, 2.0 - np.log(2), -10.0, 5.0, 0.5])
-    classes = np.array([0, 0, 0, 1, 1])
-    v = velocity.to_velocities(strengths, classes)
-    ref0 = np.percentile(strengths[:3], velocity.REFERENCE_PERCENTILE)
-    assert v[0] == round(velocity.REFERENCE_VELOCITY + velocity.VELOCITY_PER_LOG_UNIT * (2.0 - ref0))
-    # halving the amplitude (one ln 2 less flux) costs about 19 velocity steps
-    assert abs((v[0] - v[1]) - velocity.VELOCITY_PER_LOG_UNIT * np.log(2)) <= 1
-    assert v[2] == 1  # clipped to the MIDI range
-    # class 1 is normalized on its own: its loud hit sits near the reference level
-    ref1 = np.percentile([5.0, 0.5], velocity.REFERENCE_PERCENTILE)
-    assert v[3] == round(velocity.REFERENCE_VELOCITY + velocity.VELOCITY_PER_LOG_UNIT * (5.0 - ref1))
+def test_velocity_follows_the_gm_attenuation_curve_per_class():
+    strengths_db = np.array([0.0, -6.0, -12.0, -60.0, 10.0, -10.0])
+    classes = np.array([0, 0, 0, 0, 1, 1])
+    v = velocity.to_velocities(strengths_db, classes)
+    ref0 = np.percentile(strengths_db[:4], velocity.REFERENCE_PERCENTILE)
+    assert v[0] == round(100 * 10 ** ((0.0 - ref0) / 40))
+    # 6 dB quieter (half the amplitude) is 10**(-6/40) = 0.71 times the velocity
+    assert v[1] / v[0] == pytest.approx(10 ** (-6 / 40), abs=0.02)
+    assert v[2] / v[0] == pytest.approx(10 ** (-12 / 40), abs=0.02)
+    assert v[3] == round(100 * 10 ** ((-60.0 - ref0) / 40)) and v.min() >= 1 and v.max() <= 127
+    # class 1 is normalized on its own: its loud hit sits near the reference velocity
+    ref1 = np.percentile([10.0, -10.0], velocity.REFERENCE_PERCENTILE)
+    assert v[4] == round(100 * 10 ** ((10.0 - ref1) / 40)) and v[5] < v[4]
 
 
-def test_louder_kicks_get_higher_velocities():
-    hits = [(0.5 + i * 0.5, "kick", gain) for i, gain in enumerate([1.0, 0.5, 0.25, 0.125, 1.0, 0.5])]
+def test_halving_a_kick_costs_six_db_of_velocity():
+    gains = [1.0, 0.5, 0.25, 0.125, 1.0, 0.5]
+    hits = [(0.5 + i * 0.5, "kick", g) for i, g in enumerate(gains)]
     signal = resample(render(hits, 4.0, SR), SR, SAMPLE_RATE)
-    feats = FeatureProcessor()(signal)
-    curves = velocity.strength_curves(feats, ["kick", "snare"])
+    curves = velocity.strength_curves(FeatureProcessor()(signal), ["kick", "snare"])
     frames = [int(round(t * 100)) for t, _, _ in hits]
+    db = velocity.hit_strengths(curves, np.array(frames), np.zeros(len(frames), int))
+    assert np.diff(db[:4]) == pytest.approx([-6.02] * 3, abs=0.5)
     v = velocity.velocities(curves, frames, [0] * len(frames))
-    assert v[0] > v[1] > v[2] > v[3]
-    assert abs(int(v[0]) - int(v[4])) <= 2 and abs(int(v[1]) - int(v[5])) <= 2
+    assert v[0] > v[1] > v[2] > v[3] and abs(int(v[0]) - int(v[4])) <= 1 and abs(int(v[1]) - int(v[5])) <= 1
+    assert v[1] / v[0] == pytest.approx(0.71, abs=0.03)
 
 
 def test_tempo_is_the_median_inter_beat_interval_with_a_default():

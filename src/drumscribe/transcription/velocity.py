@@ -1,22 +1,23 @@
 """MIDI velocities estimated from the signal, per hit.
 
-Strength of a hit: the model's own input features already hold a log-magnitude filterbank and its
-positive first difference (spectral flux, in natural-log units of ``log(1 + |X|)``). For each
-instrument we average the flux over the bands where that instrument's attack lives (kick 30-160 Hz,
-snare 150 Hz-6 kHz, hats 5-10 kHz, ...) and take the largest value in the frames ``[f-1, f+2]``
-around the onset frame ``f``. Flux rather than level so that a hat played over a ringing crash,
-or a kick under a sustained bass, is measured by its own attack.
+Strength of a hit: the model's input features start with a log-magnitude filterbank,
+``log10(1 + |X|)`` (madmom, 12 bands per octave). We undo the log (``10**y - 1``), average the
+magnitude over the bands where the instrument's attack lives (kick 30-160 Hz, snare 150 Hz-6 kHz,
+hats 5-11 kHz, toms 60-500 Hz, cymbals 3-11 kHz) and measure how much it *rises* at the onset:
+the largest value in frames ``[f-1, f+2]`` minus the smallest in ``[f-4, f-2]`` before it, in dB
+(``20 log10``). The rise rather than the level, so a hat played over a ringing crash, or a kick
+under a sustained bass note, is measured by its own attack.
 
-Mapping to 1-127 (per track, per instrument, because bands of different instruments are not
-comparable and a drummer's "loud hat" is quieter than a loud kick)::
+Mapping to 1-127, per track and per instrument (bands of different instruments are not
+comparable, and a drummer's loud hi-hat is quieter than a loud kick)::
 
-    velocity = clip(round(REFERENCE_VELOCITY + VELOCITY_PER_LOG_UNIT * (s - s_ref)), 1, 127)
+    velocity = clip(round(REFERENCE_VELOCITY * 10 ** ((dB - dB_ref) / 40)), 1, 127)
 
-``s_ref`` is the 90th percentile of that instrument's strengths in the track (so the loud hits
-of each instrument land near ``REFERENCE_VELOCITY``, with headroom for accents).
-``VELOCITY_PER_LOG_UNIT`` = 28: one natural-log unit is 8.7 dB, and a sampler's usual
-127-step dynamic range spans about 40 dB (~3.2 steps per dB). Halving the amplitude of a loud hit
-therefore lowers its velocity by about 19.
+``dB_ref`` is the 90th percentile of that instrument's hits in the track, so its loud hits land
+near ``REFERENCE_VELOCITY`` (100) with headroom for accents. The curve is the inverse of the
+General MIDI / DLS velocity-to-attenuation rule (``40 log10(v / 127)`` dB), so a sampler plays
+the hits back with the level differences they had in the recording: 6 dB quieter (half the
+amplitude) gives 71, 12 dB gives 50, 20 dB gives 32.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from __future__ import annotations
 import numpy as np
 
 REFERENCE_VELOCITY = 100
-VELOCITY_PER_LOG_UNIT = 28.0
+DB_PER_VELOCITY_DECADE = 40.0  # GM/DLS: attenuation = 40 log10(velocity / 127) dB
 REFERENCE_PERCENTILE = 90
-WINDOW = (-1, 3)  # frames around the onset frame, [f-1, f+2]
+PEAK_WINDOW = (-1, 3)  # frames [f-1, f+2] around the onset frame f
+BASELINE_WINDOW = (-4, -1)  # frames [f-4, f-2] before it
+FLOOR = 1e-6  # magnitude floor: a hit with no measurable rise is very quiet, not an error
 
 # where each instrument's attack carries its energy (Hz)
 BANDS_HZ: dict[str, tuple[float, float]] = {
@@ -81,41 +84,43 @@ def _band_columns(n_bands: int, classes: tuple[str, ...]) -> list[np.ndarray]:
 
 
 def strength_curves(features: np.ndarray, classes: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Per-frame attack strength of each class: ``(frames, n_classes)`` float32.
+    """Per-frame magnitude of each class's bands: ``(frames, n_classes)`` float32.
 
-    ``features`` are the model's input (log spectrogram bands, then their positive difference);
-    the curves are tiny and are what the pipeline keeps of each chunk for velocity estimation.
+    ``features`` are the model's input (log10(1 + magnitude) bands, then their positive
+    difference). The curves are tiny and are what the pipeline keeps of each chunk.
     """
     features = np.asarray(features, dtype=np.float32)
     n_bands = features.shape[1] // 2
-    flux = features[:, n_bands:]
+    magnitude = np.power(np.float32(10.0), features[:, :n_bands]) - np.float32(1.0)
     cols = _band_columns(n_bands, tuple(classes))
     out = np.empty((len(features), len(cols)), dtype=np.float32)
     for j, idx in enumerate(cols):
-        out[:, j] = flux[:, idx].mean(axis=1)
+        out[:, j] = magnitude[:, idx].mean(axis=1)
     return out
 
 
 def hit_strengths(curves: np.ndarray, frames: np.ndarray, class_index: np.ndarray) -> np.ndarray:
-    """Strength of each hit: max of its class's curve in the window around its frame."""
+    """Attack strength of each hit in dB: rise of its class's curve at the onset."""
     n = len(curves)
-    out = np.zeros(len(frames), dtype=np.float64)
+    out = np.empty(len(frames), dtype=np.float64)
     for i, (f, c) in enumerate(zip(frames, class_index)):
-        lo, hi = max(0, int(f) + WINDOW[0]), min(n, int(f) + WINDOW[1])
-        if hi > lo:
-            out[i] = float(curves[lo:hi, c].max())
+        f = int(f)
+        peak = curves[max(0, f + PEAK_WINDOW[0]) : min(n, f + PEAK_WINDOW[1]), c]
+        base = curves[max(0, f + BASELINE_WINDOW[0]) : max(0, f + BASELINE_WINDOW[1]), c]
+        rise = float(peak.max()) - (float(base.min()) if len(base) else 0.0) if len(peak) else 0.0
+        out[i] = 20.0 * np.log10(max(rise, FLOOR))
     return out
 
 
-def to_velocities(strengths: np.ndarray, class_index: np.ndarray) -> np.ndarray:
-    """Map strengths to MIDI velocities 1-127, normalized per class (see module docstring)."""
-    strengths = np.asarray(strengths, dtype=np.float64)
+def to_velocities(strengths_db: np.ndarray, class_index: np.ndarray) -> np.ndarray:
+    """Map strengths (dB) to MIDI velocities 1-127, normalized per class (see module docstring)."""
+    strengths_db = np.asarray(strengths_db, dtype=np.float64)
     class_index = np.asarray(class_index)
-    velocities = np.full(len(strengths), REFERENCE_VELOCITY, dtype=np.int64)
+    velocities = np.full(len(strengths_db), REFERENCE_VELOCITY, dtype=np.int64)
     for c in np.unique(class_index):
         sel = class_index == c
-        ref = np.percentile(strengths[sel], REFERENCE_PERCENTILE)
-        velocities[sel] = np.round(REFERENCE_VELOCITY + VELOCITY_PER_LOG_UNIT * (strengths[sel] - ref))
+        ref = np.percentile(strengths_db[sel], REFERENCE_PERCENTILE)
+        velocities[sel] = np.round(REFERENCE_VELOCITY * 10.0 ** ((strengths_db[sel] - ref) / DB_PER_VELOCITY_DECADE))
     return np.clip(velocities, 1, 127).astype(np.int64)
 
 
