@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-import soundfile as sf
 from typer.testing import CliRunner
 
 from drumscribe.cli import app

@@ -7,7 +7,6 @@ import json
 import boto3
 import mido
 import pytest
-import soundfile as sf
 
 from drumscribe import keys
 from drumscribe.config import load_settings
