@@ -93,3 +93,22 @@ def test_local_flag_and_bad_prefer_are_one_line(server):
     assert runner.invoke(app, ["--local", "sync", "push"]).stderr.startswith("Error: sync copies between")
     bad = runner.invoke(app, ["sync", "push", "--prefer", "mine"])
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --prefer must be local or remote")
+
+
+def test_delete_asks_on_a_terminal(server, monkeypatch):
+    s3, bucket, root = server
+    assert runner.invoke(app, ["sync", "push", "-q"]).exit_code == 0
+    (root / KEY).unlink()
+    monkeypatch.setattr("drumscribe.cli.sync_cmd._stdin_is_tty", lambda: True)  # as if typed at a terminal
+    no = runner.invoke(app, ["sync", "push", "--delete"], input="n\n")
+    assert no.exit_code == 2 and "Delete 1 file(s) (1 remote)?" in no.stderr and "not confirmed" in no.stderr
+    assert "Contents" in s3.list_objects_v2(Bucket=bucket, Prefix=KEY)
+    yes = runner.invoke(app, ["sync", "push", "--delete"], input="y\n")
+    assert yes.exit_code == 0 and "1 deleted" in yes.stderr
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=KEY)
+
+
+def test_missing_bucket_is_one_line(moto_server, monkeypatch):
+    monkeypatch.setenv("AWS_S3_BUCKET", "no-such-bucket-here")
+    result = runner.invoke(app, ["sync", "status"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: bucket 'no-such-bucket-here' does not exist")

@@ -278,3 +278,28 @@ def test_symlinks_are_not_followed(env, tmp_path):
     report = sync("pull")
     assert [k for k, _ in report.errors] == ["processed/tester/linkdir/planted.json"]
     assert list(outside_dir.iterdir()) == []
+
+
+def test_ctrl_c_mid_sync_keeps_what_finished_and_the_rerun_sends_the_rest(env, monkeypatch):
+    for i in range(12):
+        env.write(f"processed/tester/ctrlc/{i:02d}.json", f"data {i}")
+    real = transfer.Executor.upload
+    started = []
+
+    def interrupted(self, item):
+        started.append(item.key)
+        if len(started) == 6:
+            raise KeyboardInterrupt  # what Ctrl-C looks like when it lands in the middle of a transfer
+        return real(self, item)
+
+    monkeypatch.setattr(transfer.Executor, "upload", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sync("push", concurrency=1)
+    monkeypatch.setattr(transfer.Executor, "upload", real)
+    sent_before = set(env.remote_keys())
+    assert 0 < len(sent_before) < 12
+    calls = env.reset_calls()
+    report = sync("push")
+    assert report.transferred == 12 - len(sent_before)  # finished files are not sent again
+    assert calls["PutObject"] == 12 - len(sent_before) and calls["HeadObject"] == 0
+    assert not list((env.root / ".drumscribe" / "sync" / "tmp").glob("*"))

@@ -109,11 +109,15 @@ class _Reporter:
                 print(f"{item.action}{where} {item.key} ({_size(item.size)})", file=sys.stderr, flush=True)
 
 
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm_deletes(plan) -> bool:
     deletes = plan.of("delete")
     sides = Counter(i.side for i in deletes)
     what = ", ".join(f"{n} {side}" for side, n in sides.items())
-    if not sys.stdin.isatty():
+    if not _stdin_is_tty():
         raise InputError(f"--delete would delete {len(deletes)} file(s) ({what}); re-run with --yes to confirm (no terminal to ask on)")
     for item in deletes[:SHOWN_KEYS]:
         err.print(f"  delete ({item.side}): {escape(item.key)}")
