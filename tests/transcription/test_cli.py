@@ -26,7 +26,10 @@ def assert_no_traceback(result):
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
 
 
-def test_local_end_to_end_with_output_folder(groove_wav, default_model, tmp_path):
+def test_local_end_to_end_with_output_folder(groove_wav, default_model, tmp_path, monkeypatch):
+    import drumscribe.storage
+
+    monkeypatch.setattr(drumscribe.storage, "_announced", False)  # announced once per process
     result = run(groove_wav, "-o", tmp_path / "out", "--jobs", "1")
     assert result.exit_code == 0, result.stderr
     assert "groove.wav: 0:18.0" in result.stdout and "BPM" in result.stdout and "job " in result.stdout
