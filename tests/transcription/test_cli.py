@@ -132,3 +132,30 @@ def test_parallel_workers_each_load_the_model(groove_wav, real_model, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groove.json", "groove.mid", "other.json", "other.mid"]
     assert "[2/2] done" in result.stderr  # plain progress lines when not on a terminal
+
+
+@pytest.mark.e2e
+def test_a_job_failing_half_way_on_s3_leaves_nothing_under_processed_or_temp(moto_server, bucket_name, monkeypatch, groove_wav, default_model):
+    from drumscribe.errors import StorageError
+    from drumscribe.storage.s3 import S3Storage
+
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+    s3.create_bucket(Bucket=bucket_name)
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    real_put = S3Storage.put
+
+    def put(self, key, data, **kw):  # output.mid and a scratch object go up, then the JSON fails
+        if key.endswith("/output.mid"):
+            real_put(self, f"temp/{key.split('/')[2]}/scratch.bin", b"partial", **kw)
+        if key.endswith("/transcription.json"):
+            raise StorageError("S3 is throttling requests (SlowDown)")
+        return real_put(self, key, data, **kw)
+
+    monkeypatch.setattr(S3Storage, "put", put)
+    result = run(groove_wav, "--no-beats", "--jobs", "1")
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert "SlowDown" in line
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name).get("Contents", [])]
+    assert [k for k in listed if not k.startswith("uploads/tester/")] == []  # no processed/, no temp/
+    assert len(listed) == 1  # the original stays for a retry
