@@ -67,6 +67,14 @@ def test_pull_into_empty_folder_downloads_without_head_requests(env):
     assert sorted(p.name for p in (env.root / JOB).iterdir()) == [f"part{i}.json" for i in range(4)]
 
 
+def test_half_written_temp_files_are_not_synced(env):
+    seed(env)
+    env.write(f"{JOB}/.transcription.json.a1b2.drumscribe-tmp", "half")
+    env.write(f"{JOB}/.output.mid.x9y8.tmp", "half")
+    sync("push")
+    assert not [k for k in env.remote_keys() if "tmp" in k]
+
+
 def test_changed_file_is_the_only_one_sent(env):
     keys = seed(env)
     sync("push")

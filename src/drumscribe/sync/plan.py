@@ -194,8 +194,8 @@ def _walk(directory: Path, rel: str, prefix: str) -> Iterator[LocalFile | Item]:
         return
     for entry in entries:
         key = rel + entry.name
-        if entry.name.endswith(TEMP_SUFFIX):
-            continue
+        if entry.name.endswith(TEMP_SUFFIX) or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue  # someone's half-written file (atomic writers use hidden temp names): never an object
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
