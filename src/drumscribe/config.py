@@ -143,14 +143,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # imported lazily: only needed when a .env exists
+    from drumscribe.envfile import read_env  # one .env parser for reading settings and for `setup iam`
 
-    try:
-        return {k: v for k, v in dotenv_values(path).items() if v is not None}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}")
+    return read_env(path)
 
 
 def load_settings(
