@@ -162,7 +162,17 @@ def evaluate(data: Path, events_fn) -> dict:
     for kind, items in tracks(data).items():
         per_track = [(read_annotations(ann), group_estimates(events_fn(wav))) for _, wav, ann in items]
         out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
+        out[kind]["per_track"] = {name: score([pt])["50ms"] for (name, _, _), pt in zip(items, per_track)}
     return out
+
+
+def format_per_track(results: dict) -> str:
+    lines = ["\nper track, ±50 ms: F (TP/FP/FN) per class"]
+    for kind, res in results.items():
+        for name, r in res["per_track"].items():
+            cells = "  ".join(f"{c} {r[c]['F']:.2f} ({r[c]['tp']}/{r[c]['fp']}/{r[c]['fn']})" for c in CLASSES)
+            lines.append(f"{kind:9} {name:9} {cells}")
+    return "\n".join(lines)
 
 
 def format_table(results: dict) -> str:
@@ -194,6 +204,7 @@ def main(argv=None) -> int:
     p.add_argument("--offset", type=float, default=None, help="override the model's offset (seconds)")
     p.add_argument("--thresholds", type=str, default=None, help='override thresholds, JSON {"kick": 0.5, ...}')
     p.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
+    p.add_argument("--per-track", action="store_true", help="also print per-track figures")
     a = p.parse_args(argv)
     if not (a.data / "audio").is_dir():
         print(f"no MDB dev data at {a.data}; skipping", file=sys.stderr)
@@ -203,9 +214,11 @@ def main(argv=None) -> int:
         from drumscribe.transcription.pipeline import transcribe
 
         def events_fn(wav):
-            return transcribe(wav).events
+            if a.model is not None:
+                return transcribe(wav, model=a.model, beats=False).events
+            return transcribe(wav, beats=False).events
 
-        how = "pipeline.transcribe()"
+        how = f"pipeline.transcribe(beats=False) with {'model ' + str(a.model) if a.model else 'the packaged model'}"
     else:
         runner = ModelRunner(a.model)
         th = json.loads(a.thresholds) if a.thresholds else None
@@ -219,6 +232,8 @@ def main(argv=None) -> int:
     results = evaluate(a.data, events_fn)
     print(f"MDB Drums dev, {how}")
     print(format_table(results))
+    if a.per_track:
+        print(format_per_track(results))
     if not a.pipeline and runner.audio_seconds:
         au = runner.audio_seconds
         print(f"\nspeed over {au:.0f} s of audio (threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): "
