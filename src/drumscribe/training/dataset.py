@@ -23,6 +23,10 @@ import numpy as np
 from drumscribe.training import render as rd
 
 
+ACCOMP_PROB = 0.45
+ACCOMP_DB = (-8.0, 6.0)
+
+
 def _spec(seed: int, k: int) -> dict:
     rng = np.random.default_rng([seed, k])
     duration = float(rng.uniform(16, 30))
@@ -39,16 +43,18 @@ def _spec(seed: int, k: int) -> dict:
         sfname = str(rng.choice(list(rd.SOUNDFONTS), p=[0.45, 0.15, 0.4]))
         spec["soundfont"] = sfname
         spec["program"] = int(rng.choice(rd.SOUNDFONTS[sfname][1]))
-    spec["accomp"] = bool(rng.random() < 0.45)
+    spec["accomp"] = bool(rng.random() < ACCOMP_PROB)
     if spec["accomp"]:
         spec["accomp_sf"] = str(rng.choice(list(rd.SOUNDFONTS), p=[0.45, 0.1, 0.45]))
         spec["accomp_notes"] = rd.make_accompaniment(rng, duration)
-        spec["accomp_db"] = float(rng.uniform(-8, 6))
+        spec["accomp_db"] = float(rng.uniform(*ACCOMP_DB))
     return spec
 
 
 def _work(args) -> list[str]:
-    seed, ks, out = args
+    seed, ks, out, accomp = args
+    global ACCOMP_PROB, ACCOMP_DB
+    ACCOMP_PROB, ACCOMP_DB = accomp[0], (accomp[1], accomp[2])
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from drumscribe.transcription.features import FeatureProcessor
 
@@ -113,10 +119,14 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--chunk", type=int, default=40)
+    p.add_argument("--accomp-prob", type=float, default=ACCOMP_PROB, help="share of clips with accompaniment")
+    p.add_argument("--accomp-db", type=float, nargs=2, default=ACCOMP_DB, metavar=("LOW", "HIGH"),
+                   help="accompaniment level relative to the drums, dB range")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     ks = [k for k in range(a.start, a.start + a.clips) if not (a.out / f"clip_{k:05d}.npz").exists()]
-    chunks = [(a.seed, ks[i : i + a.chunk], a.out) for i in range(0, len(ks), a.chunk)]
+    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1])
+    chunks = [(a.seed, ks[i : i + a.chunk], a.out, accomp) for i in range(0, len(ks), a.chunk)]
     t0 = time.time()
     n = 0
     with Pool(a.workers) as pool:

@@ -85,9 +85,11 @@ def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5) -> np.nda
     return y
 
 
-def load_clips(folder: str):
+def load_clips(folders: str):
+    """Clips from one folder or several (comma-separated)."""
     feats, targs, metas = [], [], []
-    for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz"))):
+    files = [f for folder in folders.split(",") for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz")))]
+    for f in files:
         d = np.load(f)
         x = d["feats"]
         feats.append(x)
@@ -163,7 +165,7 @@ def main(argv=None):
     sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
     model.mean.copy_(torch.from_numpy(sample.mean(0)))
     model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
-    if a.init:
+    if a.init:  # fine-tuning: keep the original normalisation and weights
         model.load_state_dict(torch.load(a.init)["state"])
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
