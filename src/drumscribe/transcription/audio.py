@@ -255,7 +255,11 @@ class AudioReader:
 def _reason(exc: Exception) -> str:
     text = str(exc)
     # libsndfile says "Error opening <repr of the file>: <reason>"; the file is named already
-    return " ".join(text.split(": ", 1)[-1].split()).rstrip(".") or type(exc).__name__
+    reason = " ".join(text.split(": ", 1)[-1].split()).rstrip(".") or type(exc).__name__
+    if "does not exist or is not a regular file" in reason:
+        # what libsndfile says when its MP3 decoder rejects the bytes of a file we just opened
+        reason = "format not recognised or file damaged"
+    return reason
 
 
 def probe(source: Source, *, sample_rate: int | None = None, name: str | None = None) -> AudioInfo:
