@@ -66,7 +66,7 @@ class LocalFile:
 
     def hash(self) -> str:
         if self.sha256 is None:
-            self.sha256 = sha256_path(self.path)
+            self.sha256 = file_hexdigest(self.path)
         return self.sha256
 
 
@@ -131,20 +131,10 @@ class Plan:
         return self.local_files if self.direction == "push" else self.remote_objects
 
 
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        for block in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def md5_path(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb", buffering=0) as fh:
-        for block in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_hexdigest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, streamed by the standard library (never the whole file in memory)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest()
 
 
 # --- scope and filters ---------------------------------------------------------------------
@@ -377,7 +367,7 @@ class _Decider:
         # Only a single-part ETag can be an MD5, and even then (SSE-KMS) it may not be: a match
         # proves equality, a mismatch proves nothing and stays a conflict.
         if len(etag) == 32 and "-" not in etag and all(c in "0123456789abcdef" for c in etag):
-            return md5_path(lf.path) == etag
+            return file_hexdigest(lf.path, "md5") == etag
         return False
 
     @staticmethod

@@ -40,7 +40,7 @@ from drumscribe import aws
 from drumscribe.errors import DrumscribeError
 from drumscribe.storage.base import SHA256_META
 from drumscribe.sync.manifest import LocalState, Manifest, RemoteState, sync_dir
-from drumscribe.sync.plan import DELETE, DOWNLOAD, UPLOAD, Item, Plan
+from drumscribe.sync.plan import DELETE, DOWNLOAD, UPLOAD, Item, Plan, file_hexdigest
 
 MB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MB
@@ -260,7 +260,7 @@ class Executor:
                     raise SyncError(f"{item.key}: downloaded bytes do not match the object's stored SHA-256; not saved")
             else:
                 self._get_large(item, tmp)
-                sha = _sha_file(tmp)
+                sha = file_hexdigest(tmp)
             self._check_unchanged_locally(item, dest)
             os.replace(tmp, dest)
         finally:
@@ -365,14 +365,6 @@ class _KnownObject(BaseSubscriber):
 
     def on_progress(self, future, bytes_transferred, **kwargs):
         self.on_bytes(bytes_transferred)
-
-
-def _sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        for block in iter(lambda: fh.read(MB), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _one_line(exc: BaseException, bucket: str, key: str) -> str:
