@@ -1,8 +1,6 @@
 """Settings come from five layers; the higher layer wins and `config show` says which one."""
 
 import json
-import os
-import stat
 
 import pytest
 from typer.testing import CliRunner

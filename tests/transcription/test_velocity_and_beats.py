@@ -7,7 +7,7 @@ import pytest
 
 from drumscribe.transcription import beats, velocity
 from drumscribe.transcription.features import FeatureProcessor, SAMPLE_RATE
-from synth import SR, kick, render
+from synth import SR, render
 from drumscribe.transcription.audio import resample
 
 

@@ -20,7 +20,7 @@ from drumscribe import aws
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, CredentialsError, InputError
 from drumscribe.sync.manifest import Manifest
-from drumscribe.sync.plan import ACTIONS, CONFLICT, DELETE, DOWNLOAD, ERROR, UPLOAD, Item, Plan, build_plan
+from drumscribe.sync.plan import CONFLICT, DELETE, DOWNLOAD, ERROR, UPLOAD, Item, Plan, build_plan
 from drumscribe.sync.transfer import Executor, Progress
 
 __all__ = ["sync", "SyncReport", "Plan", "Item", "make_plan", "run_plan", "open_bucket"]

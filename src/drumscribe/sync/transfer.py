@@ -27,7 +27,6 @@ import hashlib
 import mimetypes
 import os
 import threading
-import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
