@@ -391,6 +391,19 @@ def needs_head(lf: LocalFile, ro: RemoteObject, entry: Entry | None) -> bool:
     return lf.hash() != entry.local.sha256  # both changed
 
 
+def _collect(found_items, keep: Filter, plan: Plan) -> dict:
+    """Key -> entry for one side's scan; excluded keys are counted, problems (Items) go to the plan."""
+    entries = {}
+    for found in found_items:
+        if not keep(found.key):
+            plan.excluded += 1
+        elif isinstance(found, Item):
+            plan.items.append(found)
+        else:
+            entries[found.key] = found
+    return entries
+
+
 def build_plan(
     *,
     client: Any,
@@ -412,22 +425,8 @@ def build_plan(
     prefix = check_prefix(prefix)
     keep = Filter(include, exclude)
     plan = Plan(direction, prefix, bucket)
-    local: dict[str, LocalFile] = {}
-    for found in scan_local(root, prefix):
-        if not keep(found.key):
-            plan.excluded += 1
-        elif isinstance(found, Item):
-            plan.items.append(found)
-        else:
-            local[found.key] = found
-    remote: dict[str, RemoteObject] = {}
-    for found in list_remote(client, bucket, prefix):
-        if not keep(found.key):
-            plan.excluded += 1
-        elif isinstance(found, Item):
-            plan.items.append(found)
-        else:
-            remote[found.key] = found
+    local: dict[str, LocalFile] = _collect(scan_local(root, prefix), keep, plan)
+    remote: dict[str, RemoteObject] = _collect(list_remote(client, bucket, prefix), keep, plan)
     plan.local_files, plan.remote_objects = len(local), len(remote)
 
     to_head = [ro for key, ro in remote.items() if key in local and needs_head(local[key], ro, manifest.get(key))]
