@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from drumscribe.training import accompaniment as ac
 from drumscribe.training import render as rd
 
 
 ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
+ACCOMP_VERSION = 2  # 1: the band parts the 1.0.0 training set used; 2: accompaniment.make_band + singer
 
 
 def _spec(seed: int, k: int) -> dict:
@@ -46,15 +48,23 @@ def _spec(seed: int, k: int) -> dict:
     spec["accomp"] = bool(rng.random() < ACCOMP_PROB)
     if spec["accomp"]:
         spec["accomp_sf"] = str(rng.choice(list(rd.SOUNDFONTS), p=[0.45, 0.1, 0.45]))
-        spec["accomp_notes"] = rd.make_accompaniment(rng, duration)
+        if ACCOMP_VERSION == 1:
+            spec["accomp_notes"], spec["guitar_notes"] = rd.make_accompaniment(rng, duration), []
+        else:
+            spec["accomp_notes"], spec["guitar_notes"], spec["band"] = ac.make_band(rng, duration)
+            spec["vocals"] = bool(rng.random() < 0.6)
         spec["accomp_db"] = float(rng.uniform(*ACCOMP_DB))
     return spec
 
 
+def _rms_norm(x: np.ndarray) -> np.ndarray:
+    return x / (np.sqrt(np.mean(x**2)) + 1e-9)
+
+
 def _work(args) -> list[str]:
     seed, ks, out, accomp = args
-    global ACCOMP_PROB, ACCOMP_DB
-    ACCOMP_PROB, ACCOMP_DB = accomp[0], (accomp[1], accomp[2])
+    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION
+    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION = accomp[0], (accomp[1], accomp[2]), accomp[3]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from drumscribe.transcription.features import FeatureProcessor
 
@@ -63,19 +73,24 @@ def _work(args) -> list[str]:
     kits = rd.hydrogen_kits()
     drums: dict[int, tuple] = {}
     accomp: dict[int, np.ndarray] = {}
+    guitars: dict[int, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for sfname, (path, _) in rd.SOUNDFONTS.items():
             dspecs = [s for s in specs if s["source"] == "soundfont" and s["soundfont"] == sfname]
             aspecs = [s for s in specs if s["accomp"] and s["accomp_sf"] == sfname]
             clips = [(s["duration"], rd.drum_midi(s["events"], s["program"], s["rng"])) for s in dspecs]
             clips += [(s["duration"], s["accomp_notes"]) for s in aspecs]
+            gspecs = [s for s in aspecs if s["guitar_notes"]]  # rendered apart for the amp simulator
+            clips += [(s["duration"], s["guitar_notes"]) for s in gspecs]
             if not clips:
                 continue
             audio = rd.render_fluidsynth(path, clips, tmp)
             for s, a in zip(dspecs, audio[: len(dspecs)]):
                 drums[s["k"]] = (a, s["events"])
-            for s, a in zip(aspecs, audio[len(dspecs):]):
+            for s, a in zip(aspecs, audio[len(dspecs) : len(dspecs) + len(aspecs)]):
                 accomp[s["k"]] = a
+            for s, a in zip(gspecs, audio[len(dspecs) + len(aspecs) :]):
+                guitars[s["k"]] = a
     done = []
     for s in specs:
         rng = s["rng"]
@@ -92,7 +107,11 @@ def _work(args) -> list[str]:
             src = f"{s['soundfont']}:{s['program']}"
         x = rd.augment_drums(x, rng)
         if s["accomp"] and s["k"] in accomp:
-            a = accomp[s["k"]]
+            a = _rms_norm(accomp[s["k"]])
+            if s["k"] in guitars:
+                a = a + _rms_norm(ac.amp_sim(guitars[s["k"]], rng)) * 10 ** (rng.uniform(-6, 6) / 20)
+            if s.get("vocals"):
+                a = a + _rms_norm(ac.sing(rng, s["duration"], s["band"])) * 10 ** (rng.uniform(-6, 4) / 20)
             a = a / (np.sqrt(np.mean(a**2)) + 1e-9) * np.sqrt(np.mean(x**2)) * 10 ** (s["accomp_db"] / 20)
             if rng.random() < 0.5:
                 a = rd.compress(a, rng)
@@ -100,7 +119,8 @@ def _work(args) -> list[str]:
         x = rd.master(x, rng)
         feats = fp(x)
         onsets = np.array([(t, r, v) for t, r, v in events], np.float32).reshape(-1, 3)
-        meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"]}
+        meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"],
+                "accomp_version": ACCOMP_VERSION, "style": s.get("band", {}).get("style")}
         np.savez(out / f"clip_{s['k']:05d}.npz", feats=feats.astype(np.float16), onsets=onsets,
                  meta=json.dumps(meta))
         if os.environ.get("DRUMSCRIBE_KEEP_AUDIO"):
@@ -122,10 +142,12 @@ def main(argv=None):
     p.add_argument("--accomp-prob", type=float, default=ACCOMP_PROB, help="share of clips with accompaniment")
     p.add_argument("--accomp-db", type=float, nargs=2, default=ACCOMP_DB, metavar=("LOW", "HIGH"),
                    help="accompaniment level relative to the drums, dB range")
+    p.add_argument("--accomp-version", type=int, choices=(1, 2), default=ACCOMP_VERSION,
+                   help="1: band parts of the 1.0.0 training set; 2: styles with staccato parts, amp, singer")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     ks = [k for k in range(a.start, a.start + a.clips) if not (a.out / f"clip_{k:05d}.npz").exists()]
-    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1])
+    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version)
     chunks = [(a.seed, ks[i : i + a.chunk], a.out, accomp) for i in range(0, len(ks), a.chunk)]
     t0 = time.time()
     n = 0
