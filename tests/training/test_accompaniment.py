@@ -28,7 +28,7 @@ def test_same_seed_same_band():
 
 def test_reggae_rhythm_guitar_is_staccato_on_offbeats():
     for seed in range(200):
-        band, guitars, info = ac.make_band(np.random.default_rng(seed), 16.0)
+        _, guitars, info = ac.make_band(np.random.default_rng(seed), 16.0)
         if info["style"] == "reggae":
             break
     else:

@@ -23,7 +23,6 @@ import numpy as np
 from drumscribe.training import accompaniment as ac
 from drumscribe.training import render as rd
 
-
 ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
 ACCOMP_VERSION = 2  # 1: the band parts the 1.0.0 training set used; 2: accompaniment.make_band + singer
