@@ -59,3 +59,27 @@ def test_amp_sim_keeps_length_and_stays_finite():
     for _ in range(8):
         y = ac.amp_sim(x, rng)
         assert y.shape == x.shape and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_percussion_overdub_is_high_pitched_and_follows_the_groove(seed):
+    from drumscribe.training.render import R
+
+    beat = 0.5
+    events = [(i * beat / 2, R["hihat_closed"], 0.8) for i in range(32)]
+    events += [(1 + i * 2 * beat, R["snare"], 0.9) for i in range(4)]
+    y = ac.percussion_overdub(np.random.default_rng(seed), sorted(events), 8.0)
+    assert y.shape == (8 * SR,) and np.isfinite(y).all() and np.abs(y).max() > 0.1
+    spec = np.abs(np.fft.rfft(y))
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    assert spec[freqs > 2000].sum() > 5 * spec[freqs < 500].sum()
+    # its hits start at (or between) the groove's hits, never at random
+    from scipy.signal import find_peaks
+
+    hop = SR // 200  # 5 ms frames
+    rms = np.sqrt(np.mean(y[: len(y) // hop * hop].reshape(-1, hop) ** 2, axis=1))
+    rise = np.maximum(0, np.diff(rms, prepend=0))  # onsets, not the beating of the jingles' decay
+    peaks, _ = find_peaks(rise, height=0.3 * rise.max(), distance=10)
+    grid = np.arange(0, 8, beat / 4)
+    assert len(peaks) >= 3
+    assert all(np.min(np.abs(grid - p * hop / SR)) < 0.04 for p in peaks)

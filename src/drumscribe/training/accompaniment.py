@@ -260,3 +260,60 @@ def sing(rng, duration: float, info: dict) -> np.ndarray:
         wet = sps.fftconvolve(out, room_ir(rng, rng.uniform(0.6, 2.0)))[: len(out)].astype(np.float32)
         out = out + rng.uniform(0.1, 0.5) * wet * (np.std(out) / (np.std(wet) + 1e-9))
     return out.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- percussion overdubs
+def _tambourine_hit(rng, partials, decays, n):
+    tt = np.arange(n) / SR
+    y = np.zeros(n, np.float32)
+    for k in range(int(rng.integers(1, 4))):  # jingles re-strike a few ms apart
+        d = int(rng.uniform(0, 0.02) * SR) if k else 0
+        env = np.exp(-tt[: n - d, None] / decays[None, :])
+        ph = rng.uniform(0, 2 * np.pi, len(partials))
+        y[d:] += (np.sin(2 * np.pi * partials[None, :] * tt[: n - d, None] + ph) * env).sum(1) * rng.uniform(0.4, 1)
+    noise = sps.sosfilt(sps.butter(2, 5000, "highpass", fs=SR, output="sos"), rng.standard_normal(n))
+    return y / len(partials) + 0.3 * noise * np.exp(-tt / 0.03)
+
+
+def _shaker_hit(rng, band, n):
+    tt = np.arange(n) / SR
+    att, dec = rng.uniform(0.005, 0.025), rng.uniform(0.03, 0.1)
+    env = np.minimum(1, tt / att) * np.exp(-np.maximum(0, tt - att) / dec)
+    return sps.sosfilt(band, rng.standard_normal(n)) * env
+
+
+def percussion_overdub(rng, events, duration: float) -> np.ndarray:
+    """A tambourine or shaker track played along with ``events`` (never labelled as a drum).
+
+    Real pop/rock records are full of these overdubs, and they are what a hi-hat detector calls
+    a hi-hat: the model has to learn they are not. Played on the backbeat (with the snare), with
+    the time keeper, or between its hits (alone: the hard case).
+    """
+    from drumscribe.training.render import HIHATS, R
+
+    keeper = sorted(t for t, r, _ in events if r in HIHATS or r == R["ride"])
+    snares = sorted(t for t, r, v in events if r == R["snare"] and v > 0.4)
+    mode = rng.choice(["backbeat", "keeper", "offbeats"], p=[0.3, 0.3, 0.4])
+    if mode == "backbeat" and snares:
+        times = snares
+    elif mode == "offbeats" and len(keeper) > 2:
+        gaps = np.diff(keeper)
+        times = [a + g / 2 for a, g in zip(keeper[:-1], gaps) if 0.08 < g < 0.7]
+    else:
+        times = keeper
+    if not times:
+        times = list(np.arange(rng.uniform(0, 0.5), duration, rng.uniform(0.15, 0.5)))
+    out = np.zeros(int(duration * SR) + SR, np.float32)
+    tamb = rng.random() < 0.55
+    partials = rng.uniform(3500, 10500, int(rng.integers(8, 20)))
+    decays = rng.uniform(0.04, 0.25, len(partials))
+    band = sps.butter(2, [rng.uniform(1500, 4000), rng.uniform(7000, 10500)], "bandpass", fs=SR, output="sos")
+    n = int(0.35 * SR)
+    for t in times:
+        if rng.random() < 0.1:
+            continue
+        i = int((t + rng.normal(0, 0.006)) * SR)
+        if 0 <= i < len(out) - n:
+            hit = _tambourine_hit(rng, partials, decays, n) if tamb else _shaker_hit(rng, band, n)
+            out[i : i + n] += hit.astype(np.float32) / (np.max(np.abs(hit)) + 1e-9) * rng.uniform(0.3, 1.0)
+    return out[: int(duration * SR)]

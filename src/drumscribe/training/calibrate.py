@@ -42,14 +42,15 @@ def _match_count(ref, est, window):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, type=Path)
-    p.add_argument("--val", required=True)
+    p.add_argument("--val", required=True, help="validation folder(s), comma-separated")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--offset", type=float, default=0.0)
     p.add_argument("--offset-note", default="")
     a = p.parse_args(argv)
     model = load_model(a.model)
     clips = []
-    for f in sorted(glob.glob(os.path.join(a.val, "clip_*.npz"))):
+    files = [f for folder in a.val.split(",") for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz")))]
+    for f in files:
         d = np.load(f)
         act = model.activations(d["feats"].astype(np.float32))
         refs = {c: [] for c in model.classes}

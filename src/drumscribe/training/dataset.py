@@ -5,7 +5,8 @@
 
 Each clip ``k`` is ``clip_{k:05d}.npz`` with ``feats`` (frames, n_features) float16, ``onsets``
 (n, 3) float32 = (time s, role id, velocity) with role ids from ``render.ROLES``, and ``meta``.
-Fully determined by (seed, clip index). Write it outside the repository.
+Fully determined by (seed, clip index, --chunk): fluidsynth renders a chunk of clips in one pass, so
+its voices depend on the chunk. Write it outside the repository.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from drumscribe.training import render as rd
 
 ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
+PERC_PROB = 0.0  # share of clips with a tambourine/shaker overdub (accompaniment.percussion_overdub)
 ACCOMP_VERSION = 2  # 1: the band parts the 1.0.0 training set used; 2: accompaniment.make_band + singer
 
 
@@ -45,6 +47,8 @@ def _spec(seed: int, k: int) -> dict:
         spec["soundfont"] = sfname
         spec["program"] = int(rng.choice(rd.SOUNDFONTS[sfname][1]))
     spec["accomp"] = bool(rng.random() < ACCOMP_PROB)
+    # drawn from its own stream so that PERC_PROB = 0 renders exactly what earlier sets rendered
+    spec["perc"] = bool(np.random.default_rng([seed, k, 1]).random() < PERC_PROB)
     if spec["accomp"]:
         spec["accomp_sf"] = str(rng.choice(list(rd.SOUNDFONTS), p=[0.45, 0.1, 0.45]))
         if ACCOMP_VERSION == 1:
@@ -62,8 +66,8 @@ def _rms_norm(x: np.ndarray) -> np.ndarray:
 
 def _work(args) -> list[str]:
     seed, ks, out, accomp = args
-    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION
-    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION = accomp[0], (accomp[1], accomp[2]), accomp[3]
+    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB
+    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB = accomp[0], (accomp[1], accomp[2]), accomp[3], accomp[4]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from drumscribe.transcription.features import FeatureProcessor
 
@@ -105,6 +109,10 @@ def _work(args) -> list[str]:
             x, events = drums[s["k"]]
             src = f"{s['soundfont']}:{s['program']}"
         x = rd.augment_drums(x, rng)
+        if s["perc"]:
+            prng = np.random.default_rng([seed, s["k"], 2])
+            p = ac.percussion_overdub(prng, events, s["duration"])
+            x = x + p * np.max(np.abs(x)) * prng.uniform(0.08, 0.5)
         if s["accomp"] and s["k"] in accomp:
             a = _rms_norm(accomp[s["k"]])
             if s["k"] in guitars:
@@ -119,7 +127,7 @@ def _work(args) -> list[str]:
         feats = fp(x)
         onsets = np.array([(t, r, v) for t, r, v in events], np.float32).reshape(-1, 3)
         meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"],
-                "accomp_version": ACCOMP_VERSION, "style": s.get("band", {}).get("style")}
+                "accomp_version": ACCOMP_VERSION, "perc": s["perc"], "style": s.get("band", {}).get("style")}
         np.savez(out / f"clip_{s['k']:05d}.npz", feats=feats.astype(np.float16), onsets=onsets,
                  meta=json.dumps(meta))
         if os.environ.get("DRUMSCRIBE_KEEP_AUDIO"):
@@ -141,12 +149,14 @@ def main(argv=None):
     p.add_argument("--accomp-prob", type=float, default=ACCOMP_PROB, help="share of clips with accompaniment")
     p.add_argument("--accomp-db", type=float, nargs=2, default=ACCOMP_DB, metavar=("LOW", "HIGH"),
                    help="accompaniment level relative to the drums, dB range")
+    p.add_argument("--perc-prob", type=float, default=PERC_PROB,
+                   help="share of clips with an unlabelled tambourine/shaker overdub")
     p.add_argument("--accomp-version", type=int, choices=(1, 2), default=ACCOMP_VERSION,
                    help="1: band parts of the 1.0.0 training set; 2: styles with staccato parts, amp, singer")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     ks = [k for k in range(a.start, a.start + a.clips) if not (a.out / f"clip_{k:05d}.npz").exists()]
-    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version)
+    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version, a.perc_prob)
     chunks = [(a.seed, ks[i : i + a.chunk], a.out, accomp) for i in range(0, len(ks), a.chunk)]
     t0 = time.time()
     n = 0
