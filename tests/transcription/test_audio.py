@@ -196,3 +196,24 @@ def test_chunked_resampling_matches_the_whole_file_in_every_core(tmp_path, sourc
     joined = np.concatenate(pieces)
     assert len(joined) == len(whole)
     np.testing.assert_allclose(joined, whole, atol=1e-5)
+
+
+def test_a_damaged_mp3_is_one_line_without_decoder_chatter(tmp_path, capfd):
+    # libmpg123 writes "Note: Illegal Audio-MPEG-Header ..." straight to fd 2 on such a file
+    path = tmp_path / "damaged.mp3"
+    path.write_bytes(b"\xff\xfb\x90\x00" + np.random.default_rng(0).bytes(20000))
+    with pytest.raises(InputError) as exc:
+        audio.load(path, TARGET)
+    one_line_error(exc, "damaged.mp3")
+    err = capfd.readouterr().err
+    assert "MPEG" not in err and "Note:" not in err, err
+
+
+def test_the_mpg123_trap_passes_other_stderr_output_through(capfd):
+    import os
+
+    with audio._quiet_mpg123():
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 1.\n")
+        os.write(2, b"something else on stderr\n")
+    err = capfd.readouterr().err
+    assert err == "something else on stderr\n"

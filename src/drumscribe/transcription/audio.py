@@ -26,6 +26,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -138,6 +142,37 @@ def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
     return -(-frames * up // down)
 
 
+# libmpg123, inside libsndfile, prints resync notes ("Note: Illegal Audio-MPEG-Header ...") straight
+# to file descriptor 2; a damaged MP3 then shows three lines of it before drumscribe's own one-line error.
+_MPG123_NOISE = re.compile(r"^(Note|Warning|Error): |^\[.*mpg123.*\]|.*MPEG", re.IGNORECASE)
+
+
+@contextmanager
+def _quiet_mpg123(enabled: bool = True):
+    """Swallow libmpg123's notes on fd 2 while an MP3 is opened or read; anything else is passed on."""
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 (embedded interpreters): nothing to protect
+        yield
+        return
+    with tempfile.TemporaryFile() as trap:
+        os.dup2(trap.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            trap.seek(0)
+            lines = trap.read().decode("utf-8", "replace").splitlines(keepends=True)
+            other = "".join(line for line in lines if not _MPG123_NOISE.match(line))
+            if other:  # another thread wrote to stderr meanwhile: give it back
+                sys.stderr.write(other)
+
+
 class AudioReader:
     """Random access to mono float32 frames of a source, with validation done up front.
 
@@ -199,7 +234,8 @@ class AudioReader:
         else:
             target = source
         try:
-            self._file = sf.SoundFile(target)
+            with _quiet_mpg123():  # libsndfile picks the decoder from the content, not the name
+                self._file = sf.SoundFile(target)
         except sf.LibsndfileError as exc:
             raise InputError(f"{self.name}: not a readable audio file ({_reason(exc)})") from None
         except (OSError, RuntimeError, TypeError, ValueError) as exc:
@@ -224,8 +260,9 @@ class AudioReader:
             return np.asarray(self._array[start:stop], dtype=np.float32)
         assert self._file is not None
         try:
-            self._file.seek(start)
-            return self._file.read(stop - start, dtype="float32", always_2d=True)
+            with _quiet_mpg123(self.info.subtype.startswith("MPEG")):
+                self._file.seek(start)
+                return self._file.read(stop - start, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise InputError(f"{self.name}: audio data is corrupt ({_reason(exc)})") from None
 
