@@ -305,11 +305,15 @@ MB = 1024 * 1024
 
 class SlowStream(io.BytesIO):  # after the hashing pass, each 5 MB part takes half a second to read
     passes = 0
+    pressed = False
     def seek(self, *args):
         self.passes += 1
         return super().seek(*args)
     def read(self, size=-1):
         if self.passes >= 2 and self.tell() >= 5 * MB:
+            if not self.pressed:  # the user presses Ctrl-C once the upload is under way (not at a fixed
+                self.pressed = True  # time: on a loaded machine a timer could fire before it starts)
+                threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
             time.sleep(0.5)
         return super().read(size)
 
@@ -317,7 +321,6 @@ with mock_aws():
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="ctrl-c-bucket")
     storage = S3Storage(load_settings({"bucket": "ctrl-c-bucket"}), multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
-    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()  # the user presses Ctrl-C
     try:
         storage.put("uploads/tester/long.wav", SlowStream(os.urandom(20 * MB)))
         print("finished")
