@@ -217,3 +217,26 @@ def test_the_mpg123_trap_passes_other_stderr_output_through(capfd):
         os.write(2, b"something else on stderr\n")
     err = capfd.readouterr().err
     assert err == "something else on stderr\n"
+
+
+def test_threads_decoding_mp3s_at_once_leave_stderr_working(tmp_path, capfd):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = tmp_path / "good.mp3"
+    sf.write(good, tone(3.0), 44100, format="MP3", subtype="MPEG_LAYER_III")
+    bad = tmp_path / "damaged.mp3"
+    bad.write_bytes(b"\xff\xfb\x90\x00" + np.random.default_rng(1).bytes(20000))
+
+    def decode(path):
+        try:
+            return audio.load(path, TARGET).duration
+        except InputError:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(decode, [good, bad] * 16))
+    assert results[0::2] == [pytest.approx(3.0, abs=0.06)] * 16 and results[1::2] == [None] * 16
+    os.write(2, b"still here\n")  # fd 2 is the real stderr again, not a trap left behind
+    err = capfd.readouterr().err
+    assert err.endswith("still here\n") and "MPEG" not in err

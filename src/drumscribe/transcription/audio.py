@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import gcd
@@ -144,33 +145,55 @@ def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
 
 # libmpg123, inside libsndfile, prints resync notes ("Note: Illegal Audio-MPEG-Header ...") straight
 # to file descriptor 2; a damaged MP3 then shows three lines of it before drumscribe's own one-line error.
-_MPG123_NOISE = re.compile(r"^(Note|Warning|Error): |^\[.*mpg123.*\]|.*MPEG", re.IGNORECASE)
+_MPG123_NOISE = re.compile(r"^(Note|Warning): |.*(MPEG|mpg123)", re.IGNORECASE)
+# fd 2 is one per process: threads decoding at the same time share one trap (the first one in sets
+# it, the last one out restores fd 2), otherwise one could "restore" another's trap for good.
+_trap_lock = threading.Lock()
+_trap: dict = {"depth": 0, "saved": None, "file": None}
 
 
 @contextmanager
 def _quiet_mpg123(enabled: bool = True):
     """Swallow libmpg123's notes on fd 2 while an MP3 is opened or read; anything else is passed on."""
-    if not enabled:
+    if not enabled or not _enter_trap():
         yield
         return
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no fd 2 (embedded interpreters): nothing to protect
         yield
-        return
-    with tempfile.TemporaryFile() as trap:
-        os.dup2(trap.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            trap.seek(0)
-            lines = trap.read().decode("utf-8", "replace").splitlines(keepends=True)
-            other = "".join(line for line in lines if not _MPG123_NOISE.match(line))
-            if other:  # another thread wrote to stderr meanwhile: give it back
-                sys.stderr.write(other)
+    finally:
+        _leave_trap()
+
+
+def _enter_trap() -> bool:
+    with _trap_lock:
+        if _trap["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):  # no fd 2 (embedded interpreters): nothing to protect
+                return False
+            trap = tempfile.TemporaryFile()
+            os.dup2(trap.fileno(), 2)
+            _trap.update(saved=saved, file=trap)
+        _trap["depth"] += 1
+        return True
+
+
+def _leave_trap() -> None:
+    with _trap_lock:
+        _trap["depth"] -= 1
+        if _trap["depth"]:
+            return
+        saved, trap = _trap["saved"], _trap["file"]
+        os.dup2(saved, 2)
+        os.close(saved)
+        trap.seek(0)
+        lines = trap.read().decode("utf-8", "replace").splitlines(keepends=True)
+        trap.close()
+        _trap.update(saved=None, file=None)
+    other = "".join(line for line in lines if not _MPG123_NOISE.match(line))
+    if other:  # another thread wrote to stderr meanwhile: give it back
+        sys.stderr.write(other)
 
 
 class AudioReader:
