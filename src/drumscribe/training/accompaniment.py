@@ -37,7 +37,10 @@ def _chord(root: int, deg: int, scale: list[int], base: int) -> list[int]:
 def make_band(rng, duration: float) -> tuple[list[tuple], list[tuple], dict]:
     """MIDI notes (time, dur, channel, program, note, velocity): (band, guitars, info).
 
-    ``info`` carries the style, tempo and key for the singer.
+    ``info`` carries the style, tempo and key for the singer. ``render.render_fluidsynth`` sets
+    one program per channel, from a channel's first note: where a part draws a program per note
+    (second guitar, pads, stabs) only the first draw sounds. Kept as is, because the random draws
+    fix the training sets of model 1.1.0.
     """
     style = str(rng.choice(STYLES, p=[0.22, 0.1, 0.16, 0.14, 0.18, 0.1, 0.1]))
     tempo = float(rng.uniform(*{"metal": (100, 200), "ballad": (60, 90), "reggae": (65, 95),
