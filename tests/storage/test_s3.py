@@ -317,6 +317,10 @@ class SlowStream(io.BytesIO):  # after the hashing pass, each 5 MB part takes ha
             time.sleep(0.5)
         return super().read(size)
 
+# a terminal delivers Ctrl-C as KeyboardInterrupt; a background job of a non-interactive shell (a CI
+# step, `pytest &`) starts with SIGINT ignored and Python keeps it so: restore what a user has
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 with mock_aws():
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="ctrl-c-bucket")
