@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from drumscribe.training.render import SR, room_ir
+from drumscribe.training.render import HIHATS, SR, R, room_ir
 
 STYLES = ["rock", "metal", "reggae", "funk", "pop", "ballad", "shuffle"]
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -292,8 +292,6 @@ def percussion_overdub(rng, events, duration: float) -> np.ndarray:
     a hi-hat: the model has to learn they are not. Played on the backbeat (with the snare), with
     the time keeper, or between its hits (alone: the hard case).
     """
-    from drumscribe.training.render import HIHATS, R
-
     keeper = sorted(t for t, r, _ in events if r in HIHATS or r == R["ride"])
     snares = sorted(t for t, r, v in events if r == R["snare"] and v > 0.4)
     mode = rng.choice(["backbeat", "keeper", "offbeats"], p=[0.3, 0.3, 0.4])
