@@ -12,22 +12,14 @@ Also reports the model's median timing offset on synthetic data. ``--offset`` is
 from __future__ import annotations
 
 import argparse
-import glob
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from drumscribe.training.render import R
+from drumscribe.training.dataset import ROLE_TO_CLASS, clip_files
 from drumscribe.transcription.network import load_model
 from drumscribe.transcription.peaks import detect_onsets
-
-ROLE_TO_NAME = {
-    R["kick"]: "kick", R["snare"]: "snare", R["hihat_closed"]: "hihat_closed", R["hihat_pedal"]: "hihat_closed",
-    R["hihat_open"]: "hihat_closed", R["tom_low"]: "tom_mid", R["tom_mid"]: "tom_mid", R["tom_high"]: "tom_mid",
-    R["crash"]: "crash", R["ride"]: "crash",
-}
 
 
 def _match_count(ref, est, window):
@@ -49,13 +41,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     model = load_model(a.model)
     clips = []
-    files = [f for folder in a.val.split(",") for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz")))]
-    for f in files:
+    for f in clip_files(a.val):
         d = np.load(f)
         act = model.activations(d["feats"].astype(np.float32))
         refs = {c: [] for c in model.classes}
         for t, r, _ in d["onsets"]:
-            name = ROLE_TO_NAME.get(int(r))
+            name = ROLE_TO_CLASS.get(int(r))
             if name:
                 refs[name].append(float(t))
         # merge unison duplicates (e.g. two toms at once) into one reference onset

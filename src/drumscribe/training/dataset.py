@@ -12,6 +12,7 @@ its voices depend on the chunk. Write it outside the repository.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import tempfile
@@ -23,6 +24,22 @@ import numpy as np
 
 from drumscribe.training import accompaniment as ac
 from drumscribe.training import render as rd
+
+# the model's outputs, and which rendered role each one is trained on (side stick and "extra"
+# percussion are rendered but never labelled); train and calibrate both read labels through this
+CLASSES = ["kick", "snare", "hihat_closed", "tom_mid", "crash"]
+ROLE_TO_CLASS = {
+    rd.R["kick"]: "kick", rd.R["snare"]: "snare",
+    rd.R["hihat_closed"]: "hihat_closed", rd.R["hihat_pedal"]: "hihat_closed", rd.R["hihat_open"]: "hihat_closed",
+    rd.R["tom_low"]: "tom_mid", rd.R["tom_mid"]: "tom_mid", rd.R["tom_high"]: "tom_mid",
+    rd.R["crash"]: "crash", rd.R["ride"]: "crash",
+}
+
+
+def clip_files(folders: str) -> list[str]:
+    """The clip files of one dataset folder or several (comma-separated), in a stable order."""
+    return [f for folder in folders.split(",") for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz")))]
+
 
 ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
@@ -119,7 +136,7 @@ def _work(args) -> list[str]:
                 a = a + _rms_norm(ac.amp_sim(guitars[s["k"]], rng)) * 10 ** (rng.uniform(-6, 6) / 20)
             if s.get("vocals"):
                 a = a + _rms_norm(ac.sing(rng, s["duration"], s["band"])) * 10 ** (rng.uniform(-6, 4) / 20)
-            a = a / (np.sqrt(np.mean(a**2)) + 1e-9) * np.sqrt(np.mean(x**2)) * 10 ** (s["accomp_db"] / 20)
+            a = _rms_norm(a) * np.sqrt(np.mean(x**2)) * 10 ** (s["accomp_db"] / 20)
             if rng.random() < 0.5:
                 a = rd.compress(a, rng)
             x = x + a

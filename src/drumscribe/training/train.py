@@ -11,10 +11,8 @@ given thread count.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -23,14 +21,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from drumscribe.training.render import R
+from drumscribe.training.dataset import CLASSES, ROLE_TO_CLASS, clip_files
 
-CLASSES = ["kick", "snare", "hihat_closed", "tom_mid", "crash"]
-# render role -> output class (side stick and extra percussion are never labelled)
-ROLE_TO_CLASS = {
-    R["kick"]: 0, R["snare"]: 1, R["hihat_closed"]: 2, R["hihat_pedal"]: 2, R["hihat_open"]: 2,
-    R["tom_low"]: 3, R["tom_mid"]: 3, R["tom_high"]: 3, R["crash"]: 4, R["ride"]: 4,
-}
+CLASS_INDEX = {role: CLASSES.index(name) for role, name in ROLE_TO_CLASS.items()}
 FPS = 100
 
 
@@ -75,7 +68,7 @@ class DrumNet(nn.Module):
 def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5) -> np.ndarray:
     y = np.zeros((n_frames, n_classes), np.float32)
     for t, role, _ in onsets:
-        c = ROLE_TO_CLASS.get(int(role))
+        c = CLASS_INDEX.get(int(role))
         if c is None:
             continue
         i = int(round(t * FPS))
@@ -88,8 +81,7 @@ def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5) -> np.nda
 def load_clips(folders: str):
     """Clips from one folder or several (comma-separated)."""
     feats, targs, metas = [], [], []
-    files = [f for folder in folders.split(",") for f in sorted(glob.glob(os.path.join(folder, "clip_*.npz")))]
-    for f in files:
+    for f in clip_files(folders):
         d = np.load(f)
         x = d["feats"]
         feats.append(x)
