@@ -55,20 +55,6 @@ def read_annotations(path: Path) -> dict[str, np.ndarray]:
     return {c: np.sort(np.array(v)) for c, v in ref.items()}
 
 
-def load_audio(path: Path, sample_rate: int) -> np.ndarray:
-    import soundfile as sf
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    if sr != sample_rate:
-        g = gcd(sr, sample_rate)
-        x = resample_poly(x, sample_rate // g, sr // g).astype(np.float32)
-    return x
-
-
 def _match(ref: np.ndarray, est: np.ndarray, window: float) -> list[tuple[int, int]]:
     if len(ref) == 0 or len(est) == 0:
         return []
@@ -141,7 +127,9 @@ class ModelRunner:
 
     def activations(self, wav: Path) -> np.ndarray:
         if wav not in self.cache:
-            x = load_audio(wav, self.model.sample_rate)
+            from drumscribe.transcription.audio import load
+
+            x = load(wav, self.model.sample_rate).samples  # the product's decoder
             t = time.perf_counter()
             f = self.features(x)
             t1 = time.perf_counter()
