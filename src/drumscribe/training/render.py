@@ -26,6 +26,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal as sps
 
+from drumscribe.transcription.audio import resample
+
 SR = 22050
 ROLES = [
     "kick", "side_stick", "snare", "hihat_closed", "hihat_pedal", "hihat_open",
@@ -234,12 +236,7 @@ def _load_sample(path: Path) -> np.ndarray | None:
         x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception:
         return None
-    x = x.mean(axis=1)
-    if sr != SR:
-        from math import gcd
-
-        g = gcd(int(sr), SR)
-        x = sps.resample_poly(x, SR // g, int(sr) // g).astype(np.float32)
+    x = resample(x.mean(axis=1), int(sr), SR)
     peak = np.max(np.abs(x)) if len(x) else 0
     if peak < 1e-4:
         return None
