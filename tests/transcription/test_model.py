@@ -10,7 +10,7 @@ import pytest
 
 from drumscribe.errors import DrumscribeError, TranscriptionError
 from drumscribe.transcription.instruments import INSTRUMENTS
-from drumscribe.transcription.network import DEFAULT_MODEL, DrumModel, load_model
+from drumscribe.transcription.network import DEFAULT_MODEL, DrumModel, load_model, member_specs
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,34 +31,69 @@ def test_parity_live_torch_rebuild(model):
     torch = pytest.importorskip("torch")
     from drumscribe.training.train import DrumNet
 
-    cfg = dict(model.metadata["torch_cfg"])
-    net = DrumNet(**cfg).eval()
-    # rebuild the torch net from the shipped (folded) weights: identity batch norms
+    # rebuild each torch net from the shipped (folded) weights: identity batch norms
     with np.load(DEFAULT_MODEL) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    spec = model.metadata["layers"]
-    convs = [i for i, s in enumerate(spec) if s["type"] == "conv2d"]
-    tconvs = [i for i, s in enumerate(spec) if s["type"] == "tconv"]
-    dense = [i for i, s in enumerate(spec) if s["type"] == "dense_sigmoid"][0]
+    members = model.metadata.get("members") or [model.metadata]
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-    with torch.no_grad():
-        net.mean.copy_(t(arrays["l0_mean"]))
-        net.std.copy_(t(arrays["l0_std"]))
-        for conv, bn, i in zip(net.conv, net.bn2d, convs):
-            conv.weight.copy_(t(arrays[f"l{i}_w"].transpose(3, 2, 0, 1)))
-            conv.bias.copy_(t(arrays[f"l{i}_b"]))
-            bn.reset_parameters()
-        for (conv, bn), i in zip([(net.t0, net.bn0), *zip(net.tconv, net.tbn)], tconvs):
-            conv.weight.copy_(t(arrays[f"l{i}_w"].transpose(2, 1, 0)))
-            conv.bias.copy_(t(arrays[f"l{i}_b"]))
-            bn.reset_parameters()
-        net.out.weight.copy_(t(arrays[f"l{dense}_w"].T))
-        net.out.bias.copy_(t(arrays[f"l{dense}_b"]))
-        for bn in [*net.bn2d, net.bn0, *net.tbn]:
-            bn.eps = 0.0
-        x = np.random.default_rng(7).random((250, model.n_features)).astype(np.float32) * 2
-        ref = torch.sigmoid(net(t(x)[None]))[0].numpy()
-    assert np.abs(model.activations(x) - ref).max() < 1e-4
+    x = np.random.default_rng(7).random((250, model.n_features)).astype(np.float32) * 2
+    outputs = []
+    for (prefix, spec), member in zip(member_specs(model.metadata), members):
+        net = DrumNet(**member["torch_cfg"]).eval()
+        w = lambda name: arrays[prefix + name]  # noqa: E731
+        convs = [i for i, s in enumerate(spec) if s["type"] == "conv2d"]
+        tconvs = [i for i, s in enumerate(spec) if s["type"] == "tconv"]
+        dense = [i for i, s in enumerate(spec) if s["type"] == "dense_sigmoid"][0]
+        with torch.no_grad():
+            net.mean.copy_(t(w("l0_mean")))
+            net.std.copy_(t(w("l0_std")))
+            for conv, bn, i in zip(net.conv, net.bn2d, convs):
+                conv.weight.copy_(t(w(f"l{i}_w").transpose(3, 2, 0, 1)))
+                conv.bias.copy_(t(w(f"l{i}_b")))
+                bn.reset_parameters()
+            for (conv, bn), i in zip([(net.t0, net.bn0), *zip(net.tconv, net.tbn)], tconvs):
+                conv.weight.copy_(t(w(f"l{i}_w").transpose(2, 1, 0)))
+                conv.bias.copy_(t(w(f"l{i}_b")))
+                bn.reset_parameters()
+            net.out.weight.copy_(t(w(f"l{dense}_w").T))
+            net.out.bias.copy_(t(w(f"l{dense}_b")))
+            for bn in [*net.bn2d, net.bn0, *net.tbn]:
+                bn.eps = 0.0
+            outputs.append(torch.sigmoid(net(t(x)[None]))[0].numpy())
+    assert len(outputs) == model.n_networks
+    assert np.abs(model.activations(x) - np.mean(outputs, axis=0)).max() < 1e-4
+
+
+def _single_network_file(tmp_path, name, arrays, meta, prefix, spec, bias_shift=0.0):
+    """One network of a model file, saved on its own (optionally with its output bias shifted)."""
+    own = {k[len(prefix):]: v.copy() for k, v in arrays.items() if k.startswith(prefix) and k != "meta"}
+    dense = [i for i, s in enumerate(spec) if s["type"] == "dense_sigmoid"][0]
+    own[f"l{dense}_b"] = own[f"l{dense}_b"] + np.float32(bias_shift)
+    single = {k: v for k, v in meta.items() if k != "members"} | {"layers": spec}
+    path = tmp_path / name
+    np.savez(path, meta=np.array(json.dumps(single)), **own)
+    return path, own
+
+
+def test_an_ensemble_file_averages_its_networks(tmp_path, model):
+    """Several independently trained networks in one file run as madmom's NeuralNetworkEnsemble."""
+    with np.load(DEFAULT_MODEL) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    prefix, spec = member_specs(meta)[0]
+    a_path, a = _single_network_file(tmp_path, "a.npz", arrays, meta, prefix, spec)
+    b_path, b = _single_network_file(tmp_path, "b.npz", arrays, meta, prefix, spec, bias_shift=-1.5)
+    both = {f"m0_{k}": v for k, v in a.items()} | {f"m1_{k}": v for k, v in b.items()}
+    ens_meta = {k: v for k, v in meta.items() if k not in ("layers", "members")}
+    ens_meta["members"] = [{"layers": spec}, {"layers": spec}]
+    np.savez(tmp_path / "ens.npz", meta=np.array(json.dumps(ens_meta)), **both)
+
+    ens = load_model(tmp_path / "ens.npz")
+    assert ens.n_networks == 2 and ens.context_frames == model.context_frames
+    x = np.random.default_rng(5).random((180, model.n_features)).astype(np.float32) * 2
+    one, other = load_model(a_path).activations(x), load_model(b_path).activations(x)
+    assert np.abs(one - other).max() > 0.05  # the two members really differ
+    assert np.abs(ens.activations(x) - (one + other) / 2).max() < 1e-6
 
 
 def test_packaged_model_loads_with_thresholds(model):

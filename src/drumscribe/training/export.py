@@ -7,6 +7,9 @@
 
 Batch norms are folded into the preceding convolutions. ``--parity`` stores a fixed random input
 and the torch network's output for it (the test runs the exported numpy network on it).
+
+``--ckpt`` given more than once exports an ensemble: every network is stored (weights prefixed
+``m0_``, ``m1_``...) and the model's output is the mean of theirs, in torch and in numpy alike.
 """
 
 from __future__ import annotations
@@ -66,11 +69,27 @@ def to_arrays(model: DrumNet) -> tuple[list[dict], dict[str, np.ndarray]]:
     return spec, arrays
 
 
-def export(ckpt, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
+def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
            extra_meta: dict | None = None):
-    model, ck = model_from_ckpt(ckpt)
-    spec, arrays = to_arrays(model)
+    """Write one checkpoint (a path) or an ensemble (a list of paths) as a package model file."""
     from drumscribe.transcription.network import receptive_context
+
+    paths = [ckpts] if isinstance(ckpts, (str, Path)) else list(ckpts)
+    loaded = [model_from_ckpt(p) for p in paths]
+    members, arrays = [], {}
+    for j, (model, ck) in enumerate(loaded):
+        spec, arr = to_arrays(model)
+        prefix = f"m{j}_" if len(loaded) > 1 else ""
+        arrays.update({prefix + k: v for k, v in arr.items()})
+        members.append({
+            "layers": spec,
+            "torch_cfg": dict(model.cfg),
+            "training": {"step": ck.get("step"), "val_loss": ck.get("val_loss"), "train_hours": ck.get("train_hours"),
+                         "n_train_clips": ck.get("n_train_clips"), "args": ck.get("args")},
+        })
+    model, ck = loaded[0]
+    if len({m.n_bands for m, _ in loaded}) != 1:
+        raise SystemExit("ensemble members must take the same features")
 
     calibration = calibration or {}
     meta = {
@@ -85,23 +104,24 @@ def export(ckpt, out: Path, calibration: dict | None = None, parity: Path | None
         "n_features": int(2 * model.n_bands),
         "features": {"frame_size": feat.FRAME_SIZE, "bands_per_octave": feat.BANDS_PER_OCTAVE,
                      "fmin": feat.FMIN, "fmax": feat.FMAX, "diff": "positive, ratio 0.5, stacked"},
-        "layers": spec,
-        "torch_cfg": dict(model.cfg),
-        "context_frames": receptive_context(spec),
-        "training": {"step": ck.get("step"), "val_loss": ck.get("val_loss"), "train_hours": ck.get("train_hours"),
-                     "n_train_clips": ck.get("n_train_clips"), "args": ck.get("args")},
+        "context_frames": max(receptive_context(m["layers"]) for m in members),
         "calibration": calibration.get("notes", ""),
         "licence": "MIT (weights trained only on audio synthesized from GPL Hydrogen kits and GM soundfonts)",
     }
+    if len(members) == 1:
+        meta.update(members[0])  # the single-network format: "layers", "torch_cfg", "training"
+    else:
+        meta["members"] = members
     meta.update(extra_meta or {})
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, meta=np.array(json.dumps(meta)), **arrays)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB), context {meta['context_frames']} frames")
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB), {len(members)} network(s), "
+          f"context {meta['context_frames']} frames")
     if parity is not None:
         rng = np.random.default_rng(1234)
         x = (rng.random((300, 2 * model.n_bands)) * 2.0).astype(np.float32)
         with torch.no_grad():
-            y = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
+            y = np.mean([torch.sigmoid(m(torch.from_numpy(x)[None]))[0].numpy() for m, _ in loaded], axis=0)
         parity.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(parity, input=x, output=y.astype(np.float32))
         from drumscribe.transcription.network import load_model
@@ -113,7 +133,8 @@ def export(ckpt, out: Path, calibration: dict | None = None, parity: Path | None
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, action="append",
+                   help="a checkpoint; give it more than once for an ensemble (outputs averaged)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--calibration", type=Path)
     p.add_argument("--parity", type=Path)

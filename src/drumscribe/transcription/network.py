@@ -7,6 +7,11 @@ over frequency -> bands x channels flattened to one vector per frame -> 1-D conv
 No recurrence: every layer is an im2col + one matrix product, so the network runs far faster than
 real time on one thread. Trained in PyTorch (``drumscribe.training``); the model file holds the
 batch-norm-folded weights in a ``.npz`` with a JSON ``meta`` entry.
+
+A model file may hold several such networks (``meta["members"]``, weights prefixed ``m0_``, ``m1_``
+...), trained independently: they run as a ``madmom.ml.nn.NeuralNetworkEnsemble`` and their outputs
+are averaged. Independent networks make different mistakes, so the average is better calibrated
+and fires fewer false hits than either; the cost is one network pass per member.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from drumscribe._madmom import madmom  # noqa: F401  (must come before any madmom.* import)
 from drumscribe.errors import TranscriptionError
-from madmom.ml.nn import NeuralNetwork
+from madmom.ml.nn import NeuralNetwork, NeuralNetworkEnsemble
 from madmom.ml.nn.activations import sigmoid
 from madmom.ml.nn.layers import FeedForwardLayer, Layer
 
@@ -148,12 +153,15 @@ class TemporalConvLayer(Layer):
         return y
 
 
-def build_layers(spec: list[dict], arrays) -> list[Layer]:
-    """Layers from the architecture spec in the model metadata and the weight arrays."""
+def build_layers(spec: list[dict], arrays, prefix: str = "") -> list[Layer]:
+    """Layers from the architecture spec in the model metadata and the weight arrays.
+
+    ``prefix``: the member's prefix (``"m0_"``...) in an ensemble file, ``""`` in a single-network one.
+    """
     layers: list[Layer] = []
     for i, s in enumerate(spec):
         kind = s["type"]
-        a = lambda name: arrays[f"l{i}_{name}"]  # noqa: E731
+        a = lambda name: arrays[f"{prefix}l{i}_{name}"]  # noqa: E731
         if kind == "normalize":
             layers.append(NormalizeLayer(a("mean"), a("std")))
         elif kind == "split_channels":
@@ -174,6 +182,13 @@ def build_layers(spec: list[dict], arrays) -> list[Layer]:
     return layers
 
 
+def member_specs(meta: dict[str, Any]) -> list[tuple[str, list[dict]]]:
+    """(weight prefix, layer spec) of each network in a model file: one, or an ensemble's members."""
+    if "members" in meta:
+        return [(f"m{j}_", m["layers"]) for j, m in enumerate(meta["members"])]
+    return [("", meta["layers"])]
+
+
 def receptive_context(spec: list[dict]) -> int:
     """Frames of context each side the network sees."""
     ctx = 0
@@ -186,7 +201,7 @@ def receptive_context(spec: list[dict]) -> int:
 
 
 class DrumModel:
-    """A loaded drum model: metadata plus a ``madmom.ml.nn.NeuralNetwork``."""
+    """A loaded drum model: metadata plus a ``madmom.ml.nn.NeuralNetwork`` (or an ensemble of them)."""
 
     def __init__(self, meta: dict[str, Any], arrays):
         self.metadata = dict(meta)
@@ -199,9 +214,13 @@ class DrumModel:
         self.sample_rate: int = int(meta["sample_rate"])
         self.n_features: int = int(meta["n_features"])
         self.min_distance: float = float(meta.get("min_distance", 0.025))
-        self.spec: list[dict] = meta["layers"]
-        self.context_frames: int = int(meta.get("context_frames", receptive_context(self.spec)))
-        self.network = NeuralNetwork(build_layers(self.spec, arrays))
+        members = member_specs(meta)
+        self.context_frames: int = int(
+            meta.get("context_frames", max(receptive_context(spec) for _, spec in members)))
+        networks = [NeuralNetwork(build_layers(spec, arrays, prefix)) for prefix, spec in members]
+        # one member: the network itself; several: madmom averages their outputs (in this thread)
+        self.network = networks[0] if len(networks) == 1 else NeuralNetworkEnsemble(networks, num_threads=1)
+        self.n_networks = len(networks)
 
     def activations(self, features: np.ndarray) -> np.ndarray:
         """(frames, n_features) -> (frames, n_classes) float32 in [0, 1]."""
@@ -212,7 +231,7 @@ class DrumModel:
             )
         if len(x) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        out = self.network.process(x)
+        out = self.network(x)
         return np.ascontiguousarray(np.reshape(out, (len(x), len(self.classes))), dtype=np.float32)
 
     def __repr__(self) -> str:
