@@ -117,10 +117,13 @@ class ModelRunner:
     def __init__(self, model_path=None):
         from drumscribe.transcription.features import FeatureProcessor
         from drumscribe.transcription.network import load_model
+        from drumscribe.transcription.velocity import strength_curves
 
         self.model = load_model(model_path)
         self.features = FeatureProcessor()
+        self.strength_curves = strength_curves
         self.cache: dict[Path, np.ndarray] = {}
+        self.hat_curves: dict[Path, np.ndarray] = {}  # for the open/closed hi-hat split
         self.feature_seconds = 0.0
         self.network_seconds = 0.0
         self.audio_seconds = 0.0
@@ -135,22 +138,54 @@ class ModelRunner:
             t1 = time.perf_counter()
             self.cache[wav] = self.model.activations(f)
             self.network_seconds += time.perf_counter() - t1
+            self.hat_curves[wav] = self.strength_curves(f, ["hihat_closed"])[:, 0]
             self.feature_seconds += t1 - t
             self.audio_seconds += len(x) / self.model.sample_rate
         return self.cache[wav]
 
     def events(self, wav: Path, thresholds=None, offset=None):
+        from drumscribe.transcription import hihat
         from drumscribe.transcription.peaks import detect_onsets
 
-        return detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
+        onsets = detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
+        if "hihat_closed" in self.model.classes and "hihat_open" not in self.model.classes:
+            names = hihat.split([o.instrument for o in onsets], [o.frame for o in onsets], self.hat_curves[wav])
+            for o, name in zip(onsets, names):
+                o.instrument = name
+        return onsets
+
+
+def read_hihat_kinds(class_annotation: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Annotated hi-hat times and whether each is open (subclass OHH vs CHH/PHH), if annotated."""
+    sub = class_annotation.parent.parent / "subclass" / class_annotation.name.replace("_class", "_subclass")
+    if not sub.exists():
+        return np.zeros(0), np.zeros(0, bool)
+    rows = [line.split()[:2] for line in sub.read_text().splitlines() if len(line.split()) >= 2]
+    rows = sorted((float(t), label == "OHH") for t, label in rows if label in ("CHH", "OHH", "PHH"))
+    return np.array([t for t, _ in rows]), np.array([o for _, o in rows], bool)
+
+
+def hihat_split_counts(items, events) -> dict[str, int]:
+    """Detected hi-hats matched (±50 ms) to annotated ones: open/closed called right or wrong."""
+    counts = {"open_as_open": 0, "open_as_closed": 0, "closed_as_closed": 0, "closed_as_open": 0}
+    for (_, _, ann), evs in zip(items, events):
+        ref, ref_open = read_hihat_kinds(ann)
+        hats = sorted((float(e.time), e.instrument == "hihat_open") for e in evs if e.instrument.startswith("hihat"))
+        est = np.array([t for t, _ in hats])
+        for i, j in _match(ref, est, 0.05):
+            truth, called = ("open" if ref_open[i] else "closed"), ("open" if hats[j][1] else "closed")
+            counts[f"{truth}_as_{called}"] += 1
+    return counts
 
 
 def evaluate(data: Path, events_fn) -> dict:
     out = {}
     for kind, items in tracks(data).items():
-        per_track = [(read_annotations(ann), group_estimates(events_fn(wav))) for _, wav, ann in items]
+        events = [events_fn(wav) for _, wav, _ in items]
+        per_track = [(read_annotations(ann), group_estimates(evs)) for (_, _, ann), evs in zip(items, events)]
         out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
         out[kind]["per_track"] = {name: score([pt])["50ms"] for (name, _, _), pt in zip(items, per_track)}
+        out[kind]["hihat_open_closed"] = hihat_split_counts(items, events)
     return out
 
 
@@ -181,6 +216,11 @@ def format_table(results: dict) -> str:
         for k in ("mean3", "mean5"):
             label = "KD/SD/HH" if k == "mean3" else "5-class"
             lines.append(f"mean F {label}: ±50 ms {res['50ms'][k]:.3f}   ±20 ms {res['20ms'][k]:.3f}")
+        h = res.get("hihat_open_closed")
+        if h and sum(h.values()):
+            lines.append(f"hi-hat open/closed, detected hats matched to annotated ones: open called open "
+                         f"{h['open_as_open']}/{h['open_as_open'] + h['open_as_closed']}, closed called closed "
+                         f"{h['closed_as_closed']}/{h['closed_as_closed'] + h['closed_as_open']}")
     return "\n".join(lines)
 
 

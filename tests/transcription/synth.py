@@ -1,7 +1,8 @@
 """Synthesized drum audio with known hit times (no external data).
 
 kick = decaying 60 Hz sine with a short click; snare = noise burst + 200 Hz tone;
-hat = high-passed short noise. Deterministic (seeded).
+hat = high-passed short noise; open hat = the same noise ringing until the pedal closes it
+(choked after ``OPEN_HAT_SECONDS``). Deterministic (seeded).
 """
 
 from __future__ import annotations
@@ -38,7 +39,18 @@ def hat(sr: int = SR, rng=None) -> np.ndarray:
     return (0.6 * noise).astype(np.float32)
 
 
-SOUNDS = {"kick": kick, "snare": snare, "hihat_closed": hat}
+OPEN_HAT_SECONDS = 0.24  # rings until the next eighth note at 120 BPM, where the pedal closes it
+
+
+def open_hat(sr: int = SR, rng=None) -> np.ndarray:
+    rng = rng or np.random.default_rng(4)
+    t = np.arange(int(OPEN_HAT_SECONDS * sr)) / sr
+    sos = butter(4, 6000, btype="highpass", fs=sr, output="sos")
+    envelope = np.exp(-t / 0.4) * np.clip((OPEN_HAT_SECONDS - t) / 0.01, 0, 1)  # 10 ms choke at the end
+    return (0.6 * sosfilt(sos, rng.uniform(-1, 1, len(t))) * envelope).astype(np.float32)
+
+
+SOUNDS = {"kick": kick, "snare": snare, "hihat_closed": hat, "hihat_open": open_hat}
 
 
 def render(hits, duration: float, sr: int = SR, seed: int = 0) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from drumscribe.errors import DrumscribeError, TranscriptionError
-from drumscribe.transcription import audio, midi, velocity
+from drumscribe.transcription import audio, hihat, midi, velocity
 from drumscribe.transcription.instruments import INSTRUMENTS
 from drumscribe.transcription.result import DrumEvent, ModelInfo, SourceInfo, Transcription
 
@@ -74,6 +74,14 @@ def note_of(instrument: str) -> tuple[str, int]:
     if name not in INSTRUMENTS:
         raise TranscriptionError(f"model class {instrument!r} is not a known drum instrument")
     return name, INSTRUMENTS[name].note
+
+
+def _split_hihats(names: list[str], onsets, strength: np.ndarray, class_instruments: list[str]) -> list[str]:
+    """A model with one shared hi-hat output: its ringing hits are played as open hats."""
+    if "hihat_open" in class_instruments or "hihat_closed" not in class_instruments:
+        return names  # the model tells open hats itself, or has no hi-hat
+    column = class_instruments.index("hihat_closed")
+    return hihat.split(names, [o.frame for o in onsets], strength[:, column])
 
 
 def margin_seconds(model: Any, with_beats: bool) -> int:
@@ -191,16 +199,19 @@ def transcribe(
     with clock("velocity"):
         index = {c: i for i, c in enumerate(classes)}
         vels = velocity.velocities(strength, [o.frame for o in onsets], [index[o.instrument] for o in onsets])
+        names = _split_hihats([notes[index[o.instrument]][0] for o in onsets], onsets, strength,
+                              [name for name, _ in notes])
+        played = [(name, INSTRUMENTS[name].note) for name in names]
     events = sorted(
         (
             DrumEvent(
                 time=round(float(o.time), 4),
-                instrument=notes[index[o.instrument]][0],
-                note=notes[index[o.instrument]][1],
+                instrument=name,
+                note=note,
                 velocity=int(v),
                 confidence=round(float(o.confidence), 4),
             )
-            for o, v in zip(onsets, vels)
+            for o, v, (name, note) in zip(onsets, vels, played)
         ),
         key=lambda e: (e.time, e.note),
     )
