@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from synth import SR, groove, render
 
 from drumscribe.transcription.hihat import OPEN_RATIO, SUSTAIN_LAG, open_hits, split
