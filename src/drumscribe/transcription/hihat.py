@@ -44,13 +44,11 @@ def open_hits(curve: np.ndarray, frames, lag: int = SUSTAIN_LAG, ratio: float = 
     n = len(curve)
     if n == 0 or len(frames) == 0:
         return result
-    order = np.argsort(frames, kind="stable")
-    ordered = frames[order]
-    for k, i in enumerate(order):
-        f = int(frames[i])
-        following = ordered[k + 1 :]
-        following = following[following > f]
-        gap = int(following[0] - f) if len(following) else n
+    ordered = np.sort(frames)
+    # the next hat strictly after each hit (two at one frame are one hit's duplicates, not its end)
+    after = np.searchsorted(ordered, frames, side="right")
+    for i, f in enumerate(frames.tolist()):
+        gap = int(ordered[after[i]] - f) if after[i] < len(ordered) else n
         look = min(lag, gap - 2)
         if look < MIN_LAG or f + look >= n or f < 0:
             continue
