@@ -117,13 +117,11 @@ class ModelRunner:
     def __init__(self, model_path=None):
         from drumscribe.transcription.features import FeatureProcessor
         from drumscribe.transcription.network import load_model
-        from drumscribe.transcription.velocity import strength_curves
 
         self.model = load_model(model_path)
         self.features = FeatureProcessor()
-        self.strength_curves = strength_curves
         self.cache: dict[Path, np.ndarray] = {}
-        self.hat_curves: dict[Path, np.ndarray] = {}  # for the open/closed hi-hat split
+        self.curves: dict[Path, np.ndarray] = {}  # per-class band curves, for the open/closed hi-hat split
         self.feature_seconds = 0.0
         self.network_seconds = 0.0
         self.audio_seconds = 0.0
@@ -131,6 +129,7 @@ class ModelRunner:
     def activations(self, wav: Path) -> np.ndarray:
         if wav not in self.cache:
             from drumscribe.transcription.audio import load
+            from drumscribe.transcription.velocity import strength_curves
 
             x = load(wav, self.model.sample_rate).samples  # the product's decoder
             t = time.perf_counter()
@@ -138,7 +137,7 @@ class ModelRunner:
             t1 = time.perf_counter()
             self.cache[wav] = self.model.activations(f)
             self.network_seconds += time.perf_counter() - t1
-            self.hat_curves[wav] = self.strength_curves(f, ["hihat_closed"])[:, 0]
+            self.curves[wav] = strength_curves(f, self.model.classes)
             self.feature_seconds += t1 - t
             self.audio_seconds += len(x) / self.model.sample_rate
         return self.cache[wav]
@@ -148,10 +147,10 @@ class ModelRunner:
         from drumscribe.transcription.peaks import detect_onsets
 
         onsets = detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
-        if "hihat_closed" in self.model.classes and "hihat_open" not in self.model.classes:
-            names = hihat.split([o.instrument for o in onsets], [o.frame for o in onsets], self.hat_curves[wav])
-            for o, name in zip(onsets, names):
-                o.instrument = name
+        names = hihat.play_open_hats([o.instrument for o in onsets], [o.frame for o in onsets], self.curves[wav],
+                                     self.model.classes)  # as the pipeline plays them
+        for o, name in zip(onsets, names):
+            o.instrument = name
         return onsets
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from synth import SR, groove, render
 
-from drumscribe.transcription.hihat import OPEN_RATIO, SUSTAIN_LAG, open_hits, split
+from drumscribe.transcription.hihat import OPEN_RATIO, SUSTAIN_LAG, open_hits, play_open_hats, split
 
 
 def _decay(curve: np.ndarray, frame: int, peak: float, tau_frames: float, length: int) -> None:
@@ -78,3 +78,14 @@ def test_transcribed_open_hats_are_note_46(real_model):
     assert opens.count("hihat_open") >= len(opens) - 1, opens
     assert closed.count("hihat_closed") >= len(closed) - 2, closed
     assert all(e.note == 46 for e in result.events if e.instrument == "hihat_open")
+
+
+def test_only_a_shared_hihat_output_is_split():
+    curve = np.full(200, 0.01)
+    _decay(curve, 100, 1.0, 30.0, 60)  # rings: open
+    strength = np.stack([np.zeros(200), curve], axis=1)
+    names, frames = ["kick", "hihat_closed"], [50, 100]
+    assert play_open_hats(names, frames, strength, ["kick", "hihat_closed"]) == ["kick", "hihat_open"]
+    # a model with its own open-hat output decides itself; a model without hi-hat has nothing to split
+    assert play_open_hats(names, frames, strength, ["kick", "hihat_closed", "hihat_open"]) == names
+    assert play_open_hats(["kick"], [50], strength[:, :1], ["kick"]) == ["kick"]

@@ -69,3 +69,16 @@ def split(instruments, frames, hat_curve: np.ndarray) -> list[str]:
         if is_open:
             names[k] = "hihat_open"
     return names
+
+
+def play_open_hats(names, frames, strength: np.ndarray, class_instruments) -> list[str]:
+    """Per hit, its instrument name; hits of a model's shared hi-hat output that ring become open.
+
+    ``strength``: the band curves of the model's classes (``velocity.strength_curves``), one column
+    per class in ``class_instruments`` order. A model that has its own open-hat output, or no
+    hi-hat, is left as it is.
+    """
+    class_instruments = list(class_instruments)
+    if "hihat_open" in class_instruments or "hihat_closed" not in class_instruments:
+        return list(names)
+    return split(names, frames, strength[:, class_instruments.index("hihat_closed")])

@@ -76,14 +76,6 @@ def note_of(instrument: str) -> tuple[str, int]:
     return name, INSTRUMENTS[name].note
 
 
-def _split_hihats(names: list[str], onsets, strength: np.ndarray, class_instruments: list[str]) -> list[str]:
-    """A model with one shared hi-hat output: its ringing hits are played as open hats."""
-    if "hihat_open" in class_instruments or "hihat_closed" not in class_instruments:
-        return names  # the model tells open hats itself, or has no hi-hat
-    column = class_instruments.index("hihat_closed")
-    return hihat.split(names, [o.frame for o in onsets], strength[:, column])
-
-
 def margin_seconds(model: Any, with_beats: bool) -> int:
     """Chunk margin: the network's context, the STFT window and the spectral difference, rounded up."""
     frames = int(getattr(model, "context_frames", 0) or 0) + 8
@@ -199,8 +191,8 @@ def transcribe(
     with clock("velocity"):
         index = {c: i for i, c in enumerate(classes)}
         vels = velocity.velocities(strength, [o.frame for o in onsets], [index[o.instrument] for o in onsets])
-        names = _split_hihats([notes[index[o.instrument]][0] for o in onsets], onsets, strength,
-                              [name for name, _ in notes])
+        names = hihat.play_open_hats([notes[index[o.instrument]][0] for o in onsets], [o.frame for o in onsets],
+                                     strength, [name for name, _ in notes])
         played = [(name, INSTRUMENTS[name].note) for name in names]
     events = sorted(
         (
