@@ -139,6 +139,9 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=None,
                    help="train for this wall-clock budget instead of --steps (LR schedule follows elapsed time)")
     p.add_argument("--init", type=Path, default=None, help="continue from a checkpoint")
+    p.add_argument("--c1", type=int, default=8, help="channels of the first 2-D conv (from scratch only)")
+    p.add_argument("--c2", type=int, default=24, help="channels of the second 2-D conv (from scratch only)")
+    p.add_argument("--hidden", type=int, default=80, help="width of the temporal convolutions (from scratch only)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -152,7 +155,10 @@ def main(argv=None):
     print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips in {time.time() - t0:.0f}s",
           flush=True)
     n_feat = feats[0].shape[1]
-    model = DrumNet(n_feat // 2, len(CLASSES))
+    cfg = dict(c1=a.c1, c2=a.c2, hidden=a.hidden)
+    if a.init:  # fine-tuning keeps the architecture of the checkpoint
+        cfg = {k: torch.load(a.init)["cfg"][k] for k in cfg}
+    model = DrumNet(n_feat // 2, len(CLASSES), **cfg)
     # feature normalisation from a sample of the training set
     sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
     model.mean.copy_(torch.from_numpy(sample.mean(0)))
