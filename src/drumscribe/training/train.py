@@ -155,16 +155,17 @@ def main(argv=None):
     print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips in {time.time() - t0:.0f}s",
           flush=True)
     n_feat = feats[0].shape[1]
+    init = torch.load(a.init) if a.init else None
     cfg = dict(c1=a.c1, c2=a.c2, hidden=a.hidden)
-    if a.init:  # fine-tuning keeps the architecture of the checkpoint
-        cfg = {k: torch.load(a.init)["cfg"][k] for k in cfg}
+    if init:  # fine-tuning keeps the architecture of the checkpoint
+        cfg = {k: init["cfg"][k] for k in cfg}
     model = DrumNet(n_feat // 2, len(CLASSES), **cfg)
     # feature normalisation from a sample of the training set
     sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
     model.mean.copy_(torch.from_numpy(sample.mean(0)))
     model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
-    if a.init:  # fine-tuning: keep the original normalisation and weights
-        model.load_state_dict(torch.load(a.init)["state"])
+    if init:  # fine-tuning: keep the original normalisation and weights
+        model.load_state_dict(init["state"])
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
     def lr_at(frac: float) -> float:  # 3 % linear warm-up, then cosine to 2 % of the peak
