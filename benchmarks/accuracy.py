@@ -145,10 +145,13 @@ class ModelRunner:
     def events(self, wav: Path, thresholds=None, offset=None):
         from drumscribe.transcription import hihat
         from drumscribe.transcription.peaks import detect_onsets
+        from drumscribe.transcription.pipeline import note_of
 
         onsets = detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
-        names = hihat.play_open_hats([o.instrument for o in onsets], [o.frame for o in onsets], self.curves[wav],
-                                     self.model.classes)  # as the pipeline plays them
+        # class names -> instruments, then open or closed hats, exactly as the pipeline plays them
+        played = {c: note_of(c)[0] for c in self.model.classes}
+        names = hihat.play_open_hats([played[o.instrument] for o in onsets], [o.frame for o in onsets],
+                                     self.curves[wav], list(played.values()))
         for o, name in zip(onsets, names):
             o.instrument = name
         return onsets
