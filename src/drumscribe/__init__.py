@@ -32,15 +32,15 @@ _EXPORTS: dict[str, str] = {
     "doctor": "drumscribe.doctor:doctor",
     # transcription
     "transcribe": "drumscribe.transcription.pipeline:transcribe",
-    "transcribe_and_store": "drumscribe.transcription.jobs:transcribe_and_store",
+    "transcribe_and_store": "drumscribe.jobs.run:transcribe_and_store",
     "Transcription": "drumscribe.transcription.result:Transcription",
     "DrumEvent": "drumscribe.transcription.result:DrumEvent",
     "load_model": "drumscribe.transcription.network:load_model",
     # sync, jobs, views
     "sync": "drumscribe.sync:sync",
-    "list_jobs": "drumscribe.jobs:list_jobs",
-    "load_job": "drumscribe.jobs:load_job",
-    "render_tab": "drumscribe.tab:render_tab",
+    "list_jobs": "drumscribe.jobs.store:list_jobs",
+    "load_job": "drumscribe.jobs.store:load_job",
+    "render_tab": "drumscribe.views.tab:render_tab",
     "storage_stats": "drumscribe.stats:storage_stats",
 }
 

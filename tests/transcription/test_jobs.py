@@ -12,7 +12,7 @@ from drumscribe import keys
 from drumscribe.config import load_settings
 from drumscribe.errors import ConfigError, InputError, StorageError, TranscriptionError
 from drumscribe.storage.local import LocalStorage
-from drumscribe.transcription import jobs
+from drumscribe.jobs import run as jobs
 from drumscribe.transcription.result import Transcription
 
 

@@ -54,7 +54,7 @@ def jobs(
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
     """List transcription jobs, newest first."""
-    from drumscribe.jobs import list_jobs
+    from drumscribe.jobs.store import list_jobs
 
     settings = settings_from(ctx)
     found = list_jobs(settings, user=user, limit=limit or None, prefer_local=force_local(ctx))
@@ -92,8 +92,8 @@ def show(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """Show one job: a summary and a drum tab, or its JSON or MIDI."""
-    from drumscribe.jobs import load_job
-    from drumscribe.tab import parse_bars, render_tab
+    from drumscribe.jobs.store import load_job
+    from drumscribe.views.tab import parse_bars, render_tab
 
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -159,7 +159,7 @@ def open_job(
     expires: int = typer.Option(3600, "--expires", help="Seconds the S3 links stay valid (max 7 days)."),
 ) -> None:
     """Print links (S3: presigned URLs) or paths (local) to a job's MIDI and JSON."""
-    from drumscribe.jobs import job_files
+    from drumscribe.jobs.store import job_files
     from drumscribe.storage import get_storage
 
     settings = settings_from(ctx)

@@ -1,6 +1,6 @@
 """``drumscribe transcribe``: audio in, MIDI + JSON stored under processed/ (and optionally ``-o``).
 
-Every input becomes one job (see ``drumscribe.transcription.jobs``). Several inputs run in
+Every input becomes one job (see ``drumscribe.jobs.run``). Several inputs run in
 parallel worker processes (``--jobs``, default: all cores), each loading the model once; one
 failing input is reported on one line and does not stop the others, and the exit status is
 non-zero if any failed. Summaries go to stdout; with ``--json`` stdout carries only the result
@@ -55,7 +55,7 @@ def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None,
 
 
 def _run_one(item: str) -> Outcome:
-    from drumscribe.transcription.jobs import transcribe_and_store
+    from drumscribe.jobs.run import transcribe_and_store
 
     try:
         result, job = transcribe_and_store(
@@ -177,7 +177,7 @@ def transcribe_cmd(
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.storage import get_storage
-    from drumscribe.transcription.jobs import expand_inputs
+    from drumscribe.jobs.run import expand_inputs
     from drumscribe.transcription.pipeline import get_model
 
     settings = settings_from(ctx)
