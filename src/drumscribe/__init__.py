@@ -41,6 +41,11 @@ _EXPORTS: dict[str, str] = {
     "list_jobs": "drumscribe.jobs.store:list_jobs",
     "load_job": "drumscribe.jobs.store:load_job",
     "render_tab": "drumscribe.views.tab:render_tab",
+    "render_html": "drumscribe.views.html:render_html",
+    "render_image": "drumscribe.views.image:render_image",
+    "render_view": "drumscribe.views:render",
+    "job_page": "drumscribe.jobs.page:job_page",
+    "view_job": "drumscribe.jobs.page:view_job",
     "storage_stats": "drumscribe.stats:storage_stats",
 }
 

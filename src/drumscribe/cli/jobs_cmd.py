@@ -1,4 +1,4 @@
-"""``drumscribe jobs | show JOB | open JOB | stats``: look at stored results."""
+"""``drumscribe jobs | show JOB | view JOB | open JOB | stats``: look at stored results."""
 
 from __future__ import annotations
 
@@ -13,21 +13,8 @@ from rich.table import Table
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
 from drumscribe.errors import InputError
-
-FORMATS = ("tab", "json", "midi")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
-
-
-def _hits(counts: dict[str, int]) -> str:
-    from drumscribe.transcription.instruments import INSTRUMENTS
-
-    return " ".join(f"{INSTRUMENTS[n].label if n in INSTRUMENTS else n} {c}" for n, c in counts.items())
+from drumscribe.views import VIEWS
+from drumscribe.views.summary import format_date as _date, format_duration as _duration, format_hits as _hits
 
 
 def _usd(amount: float) -> str:
@@ -40,10 +27,6 @@ def _wide(console):
     from rich.console import Console
 
     return console if console.is_terminal else Console(highlight=False, width=200)
-
-
-def _date(created_at: str | None) -> str:
-    return (created_at or "").replace("T", " ").rstrip("Z")[:16]
 
 
 @app.command("jobs")
@@ -87,44 +70,57 @@ def jobs(
 def show(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
-    fmt: str = typer.Option("tab", "--format", "-f", help="tab (summary and drum tab), json or midi."),
-    bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B of the tab, e.g. 5-8."),
+    fmt: str = typer.Option("tab", "--format", "-f", help=f"One of: {', '.join(VIEWS)} (docs/views.md)."),
+    bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B (tab, png, svg), e.g. 5-8."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    embed_audio: bool = typer.Option(False, "--embed-audio", help="html: put the original audio inside the page."),
+    expires: int = typer.Option(3600, "--expires", help="html on S3: seconds the page's links stay valid (max 7 days)."),
 ) -> None:
-    """Show one job: a summary and a drum tab, or its JSON or MIDI."""
+    """Show one job: a summary and a drum tab, or its JSON, MIDI, HTML page or grid image."""
     from drumscribe.jobs.store import load_job
-    from drumscribe.views.tab import parse_bars, render_tab
+    from drumscribe.views import render, view
+    from drumscribe.views.tab import parse_bars
 
-    if fmt not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    view(fmt)  # an unknown format fails here, before anything is read
     chosen = parse_bars(bars)
-    settings = settings_from(ctx)
-    t = load_job(job_id, settings, prefer_local=force_local(ctx))
-    if fmt == "midi":
-        data = _midi_bytes(ctx, settings, t, job_id)
-        _write_binary(data, output)
-        return
-    if fmt == "json":
-        text = t.to_json() + "\n"
-    else:
-        counts = _hits(t.counts()) or "no hits"
-        lines = [
-            f"job      {t.job_id or job_id}" + (f"  (user {t.user_id})" if t.user_id else ""),
-            f"source   {t.source.name or t.source.key or '?'}",
-            f"created  {_date(t.created_at)} UTC",
-            f"length   {_duration(t.duration)}   tempo {t.tempo:.1f} BPM   {len(t.beats)} beats",
-            f"hits     {counts}",
-            "",
-            render_tab(t, chosen),
-        ]
-        text = "\n".join(lines)
     if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    settings = settings_from(ctx)
+    if fmt == "html":
+        from drumscribe.jobs.page import job_page
+
+        folder = output.parent if output else Path.cwd()
+        result: str | bytes = job_page(job_id, settings, page_dir=folder, embed_audio=embed_audio, expires=expires,
+                                       prefer_local=force_local(ctx))
+    else:
+        t = load_job(job_id, settings, prefer_local=force_local(ctx))
+        result = _midi_bytes(ctx, settings, t, job_id) if fmt == "midi" else render(t, fmt, bars=chosen, job_id=job_id)
+    if isinstance(result, bytes):
+        _write_binary(result, output, fmt)
+    elif output:
         from drumscribe.transcription.result import write_atomic
 
-        write_atomic(output, text)
-        err.print(f"Wrote {output}")
+        write_atomic(output, result)
+        err.print(f"Wrote {escape(str(output))}")
     else:
-        typer.echo(text, nl=False)
+        typer.echo(result, nl=False)
+
+
+@app.command("view")
+def view_cmd(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
+    no_open: bool = typer.Option(False, "--no-open", help="Only write the page and print its path."),
+    embed_audio: bool = typer.Option(False, "--embed-audio", help="Put the original audio inside the page."),
+    expires: int = typer.Option(3600, "--expires", help="S3: seconds the page's links stay valid (max 7 days)."),
+) -> None:
+    """Open a job's page in the browser: drum grid, playback with synthesized drums, summary."""
+    from drumscribe.jobs.page import view_job
+
+    settings = settings_from(ctx)
+    path = view_job(job_id, settings, open_browser=not no_open, embed_audio=embed_audio, expires=expires,
+                    prefer_local=force_local(ctx))
+    typer.echo(str(path))
 
 
 def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:
@@ -139,7 +135,7 @@ def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:
         return t.to_midi()  # older jobs without output.mid: render it from the JSON
 
 
-def _write_binary(data: bytes, output: Optional[Path]) -> None:
+def _write_binary(data: bytes, output: Optional[Path], fmt: str = "midi") -> None:
     if output:
         from drumscribe.transcription.result import write_atomic
 
@@ -147,7 +143,7 @@ def _write_binary(data: bytes, output: Optional[Path]) -> None:
         err.print(f"Wrote {output} ({len(data)} bytes)")
         return
     if sys.stdout.isatty():
-        raise InputError("not writing binary MIDI to a terminal; use -o FILE.mid or redirect stdout")
+        raise InputError(f"not writing {fmt} to a terminal; use -o FILE.{'mid' if fmt == 'midi' else fmt} or redirect stdout")
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 

@@ -168,3 +168,10 @@ def render_tab(transcription: Any, bars: str | Sequence[int] | None = None, *, b
     legend = "x/o hit (cymbal/drum), X/O accent" + (", bars counted 1&a are 8th-note triplets" if any(b.division == 3 for b in grid) else "")
     out.append(legend)
     return "\n".join(out) + "\n"
+
+
+def render_summary_and_tab(transcription: Any, bars: str | Sequence[int] | None = None, *, job_id: str | None = None) -> str:
+    """What ``drumscribe show JOB`` prints: the job's summary, then its tab."""
+    from drumscribe.views.summary import summary_lines
+
+    return "\n".join([*summary_lines(transcription, job_id), "", render_tab(transcription, bars)])

@@ -1,0 +1,97 @@
+"""A stored job as its HTML page: the view from ``views/html.py`` plus where the page finds the
+original audio, the MIDI and the JSON (``drumscribe show JOB --format html``, ``drumscribe view JOB``).
+
+Local mirror: links relative to the folder the page is saved in, so a page written beside the mirror
+(or moved together with it) keeps working from disk. S3: presigned URLs, valid ``expires`` seconds.
+``embed_audio`` puts the original inside the page instead (compressed; see ``views/embed.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import webbrowser
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from drumscribe.config import Settings
+from drumscribe.errors import NotFoundError
+from drumscribe.jobs.store import _storage, job_files, load_job
+
+PAGES_DIR = ".views"  # under DRUMSCRIBE_HOME; bucket names cannot start with a dot, so no mirror clashes
+
+
+def _local_url(path: Path, page_dir: Path | None) -> str:
+    if page_dir is not None:
+        try:
+            return quote(Path(os.path.relpath(path.resolve(), page_dir.resolve())).as_posix())
+        except ValueError:  # another drive (Windows): no relative path exists
+            pass
+    return path.resolve().as_uri()
+
+
+def job_page(
+    job_id: str,
+    settings: Settings | None = None,
+    storage: Any = None,
+    user: str | None = None,
+    *,
+    page_dir: str | os.PathLike | None = None,
+    embed_audio: bool = False,
+    expires: int = 3600,
+    prefer_local: bool = False,
+) -> str:
+    """The HTML page of job ``job_id``, to be saved in folder ``page_dir`` (default: absolute links)."""
+    from drumscribe.views.embed import embeddable_audio
+    from drumscribe.views.html import render_html
+
+    storage, settings = _storage(settings, storage, prefer_local)
+    t = load_job(job_id, settings, storage, user)
+    files = job_files(job_id, settings, storage, user)
+    source_key = t.source.key
+    folder = Path(page_dir) if page_dir is not None else None
+    local = storage.name == "local"
+
+    def url(key: str) -> str:
+        if local:
+            return _local_url(Path(storage.root) / key, folder)
+        return storage.presign(key, expires=expires)
+
+    options: dict[str, Any] = {"links": {"MIDI": url(files["midi"]), "JSON": url(files["json"])}}
+    if not local:
+        options["links_expire"] = datetime.now(timezone.utc) + timedelta(seconds=expires)
+    if embed_audio:
+        if not source_key or not storage.exists(source_key):
+            raise NotFoundError(f"the original audio of job {job_id!r} is not stored ({source_key or 'no upload key'}); "
+                                "leave out --embed-audio")
+        options["audio"], options["audio_type"] = embeddable_audio(storage.get(source_key), t.source.name or source_key)
+    elif source_key and storage.exists(source_key):
+        options["audio_url"] = url(source_key)
+    return render_html(t, **options)
+
+
+def view_job(
+    job_id: str,
+    settings: Settings | None = None,
+    storage: Any = None,
+    user: str | None = None,
+    *,
+    open_browser: bool = True,
+    embed_audio: bool = False,
+    expires: int = 3600,
+    prefer_local: bool = False,
+) -> Path:
+    """Write the job's page under ``$DRUMSCRIBE_HOME/.views/`` and open it in the browser; its path."""
+    from drumscribe.keys import sanitize_user_id, validate_job_id
+    from drumscribe.transcription.result import write_atomic
+
+    storage, settings = _storage(settings, storage, prefer_local)
+    validate_job_id(job_id)
+    folder = Path(settings.home) / PAGES_DIR / sanitize_user_id(user or settings.user)
+    folder.mkdir(parents=True, exist_ok=True)
+    page = job_page(job_id, settings, storage, user, page_dir=folder, embed_audio=embed_audio, expires=expires)
+    path = write_atomic(folder / f"{job_id}.html", page)
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())
+    return path

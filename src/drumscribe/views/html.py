@@ -1,0 +1,185 @@
+"""A transcription as one self-contained HTML page: the drum grid, playback of the original with a
+synthesized drum track over it, and the job's summary.
+
+The page works offline from disk: its CSS and JavaScript are inline (``assets/page.css``,
+``assets/page.js``, no framework), the drum sounds are synthesized with Web Audio, and its
+Content-Security-Policy forbids every request except the audio it was given. The only strings
+that come from the job (file names, model names, links) reach the page HTML-escaped, or inside a
+JSON block whose ``<``, ``>`` and ``&`` are ``\\u``-escaped, which the script reads as data and shows
+with ``textContent``: a ``<script>`` in a file name stays text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timezone
+from html import escape
+from importlib import resources
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from drumscribe.errors import InputError
+from drumscribe.views.grid import bars, colour, display_name, lanes
+from drumscribe.views.summary import format_date, format_duration, model_name, source_name
+
+SAFE_SCHEMES = {"", "http", "https", "file", "data", "blob"}  # never javascript: or the like
+
+
+def _asset(name: str) -> str:
+    return resources.files("drumscribe.views").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def _json_for_html(value: Any) -> str:
+    """JSON that cannot end its <script> block or open a comment: <, > and & as \\u escapes."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is a link a page may hold (relative, http(s), file, data, blob); else None."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in SAFE_SCHEMES else None
+
+
+def audio_data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _colour_class(instrument: str) -> str:
+    return "c-" + "".join(ch if ch.isalnum() else "_" for ch in instrument)
+
+
+def _colour_rules(t: Any) -> str:
+    """One class per lane colour: the CSP allows no inline style attributes."""
+    return "".join(f"\n.{_colour_class(n)}{{background:{colour(n)}}}" for n in lanes(t))
+
+
+def _page_data(t: Any, audio: str | None) -> dict[str, Any]:
+    names = lanes(t)
+    index = {name: i for i, name in enumerate(names)}
+    grid = bars(t)
+    return {
+        "duration": max(float(t.duration or 0.0), max((e.time for e in t.events), default=0.0) + 0.5),
+        "lanes": [{"name": n, "label": display_name(n), "colour": colour(n)} for n in names],
+        # [time s, lane, velocity, confidence], sorted by time: what the grid draws and the synth plays
+        "hits": [[round(e.time, 4), index[e.instrument], int(e.velocity), round(float(e.confidence), 3)]
+                 for e in sorted(t.events, key=lambda e: e.time)],
+        "bars": [{"n": b.number, "beats": [round(x, 4) for x in b.beats]} for b in grid],
+        "audio": audio,
+    }
+
+
+def _summary(t: Any, links: Mapping[str, str], links_expire: str | None) -> str:
+    rows = [
+        ("File", source_name(t)),
+        ("Job", t.job_id or ""),
+        ("Created", f"{format_date(t.created_at)} UTC" if t.created_at else ""),
+        ("Length", format_duration(t.duration)),
+        ("Tempo", f"{t.tempo:.1f} BPM, {len(t.beats)} beats, {len(t.downbeats)} bars detected"),
+        ("Model", model_name(t)),
+    ]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows if v)
+    counts = t.counts()
+    hits = "".join(
+        f'<li><span class="swatch {_colour_class(name)}"></span>{escape(display_name(name))} '
+        f"<b>{count}</b></li>" for name, count in counts.items()
+    ) or "<li>no hits</li>"
+    safe = {label: safe_url(url) for label, url in links.items()}
+    anchors = " ".join(f'<a href="{escape(url, quote=True)}" download>{escape(label)}</a>' for label, url in safe.items() if url)
+    expiry = f' <span class="note">(links valid until {escape(links_expire)})</span>' if anchors and links_expire else ""
+    return (
+        f'<table class="facts">{body}<tr><th>Hits</th><td><ul class="counts">{hits}</ul>'
+        f"{sum(counts.values())} in all</td></tr>"
+        + (f"<tr><th>Files</th><td>{anchors}{expiry}</td></tr>" if anchors else "")
+        + "</table>"
+    )
+
+
+def render_html(
+    transcription: Any,
+    *,
+    audio_url: str | None = None,
+    audio: bytes | None = None,
+    audio_type: str = "audio/ogg",
+    links: Mapping[str, str] | None = None,
+    links_expire: datetime | str | None = None,
+) -> str:
+    """The page of ``transcription`` as one HTML string.
+
+    ``audio_url``: where the page finds the original (a URL relative to where the page is saved, a
+    ``file://`` URL or a presigned https URL); or ``audio``: its bytes, embedded as a ``data:`` URI
+    (see :func:`drumscribe.views.embed.embeddable_audio` to compress it first). ``links``: label ->
+    URL of files to offer (the MIDI and JSON), ``links_expire`` when presigned ones stop working.
+    """
+    t = transcription
+    if audio is not None and audio_url:
+        raise InputError("give the page audio_url or audio bytes, not both")
+    source = audio_data_uri(audio, audio_type) if audio is not None else safe_url(audio_url)
+    if isinstance(links_expire, datetime):
+        links_expire = links_expire.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    css, script = _asset("page.css") + _colour_rules(t), _asset("page.js")
+    # hashes, not 'unsafe-inline': only our own style and script run, whatever a job's strings hold
+    csp = (
+        f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(css)}; "
+        "media-src data: blob: file: http: https:; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    title = f"{source_name(t)} - drumscribe"
+    return _TEMPLATE.format(
+        csp=escape(csp, quote=False),  # no double quotes in it: the attribute stays closed
+        title=escape(title),
+        heading=escape(source_name(t)),
+        css=css,
+        summary=_summary(t, links or {}, links_expire),
+        data=_json_for_html(_page_data(t, source)),
+        script=script,
+    )
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="drumscribe">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header><h1>{heading}</h1><p class="by">drum transcription by drumscribe</p></header>
+<section id="transport" aria-label="Playback">
+  <button id="play" type="button" title="Play / pause (space)">&#9654; Play</button>
+  <button id="rewind" type="button" title="Back to the start (Home)">&#9664;&#9664;</button>
+  <span id="clock">0:00.00</span>
+  <label class="mix"><input type="checkbox" id="orig-on" checked> Original
+    <input type="range" id="orig-level" min="0" max="1" step="0.01" value="1" aria-label="Original level"></label>
+  <label class="mix"><input type="checkbox" id="synth-on" checked> Drums (synth)
+    <input type="range" id="synth-level" min="0" max="1" step="0.01" value="0.7" aria-label="Synth drums level"></label>
+  <span class="zoom"><button id="zoom-out" type="button" title="Zoom out (-)">&minus;</button>
+    <button id="zoom-in" type="button" title="Zoom in (+)">+</button>
+    <label><input type="checkbox" id="follow" checked> follow</label></span>
+  <span id="status" role="status"></span>
+</section>
+<section id="grid" aria-label="Drum grid">
+  <div id="labels"></div>
+  <div id="scroller"><div id="canvas"><div id="ruler"></div><div id="lanes"></div><div id="playhead"></div></div></div>
+</section>
+<section id="summary" aria-label="Summary">{summary}</section>
+<audio id="original" preload="auto"></audio>
+<script type="application/json" id="drumscribe-data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
