@@ -63,7 +63,9 @@ def render_image(transcription: Any, format: str = "png", *, bars: str | Sequenc
     for i in range(len(names)):
         if i % 2:
             ax.axhspan(i - 0.5, i + 0.5, color="#f6f7fa", zorder=-1, lw=0)
-    shown = [e for e in t.events if start - 0.05 <= e.time <= end and e.instrument in row]
+    # a hit a little before a bar line belongs to that bar (played early), as in the tab
+    early = 60.0 / float(t.tempo or 120.0) / 8
+    shown = [e for e in t.events if start - early <= e.time < end - early and e.instrument in row]
     if shown:
         from matplotlib.colors import to_rgba
 
@@ -74,7 +76,7 @@ def render_image(transcription: Any, format: str = "png", *, bars: str | Sequenc
             c=[to_rgba(colour(e.instrument), 0.35 + 0.65 * e.velocity / 127) for e in shown],
             edgecolors="#00000040", linewidths=0.6, zorder=2,
         )
-    ax.set_xlim(start, end)
+    ax.set_xlim(start - early, end - early)
     ax.set_ylim(-0.5, len(names) - 0.5)
     ax.set_yticks(range(len(names)), [display_name(n) for n in reversed(names)], fontsize=9)
     ax.tick_params(axis="y", length=0)
@@ -85,8 +87,12 @@ def render_image(transcription: Any, format: str = "png", *, bars: str | Sequenc
     title = f"{source_name(t)}   {t.tempo:.0f} BPM   {sum(1 for _ in shown)} hits"
     fig.text(0.01, 1 - 0.12 / fig.get_figheight(), title, fontsize=10, va="top", ha="left", parse_math=False)
     buffer = io.BytesIO()
-    metadata = {"Date": None} if format == "svg" else {}  # same input, same bytes
-    fig.savefig(buffer, format=format, dpi=dpi, metadata=metadata, facecolor="white")
+    from matplotlib import rc_context
+
+    # same input, same bytes: no date, and element ids from a fixed salt instead of a random one
+    metadata = {"Date": None} if format == "svg" else {}
+    with rc_context({"svg.hashsalt": "drumscribe"}):
+        fig.savefig(buffer, format=format, dpi=dpi, metadata=metadata, facecolor="white")
     return buffer.getvalue()
 
 

@@ -1,0 +1,134 @@
+"""`drumscribe show JOB --format ...` and `drumscribe view JOB`: the dispatch table, the files they
+write and where a page finds the original, the MIDI and the JSON (local mirror and S3)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+import drumscribe
+from drumscribe.cli import app
+from drumscribe.config import load_settings
+from drumscribe.errors import InputError
+from drumscribe.keys import midi_key, transcription_key
+from drumscribe.storage import get_storage
+from drumscribe.views import VIEWS, render
+from samples import JOB, groove
+from test_html import wav_bytes
+
+runner = CliRunner()
+
+
+def store(storage, t=None, audio: bytes | None = None):
+    t = t or groove()
+    storage.put(transcription_key("tester", JOB), t.to_json().encode())
+    storage.put(midi_key("tester", JOB), t.to_midi())
+    if audio is not None:
+        storage.put(t.source.key, audio)
+    return t
+
+
+@pytest.fixture
+def local():
+    storage = get_storage(load_settings(), prefer_local=True, announce=False)
+    store(storage, audio=wav_bytes(5.0))
+    return storage
+
+
+def page_data(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="drumscribe-data">(.*?)</script>', html, re.S).group(1))
+
+
+def hrefs(html: str) -> dict[str, str]:
+    return {label: url.replace("&amp;", "&") for url, label in re.findall(r'<a href="([^"]+)" download>([^<]+)</a>', html)}
+
+
+def test_every_format_in_the_table_renders_a_transcription():
+    t = groove()
+    for name in VIEWS:
+        result = render(t, name, bars=(1, 1), job_id=JOB)  # options a view does not take are dropped
+        assert isinstance(result, (str, bytes)) and len(result) > 100, name
+    with pytest.raises(InputError, match="unknown format 'pdf'; valid formats: tab, json, midi, html, png, svg"):
+        render(t, "pdf")
+
+
+def test_show_writes_each_format(local, tmp_path):
+    expected = {"tab": b"job      " + JOB.encode(), "json": b"{", "midi": b"MThd", "html": b"<!DOCTYPE html>",
+                "png": b"\x89PNG", "svg": b"<?xml"}
+    for fmt, start in expected.items():
+        target = tmp_path / "out" / f"result.{fmt}"
+        result = runner.invoke(app, ["--local", "show", JOB, "--format", fmt, "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        assert target.read_bytes().startswith(start), fmt
+
+
+def test_images_go_to_stdout_when_it_is_a_pipe(local):
+    result = runner.invoke(app, ["--local", "show", JOB, "-f", "svg", "--bars", "2-2"])
+    assert result.exit_code == 0 and result.stdout_bytes.startswith(b"<?xml")
+
+
+def test_bad_format_and_unknown_job_are_one_line_errors(local):
+    bad = runner.invoke(app, ["--local", "show", JOB, "--format", "pdf"])
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: unknown format 'pdf'; valid formats: tab, json, midi, html, png, svg\n"
+    for args in (["show", "20261231T000000Z-ffffffff", "-f", "html"], ["view", "20261231T000000Z-ffffffff", "--no-open"]):
+        missing = runner.invoke(app, ["--local", *args])
+        assert missing.exit_code != 0 and missing.stderr.startswith("Error: no job") and len(missing.stderr.splitlines()) == 1
+
+
+def test_html_page_links_the_local_mirror_relative_to_where_it_is_saved(local, tmp_path):
+    page = tmp_path / "pages" / "groove.html"
+    assert runner.invoke(app, ["--local", "show", JOB, "-f", "html", "-o", str(page)]).exit_code == 0
+    html = page.read_text()
+    audio = page_data(html)["audio"]
+    assert not audio.startswith(("/", "file:")) and (page.parent / unquote(audio)).resolve().read_bytes()[:4] == b"RIFF"
+    links = hrefs(html)
+    assert (page.parent / unquote(links["MIDI"])).resolve().read_bytes()[:4] == b"MThd"
+    assert json.loads((page.parent / unquote(links["JSON"])).resolve().read_text())["job_id"] == JOB
+
+
+def test_embed_audio_puts_a_compressed_original_in_the_page(local, tmp_path):
+    page = tmp_path / "page.html"
+    assert runner.invoke(app, ["--local", "show", JOB, "-f", "html", "--embed-audio", "-o", str(page)]).exit_code == 0
+    audio = page_data(page.read_text())["audio"]
+    assert audio.startswith("data:audio/ogg;base64,") and len(audio) < len(wav_bytes(5.0)) / 4
+
+
+def test_embed_audio_without_a_stored_original_says_so(local):
+    t = groove().with_ids(source=groove().source.__class__(name="gone.wav", duration=5.0))
+    store(local, t)
+    result = runner.invoke(app, ["--local", "show", JOB, "-f", "html", "--embed-audio", "-o", "p.html"])
+    assert result.exit_code == 1 and "original audio of job" in result.stderr and len(result.stderr.splitlines()) == 1
+    html = drumscribe.job_page(JOB, storage=local)  # without --embed-audio the page just has no original
+    assert page_data(html)["audio"] is None
+
+
+def test_view_writes_the_page_and_opens_the_browser(local, monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    quiet = runner.invoke(app, ["--local", "view", JOB, "--no-open"])
+    assert quiet.exit_code == 0 and opened == []
+    path = Path(quiet.stdout.strip())
+    assert path.name == f"{JOB}.html" and path.read_text().startswith("<!DOCTYPE html>")
+    assert runner.invoke(app, ["--local", "view", JOB]).exit_code == 0
+    assert opened == [path.resolve().as_uri()]
+
+
+def test_on_s3_the_page_uses_presigned_links(s3_mock, bucket_name, monkeypatch):
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name)
+    storage = get_storage(load_settings(), announce=False)
+    store(storage, audio=wav_bytes(2.0))
+    html = drumscribe.job_page(JOB, storage=storage, expires=600)
+    for url in [page_data(html)["audio"], *hrefs(html).values()]:
+        assert url.startswith("https://") and "X-Amz-Expires=600" in url and bucket_name in url
+    assert "links valid until" in html
+    embedded = drumscribe.job_page(JOB, storage=storage, embed_audio=True)
+    assert page_data(embedded)["audio"].startswith("data:audio/ogg;base64,")
