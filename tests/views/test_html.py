@@ -99,8 +99,10 @@ def test_page_draws_the_grid_and_plays_in_chromium(chromium, tmp_path):
         page.click("#play")
         assert page.evaluate("document.body.dataset.state") == "paused"
 
-        page.locator(".hit").nth(5).click()  # click a hit to hear it
-        assert page.inner_text("#status").startswith(("Hi-hat closed at", "Snare at", "Kick at"))
+        fill = next(i for i, e in enumerate(sorted(t.events, key=lambda e: e.time)) if e.instrument == "tom_low")
+        page.click(f'.hit[data-index="{fill}"]')  # click a hit to hear it
+        assert page.inner_text("#status").startswith("Low tom at 0:04.25, velocity 100")
+        assert page.locator(".hit.lit").count() == 1
         png = opened.screenshot(full_page=True)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
         assert opened.errors == []
@@ -121,6 +123,15 @@ def test_embedded_original_plays_under_the_synth_drums(chromium, tmp_path):
         assert page.evaluate("document.getElementById('original').volume") == 1.0
         assert opened.errors == []
         assert [u for u in opened.requests if not u.startswith("data:")] == [path.as_uri()]
+
+
+def test_a_transcription_without_hits_still_opens(chromium, tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(render_html(groove().with_ids(events=())))
+    with open_page(chromium, path) as opened:
+        assert opened.page.locator(".hit").count() == 0 and opened.page.locator(".barno").count() == 3
+        opened.page.click("#play")
+        assert opened.errors == []
 
 
 def test_hostile_names_stay_text_in_chromium(chromium, tmp_path):
