@@ -132,3 +132,26 @@ def test_on_s3_the_page_uses_presigned_links(s3_mock, bucket_name, monkeypatch):
     assert "links valid until" in html
     embedded = drumscribe.job_page(JOB, storage=storage, embed_audio=True)
     assert page_data(embedded)["audio"].startswith("data:audio/ogg;base64,")
+
+
+@pytest.mark.e2e
+def test_page_of_an_s3_job_plays_the_original_through_its_presigned_url(moto_server, bucket_name, monkeypatch, tmp_path):
+    """The real CLI against a moto S3 server on 127.0.0.1, and the page it writes in Chromium."""
+    from headless_chromium import chromium_or_skip, open_page
+    from storage_helpers import make_bucket
+
+    chromium = chromium_or_skip()
+    make_bucket(bucket_name)
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    store(get_storage(load_settings(), announce=False), audio=wav_bytes(4.0))
+    page = tmp_path / "page.html"
+    result = runner.invoke(app, ["show", JOB, "--format", "html", "--expires", "900", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    audio = page_data(page.read_text())["audio"]
+    assert audio.startswith(moto_server) and "X-Amz-Expires=900" in audio
+    with open_page(chromium, page) as opened:
+        opened.page.click("#play")
+        opened.wait_for("document.getElementById('original').currentTime > 0.3", timeout=10)
+        assert opened.errors == []
+        asked = list(dict.fromkeys(u.split("?")[0] for u in opened.requests))  # media may be fetched in ranges
+        assert asked == [page.as_uri(), audio.split("?")[0]]
