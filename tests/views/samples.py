@@ -1,6 +1,11 @@
-"""Transcriptions for the view tests: a two-bar groove with a fill, built by hand (no model run)."""
+"""Transcriptions for the view tests: a groove with a fill, built by hand (no model run); and audio."""
 
 from __future__ import annotations
+
+import io
+
+import numpy as np
+import soundfile as sf
 
 from drumscribe.transcription.instruments import INSTRUMENTS
 from drumscribe.transcription.result import DrumEvent, ModelInfo, SourceInfo, Transcription
@@ -44,3 +49,11 @@ def hostile() -> Transcription:
     t = groove(HOSTILE_NAME, model="</script><script>window.pwned=3</script>")
     odd = DrumEvent(1.1, '<img src=x onerror="window.pwned=4">', 99, 80, 0.5)
     return t.with_ids(events=tuple(sorted((*t.events, odd), key=lambda e: e.time)), job_id="20261201T090000Z-abcdef12")
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 44100) -> bytes:
+    """A quiet 220 Hz tone as a WAV file: an "original" that browsers and soundfile can play."""
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="WAV")
+    return buffer.getvalue()

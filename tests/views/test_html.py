@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -14,14 +13,7 @@ from drumscribe.errors import InputError
 from drumscribe.views.embed import embeddable_audio
 from drumscribe.views.html import safe_url
 from headless_chromium import chromium_or_skip, open_page
-from samples import HOSTILE_NAME, groove, hostile
-
-
-def wav_bytes(seconds: float = 1.0, rate: int = 44100) -> bytes:
-    t = np.arange(int(seconds * rate)) / rate
-    buffer = io.BytesIO()
-    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="WAV")
-    return buffer.getvalue()
+from samples import HOSTILE_NAME, groove, hostile, wav_bytes
 
 
 def test_the_page_is_one_file_that_asks_the_network_for_nothing():

@@ -3,7 +3,6 @@ write and where a page finds the original, the MIDI and the JSON (local mirror a
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -20,8 +19,7 @@ from drumscribe.errors import InputError
 from drumscribe.keys import midi_key, transcription_key
 from drumscribe.storage import get_storage
 from drumscribe.views import VIEWS, render
-from samples import JOB, groove
-from test_html import wav_bytes
+from samples import JOB, groove, wav_bytes
 
 runner = CliRunner()
 
