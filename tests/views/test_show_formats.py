@@ -117,6 +117,9 @@ def test_view_writes_the_page_and_opens_the_browser(local, monkeypatch):
     assert path.name == f"{JOB}.html" and path.read_text().startswith("<!DOCTYPE html>")
     assert runner.invoke(app, ["--local", "view", JOB]).exit_code == 0
     assert opened == [path.resolve().as_uri()]
+    monkeypatch.setattr("webbrowser.open", lambda url: False)  # a server without a browser
+    headless = runner.invoke(app, ["--local", "view", JOB])
+    assert headless.exit_code == 0 and headless.stdout.strip() == str(path) and "No browser" in headless.stderr
 
 
 def test_on_s3_the_page_uses_presigned_links(s3_mock, bucket_name, monkeypatch):

@@ -115,12 +115,14 @@ def view_cmd(
     expires: int = typer.Option(3600, "--expires", help="S3: seconds the page's links stay valid (max 7 days)."),
 ) -> None:
     """Open a job's page in the browser: drum grid, playback with synthesized drums, summary."""
-    from drumscribe.jobs.page import view_job
+    from drumscribe.jobs.page import open_in_browser, view_job
 
     settings = settings_from(ctx)
-    path = view_job(job_id, settings, open_browser=not no_open, embed_audio=embed_audio, expires=expires,
+    path = view_job(job_id, settings, open_browser=False, embed_audio=embed_audio, expires=expires,
                     prefer_local=force_local(ctx))
     typer.echo(str(path))
+    if not no_open and not open_in_browser(path):
+        err.print("No browser could be opened here: open the file above in one.")
 
 
 def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:

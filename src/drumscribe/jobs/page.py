@@ -93,5 +93,13 @@ def view_job(
     page = job_page(job_id, settings, storage, user, page_dir=folder, embed_audio=embed_audio, expires=expires)
     path = write_atomic(folder / f"{job_id}.html", page)
     if open_browser:
-        webbrowser.open(path.resolve().as_uri())
+        open_in_browser(path)
     return path
+
+
+def open_in_browser(path: Path) -> bool:
+    """Open a page in the default browser; False when none could be started (a server, say)."""
+    try:
+        return bool(webbrowser.open(Path(path).resolve().as_uri()))
+    except webbrowser.Error:
+        return False
