@@ -82,6 +82,8 @@ def show(
     from drumscribe.views.tab import parse_bars
 
     view(fmt)  # an unknown format fails here, before anything is read
+    if embed_audio and fmt != "html":
+        raise InputError("--embed-audio is for --format html (the page); leave it out for other formats")
     chosen = parse_bars(bars)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
