@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "list_jobs": "drumscribe.jobs.store:list_jobs",
     "load_job": "drumscribe.jobs.store:load_job",
     "render_tab": "drumscribe.views.tab:render_tab",
+    "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
+    "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",
 }
 
