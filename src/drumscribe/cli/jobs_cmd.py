@@ -14,7 +14,7 @@ from rich.table import Table
 from drumscribe.cli.app import app, err, force_local, out, settings_from
 from drumscribe.errors import InputError
 
-FORMATS = ("tab", "json", "midi")
+FORMATS = ("tab", "json", "midi", "musicxml")
 
 
 def _duration(seconds: float | None) -> str:
@@ -87,24 +87,33 @@ def jobs(
 def show(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
-    fmt: str = typer.Option("tab", "--format", "-f", help="tab (summary and drum tab), json or midi."),
-    bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B of the tab, e.g. 5-8."),
+    fmt: str = typer.Option("tab", "--format", "-f", help="tab (summary and drum tab), json, midi or musicxml."),
+    bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B of the tab or the notation, e.g. 5-8."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
+    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
+    note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
-    """Show one job: a summary and a drum tab, or its JSON or MIDI."""
+    """Show one job: a summary and a drum tab, or its JSON, MIDI or MusicXML notation."""
     from drumscribe.jobs.store import load_job
     from drumscribe.views.tab import parse_bars, render_tab
 
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    options = midi_options(midi_align, midi_tracks, note_map)  # bad values fail before any lookup
     chosen = parse_bars(bars)
     settings = settings_from(ctx)
     t = load_job(job_id, settings, prefer_local=force_local(ctx))
     if fmt == "midi":
-        data = _midi_bytes(ctx, settings, t, job_id)
+        # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
+        data = t.to_midi(**options) if options else _midi_bytes(ctx, settings, t, job_id)
         _write_binary(data, output)
         return
-    if fmt == "json":
+    if fmt == "musicxml":
+        from drumscribe.views.musicxml import render_musicxml
+
+        text = render_musicxml(t, chosen)
+    elif fmt == "json":
         text = t.to_json() + "\n"
     else:
         counts = _hits(t.counts()) or "no hits"
@@ -125,6 +134,16 @@ def show(
         err.print(f"Wrote {output}")
     else:
         typer.echo(text, nl=False)
+
+
+def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional[str]) -> dict:
+    """The MIDI options given on the command line, checked (a one-line error for a bad one)."""
+    from drumscribe.transcription.midi import DEFAULT_ALIGN, DEFAULT_TRACKS, check_options
+    from drumscribe.transcription.notemap import load_note_map
+
+    check_options(align or DEFAULT_ALIGN, tracks or DEFAULT_TRACKS)
+    given = {"align": align, "tracks": tracks, "note_map": load_note_map(note_map) if note_map else None}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:

@@ -9,7 +9,8 @@ percussion clef: kick F4 and hi-hat pedal D4 (x) in voice 2, stems down (feet); 
 stick C5 (x), toms E5 / D5 / A4 (high, mid, low), hi-hat G5 (x; open hats marked with the
 circle), ride F5 (x), crash A5 (x) in voice 1, stems up (hands). Each instrument is an
 unpitched note with its own ``score-instrument`` and General MIDI key on channel 10, so players
-sound the right drum. Hits at or above ``tab.ACCENT`` velocity carry an accent.
+sound the right drum. A note or chord with a hit at or above ``tab.ACCENT`` velocity carries an
+accent; each note's velocity goes in its ``dynamics`` attribute for playback.
 
 Within a beat a note lasts until the next hit of its voice (16th, 8th, dotted 8th, quarter, or
 triplet 8th / quarter), silence is written as rests, and 8ths and 16ths are beamed per beat.
@@ -184,7 +185,7 @@ def _write_item(measure: ET.Element, item: Item, voice: int) -> None:
         if item.tuplet and index == 0:
             notations = _sub(note, "notations")
             _sub(notations, "tuplet", type=item.tuplet, **({"bracket": "yes"} if item.tuplet == "start" else {}))
-        if event.velocity >= ACCENT:
+        if index == 0 and any(h.velocity >= ACCENT for h in item.hits):  # one accent for the chord
             notations = notations if notations is not None else _sub(note, "notations")
             _sub(_sub(notations, "articulations"), "accent", placement="above" if voice == HANDS else "below")
         if event.instrument == "hihat_open":
