@@ -168,7 +168,7 @@ class Transcription:
         (shifted by ``midi_offset`` so the first downbeat sits on a 4/4 bar line); both carry a
         tempo map that follows the detected beats. ``tracks``: ``"single"`` or ``"per-instrument"``
         (one named track per drum). ``note_map``: a packaged map name, a JSON file, a dict or a
-        ``NoteMap`` (default General MIDI). See ``transcription/midi.py`` and ``docs/views.md``.
+        ``NoteMap`` (default General MIDI). See ``transcription/midi.py`` and ``docs/views-notation-midi.md``.
         """
         from drumscribe.transcription import midi
         from drumscribe.transcription.notemap import load_note_map
