@@ -155,6 +155,21 @@ def test_swung_bars_are_written_as_triplets():
     assert not any(n.duration.tuplets for n in bar2.recurse().notes)  # straight 8ths stay straight
 
 
+def test_a_drum_hit_twice_in_one_cell_keeps_both_as_a_grace_note(musicxml_schema):
+    # a flam on the snare (quiet grace 30 ms before the loud hit) and a fast double on the kick (40 ms)
+    beats = [0.5 * i for i in range(5)]
+    events = (DrumEvent(0.0, "kick", 36, 100, 0.9), DrumEvent(0.97, "snare", 38, 40, 0.9), DrumEvent(1.0, "snare", 38, 110, 0.9),
+              DrumEvent(1.5, "kick", 36, 70, 0.9), DrumEvent(1.54, "kick", 36, 100, 0.9), DrumEvent(1.0, "hihat_closed", 42, 80, 0.9))
+    xml = render_musicxml(Transcription(events=events, tempo=120.0, beats=tuple(beats), downbeats=(0.0,)))
+    assert not list(musicxml_schema.iter_errors(xml.split("\n", 2)[2]))
+    hits, score = read_back(xml)
+    assert Counter(d for _, _, d in hits) == Counter({"kick": 3, "snare": 2, "hihat": 1})  # nothing lost
+    graces = [n for n in score.recurse().notes if n.duration.isGrace]
+    assert [(KEY[(f"{n.displayStep}{n.displayOctave}", n.notehead)], n.getOffsetInHierarchy(score.parts[0].getElementsByClass(music21.stream.Measure)[0])) for n in graces] == [("snare", 2.0), ("kick", 3.0)]
+    root = ET.fromstring(xml.split("\n", 2)[2])
+    assert [float(n.get("dynamics")) for n in root.iter("note") if n.find("grace") is not None] == pytest.approx([100 * 40 / 90, 100 * 70 / 90], abs=0.01)  # the quieter hits
+
+
 def test_a_pickup_is_bar_zero_cut_to_its_first_hit():
     beats = [2.0 + 0.5 * i for i in range(8)]
     events = (DrumEvent(1.5, "tom_high", 50, 90, 0.9), DrumEvent(1.75, "tom_low", 45, 90, 0.9),

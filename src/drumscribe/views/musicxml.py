@@ -15,14 +15,15 @@ accent; each note's velocity goes in its ``dynamics`` attribute for playback.
 Within a beat a note lasts until the next hit of its voice (16th, 8th, dotted 8th, quarter, or
 triplet 8th / quarter), silence is written as rests, and 8ths and 16ths are beamed per beat.
 The tempo is written as a metronome mark at the start and as playback tempo changes
-(``<sound tempo>``) in bars whose detected tempo differs by a beat per minute or more.
+(``<sound tempo>``) in bars whose detected tempo differs by a beat per minute or more. When a
+drum is hit twice within one cell (a flam, or 32nds), the quieter hits become grace notes.
 Built with ``xml.etree`` (no dependency); the tests read it back with music21.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from drumscribe import __version__
@@ -90,9 +91,10 @@ class Item:
     hits: list[Any]
     beam: list[tuple[int, str]] | None = None  # (level, begin|continue|end|forward hook|backward hook)
     tuplet: str | None = None  # start | stop
+    graces: list[Any] = field(default_factory=list)  # quieter hits of a drum in the same cell (flams, 32nds)
 
 
-def _beat_items(slots: dict[int, list[Any]], beat: int, division: int) -> list[Item]:
+def _beat_items(slots: dict[int, list[Any]], beat: int, division: int, graces: dict[int, list[Any]] | None = None) -> list[Item]:
     """The notes and rests of one beat of one voice."""
     first = beat * division
     onsets = sorted(s for s in slots if first <= s < first + division)
@@ -100,7 +102,7 @@ def _beat_items(slots: dict[int, list[Any]], beat: int, division: int) -> list[I
         return [Item(division, division, [])]
     items = [Item(onsets[0] - first, division, [])] if onsets[0] > first else []
     for s, nxt in zip(onsets, onsets[1:] + [first + division]):
-        items.append(Item(nxt - s, division, slots[s]))
+        items.append(Item(nxt - s, division, slots[s], graces=(graces or {}).get(s, [])))
     if division == 3 and len(items) > 1:
         items[0].tuplet, items[-1].tuplet = "start", "stop"
     # beams: runs of 8ths and 16ths not broken by a rest
@@ -126,19 +128,21 @@ def _beat_items(slots: dict[int, list[Any]], beat: int, division: int) -> list[I
 
 
 def _voice_items(bar: Bar, voice: int, first_beat: int) -> list[Item]:
-    slots: dict[int, list[Any]] = {}
-    loudest: dict[tuple[int, str], Any] = {}
+    """Notes, chords and rests of one voice; a drum hit twice in one cell is written as a grace
+    note (the quieter hits, in time order) before its loudest hit, as a flam or a drag is."""
+    same_cell: dict[tuple[int, str], list[Any]] = {}
     for slot, event in bar.hits:
-        if STAFF.get(event.instrument, OTHER).voice != voice:
-            continue
-        key = (slot, event.instrument)
-        if key not in loudest or event.velocity > loudest[key].velocity:  # one note per drum per cell
-            loudest[key] = event
-    for (slot, _), event in sorted(loudest.items(), key=lambda kv: (kv[0][0], _order(kv[1].instrument))):
-        slots.setdefault(slot, []).append(event)
+        if STAFF.get(event.instrument, OTHER).voice == voice:
+            same_cell.setdefault((slot, event.instrument), []).append(event)
+    slots: dict[int, list[Any]] = {}
+    graces: dict[int, list[Any]] = {}
+    for (slot, _), events in sorted(same_cell.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
+        main = max(events, key=lambda e: e.velocity)
+        slots.setdefault(slot, []).append(main)
+        graces.setdefault(slot, []).extend(sorted((e for e in events if e is not main), key=lambda e: e.time))
     items: list[Item] = []
     for beat in range(first_beat, bar.beat_count):
-        items += _beat_items(slots, beat, bar.division)
+        items += _beat_items(slots, beat, bar.division, graces)
     return items
 
 
@@ -158,6 +162,8 @@ def _write_item(measure: ET.Element, item: Item, voice: int) -> None:
         _sub(note, "type", kind)
         _extras(note, dotted, triplet, item)
         return
+    for event in item.graces:
+        _write_grace(measure, event, voice, many=len(item.graces) > 1)
     for index, event in enumerate(item.hits):
         place = STAFF.get(event.instrument, OTHER)
         note = _sub(measure, "note", dynamics=f"{100 * event.velocity / 90:.2f}")
@@ -191,6 +197,22 @@ def _write_item(measure: ET.Element, item: Item, voice: int) -> None:
         if event.instrument == "hihat_open":
             notations = notations if notations is not None else _sub(note, "notations")
             _sub(_sub(notations, "technical"), "open", placement="above")
+
+
+def _write_grace(measure: ET.Element, event: Any, voice: int, *, many: bool) -> None:
+    """A grace note (no duration): one slashed 8th for a flam, 16ths for a drag or more."""
+    place = STAFF.get(event.instrument, OTHER)
+    note = _sub(measure, "note", dynamics=f"{100 * event.velocity / 90:.2f}")
+    _sub(note, "grace", **({} if many else {"slash": "yes"}))
+    unpitched = _sub(note, "unpitched")
+    _sub(unpitched, "display-step", place.step)
+    _sub(unpitched, "display-octave", place.octave)
+    _sub(note, "instrument", id=instrument_id(event.instrument))
+    _sub(note, "voice", voice)
+    _sub(note, "type", "16th" if many else "eighth")
+    _sub(note, "stem", "up" if voice == HANDS else "down")
+    if place.head:
+        _sub(note, "notehead", place.head)
 
 
 def _extras(note: ET.Element, dotted: bool, triplet: bool, item: Item) -> None:
