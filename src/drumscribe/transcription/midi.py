@@ -4,19 +4,20 @@ Layout: type 1, 480 ticks per beat. Track 0 holds the tempo map and time signatu
 follow on channel 10 (mido ``channel=9``), in one track or one named track per drum.
 
 Tempo map: one ``set_tempo`` per detected beat, so every detected beat falls exactly on a MIDI
-beat and every downbeat on a bar line; before the first beat and after the last the detected
-tempo goes on. Each hit keeps its time: a reader that converts ticks to seconds through the
-tempo map (``mido.tick2second`` segment by segment, as a DAW does) gets the audio time back
-within one tick. Two alignments:
+beat and every downbeat on a bar line; after the last beat the detected tempo goes on. Each hit
+keeps its time: a reader that converts ticks to seconds through the tempo map
+(``mido.tick2second`` segment by segment, as a DAW does) gets the audio time back within one
+tick. Two alignments:
 
 - ``audio``: MIDI second 0 is audio second 0, so the file lines up with the song on a DAW
-  timeline from 0. The stretch before the first detected beat becomes a short first bar (a
-  pickup, time signature n/16, n/8 or n/4) at the detected tempo, so that the first downbeat
-  still falls on a bar line.
-- ``bar`` (the layout before tempo maps): the whole performance is shifted later by
-  ``midi_offset`` seconds (less than a bar) so that the first downbeat, or without downbeats
-  the first beat, falls on a bar line of a 4/4 grid that starts at 0. MIDI time = audio time
-  + midi_offset.
+  timeline from 0. The stretch before the first detected beat becomes the whole number of 16ths
+  nearest to it at the detected tempo (at least one), played at whatever tempo makes them fit;
+  with the beats before the first downbeat they make a short first bar (a pickup, time signature
+  n/16, n/8 or n/4), so that the first downbeat still falls on a bar line.
+- ``bar`` (the alignment before tempo maps): the whole performance is shifted later by
+  ``midi_offset`` seconds (less than a bar) so that the first downbeat, or without downbeats the
+  first beat, falls on a bar line of a 4/4 grid that starts at 0 (the first bar line at or after
+  it). MIDI time = audio time + midi_offset.
 
 Ticks are computed from absolute seconds with the tempos exactly as written in the file (whole
 microseconds per beat), and each segment's tempo is chosen from where the reader will be, not
