@@ -182,11 +182,10 @@ def transcribe_cmd(
     note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
+    from drumscribe.cli.jobs_cmd import midi_options
     from drumscribe.storage import get_storage
     from drumscribe.jobs.run import expand_inputs
     from drumscribe.transcription.pipeline import get_model
-
-    from drumscribe.cli.jobs_cmd import midi_options
 
     midi = midi_options(midi_align, midi_tracks, note_map)  # a bad note map fails once, before any work
     settings = settings_from(ctx)
