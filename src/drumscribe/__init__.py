@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "render_view": "drumscribe.views:render",
     "job_page": "drumscribe.jobs.page:job_page",
     "view_job": "drumscribe.jobs.page:view_job",
+    "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
+    "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",
 }
 

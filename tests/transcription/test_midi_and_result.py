@@ -43,7 +43,8 @@ def read_midi(data: bytes) -> mido.MidiFile:
 
 
 def test_midi_has_tempo_time_signature_and_drums_on_channel_10():
-    mid = read_midi(make_transcription().to_midi())
+    # bar alignment: 4/4 from tick 0 at the detected tempo (audio alignment starts with a pickup bar)
+    mid = read_midi(make_transcription().to_midi(align="bar"))
     assert mid.type == 1 and mid.ticks_per_beat == 480
     meta = [m for m in mid.tracks[0] if m.is_meta]
     tempo = next(m for m in meta if m.type == "set_tempo")
@@ -66,7 +67,7 @@ def absolute_ticks(track):
 
 def test_first_downbeat_lands_on_a_bar_line_and_the_offset_is_recorded():
     t = make_transcription()
-    ticks = absolute_ticks(read_midi(t.to_midi()).tracks[1])
+    ticks = absolute_ticks(read_midi(t.to_midi(align="bar")).tracks[1])
     # first downbeat 0.7 s -> shifted to the next bar line (bar 1 at 2.0 s, tick 1920)
     assert ticks[0] == (1920, 36)
     assert t.midi_offset == pytest.approx(1.3)

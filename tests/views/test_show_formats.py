@@ -53,7 +53,7 @@ def test_every_format_in_the_table_renders_a_transcription():
     for name in VIEWS:
         result = render(t, name, bars=(1, 1), job_id=JOB)  # options a view does not take are dropped
         assert isinstance(result, (str, bytes)) and len(result) > 100, name
-    with pytest.raises(InputError, match="unknown format 'pdf'; valid formats: tab, json, midi, html, png, svg"):
+    with pytest.raises(InputError, match="unknown format 'pdf'; valid formats: tab, json, midi, musicxml, html, png, svg"):
         render(t, "pdf")
 
 
@@ -77,7 +77,7 @@ def test_bad_format_and_unknown_job_are_one_line_errors(local):
     assert misplaced.exit_code == 2 and misplaced.stderr.startswith("Error: --embed-audio is for --format html")
     bad = runner.invoke(app, ["--local", "show", JOB, "--format", "pdf"])
     assert bad.exit_code == 2
-    assert bad.stderr == "Error: unknown format 'pdf'; valid formats: tab, json, midi, html, png, svg\n"
+    assert bad.stderr == "Error: unknown format 'pdf'; valid formats: tab, json, midi, musicxml, html, png, svg\n"
     for args in (["show", "20261231T000000Z-ffffffff", "-f", "html"], ["view", "20261231T000000Z-ffffffff", "--no-open"]):
         missing = runner.invoke(app, ["--local", *args])
         *notes, error = missing.stderr.splitlines()  # the first command of a process may say where files go

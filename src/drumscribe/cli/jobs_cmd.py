@@ -75,8 +75,11 @@ def show(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     embed_audio: bool = typer.Option(False, "--embed-audio", help="html: put the original audio inside the page."),
     expires: int = typer.Option(3600, "--expires", help="html on S3: seconds the page's links stay valid (max 7 days)."),
+    midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
+    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
+    note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
-    """Show one job: a summary and a drum tab, or its JSON, MIDI, HTML page or grid image."""
+    """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image."""
     from drumscribe.jobs.store import load_job
     from drumscribe.views import render, view
     from drumscribe.views.tab import parse_bars
@@ -84,6 +87,7 @@ def show(
     view(fmt)  # an unknown format fails here, before anything is read
     if embed_audio and fmt != "html":
         raise InputError("--embed-audio is for --format html (the page); leave it out for other formats")
+    options = midi_options(midi_align, midi_tracks, note_map)  # bad values fail before any lookup
     chosen = parse_bars(bars)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +100,11 @@ def show(
                                        prefer_local=force_local(ctx))
     else:
         t = load_job(job_id, settings, prefer_local=force_local(ctx))
-        result = _midi_bytes(ctx, settings, t, job_id) if fmt == "midi" else render(t, fmt, bars=chosen, job_id=job_id)
+        if fmt == "midi":
+            # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
+            result = t.to_midi(**options) if options else _midi_bytes(ctx, settings, t, job_id)
+        else:
+            result = render(t, fmt, bars=chosen, job_id=job_id)
     if isinstance(result, bytes):
         _write_binary(result, output, fmt)
     elif output:
@@ -125,6 +133,16 @@ def view_cmd(
     typer.echo(str(path))
     if not no_open and not open_in_browser(path):
         err.print("No browser could be opened here: open the file above in one.")
+
+
+def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional[str]) -> dict:
+    """The MIDI options given on the command line, checked (a one-line error for a bad one)."""
+    from drumscribe.transcription.midi import DEFAULT_ALIGN, DEFAULT_TRACKS, check_options
+    from drumscribe.transcription.notemap import load_note_map
+
+    check_options(align or DEFAULT_ALIGN, tracks or DEFAULT_TRACKS)
+    given = {"align": align, "tracks": tracks, "note_map": load_note_map(note_map) if note_map else None}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:

@@ -39,7 +39,8 @@ class Outcome:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool, one_thread: bool = False) -> None:
+def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool, one_thread: bool = False,
+                 midi: dict[str, Any] | None = None) -> None:
     if one_thread:  # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = "1"
@@ -51,6 +52,7 @@ def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None,
         storage=get_storage(settings, prefer_local=prefer_local, announce=False),
         model=get_model(model_path),  # loaded once per process
         beats=beats,
+        midi=midi or {},
     )
 
 
@@ -59,7 +61,8 @@ def _run_one(item: str) -> Outcome:
 
     try:
         result, job = transcribe_and_store(
-            item, storage=_worker["storage"], settings=_worker["settings"], model=_worker["model"], beats=_worker["beats"]
+            item, storage=_worker["storage"], settings=_worker["settings"], model=_worker["model"], beats=_worker["beats"],
+            midi_options=_worker["midi"],
         )
         return Outcome(item, True, document=result.to_json(), job=job.to_dict())
     except DrumscribeError as exc:
@@ -93,14 +96,14 @@ def _stem(item: str, used: set[str]) -> str:
     return name
 
 
-def _write_outputs(outcome: Outcome, folder: Path, used: set[str]) -> list[Path]:
+def _write_outputs(outcome: Outcome, folder: Path, used: set[str], midi: dict[str, Any] | None = None) -> list[Path]:
     from drumscribe.transcription.result import Transcription, write_atomic
 
     result = Transcription.from_json(outcome.document or "")
     stem = _stem(outcome.input, used)
     try:
         return [
-            write_atomic(folder / f"{stem}.mid", result.to_midi()),
+            write_atomic(folder / f"{stem}.mid", result.to_midi(**(midi or {}))),
             write_atomic(folder / f"{stem}.json", outcome.document or ""),
         ]
     except OSError as exc:
@@ -174,12 +177,17 @@ def transcribe_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
+    midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
+    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
+    note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
+    from drumscribe.cli.jobs_cmd import midi_options
     from drumscribe.storage import get_storage
     from drumscribe.jobs.run import expand_inputs
     from drumscribe.transcription.pipeline import get_model
 
+    midi = midi_options(midi_align, midi_tracks, note_map)  # a bad note map fails once, before any work
     settings = settings_from(ctx)
     prefer_local = force_local(ctx)
     folder = prepare_output(output) if output is not None else None
@@ -198,7 +206,7 @@ def transcribe_cmd(
         written: list[Path] = []
         if outcome.ok and folder is not None:
             try:
-                written = _write_outputs(outcome, folder, used)
+                written = _write_outputs(outcome, folder, used, midi)
             except DrumscribeError as exc:
                 outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
         outcomes[index] = outcome
@@ -213,12 +221,12 @@ def transcribe_cmd(
         progress.say(_failure_line(outcome), to_stderr=True)
     try:
         if workers == 1:
-            _init_worker(settings, prefer_local, model_path, not no_beats)
+            _init_worker(settings, prefer_local, model_path, not no_beats, midi=midi)
             for i in todo:
                 finish(i, _run_one(items[i][0]))
         else:
             ctx_mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
-            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats, True)) as pool:
+            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats, True, midi)) as pool:
                 index = {pool.submit(_run_one, items[i][0]): i for i in todo}
                 pending = set(index)
                 try:

@@ -167,8 +167,12 @@ def transcribe_and_store(
     model: Any = None,
     beats: bool = True,
     chunk_seconds: int | None = None,
+    midi_options: dict[str, Any] | None = None,
 ) -> tuple[Transcription, JobResult]:
-    """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results."""
+    """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
+
+    ``midi_options``: ``Transcription.to_midi`` keywords for ``output.mid`` (align, tracks, note_map).
+    """
     from drumscribe.storage.uploads import upload
     from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
 
@@ -209,7 +213,7 @@ def transcribe_and_store(
                     result.source, key=upload_key, name=filename, sha256=original.sha256 or result.source.sha256
                 ),
             )
-            store.put(midi_key, result.to_midi(), content_type="audio/midi")
+            store.put(midi_key, result.to_midi(**(midi_options or {})), content_type="audio/midi")
             store.put(json_key, result.to_json().encode("utf-8"), content_type="application/json")  # last: marks done
         except BaseException:
             _cleanup(store, user, job_id)

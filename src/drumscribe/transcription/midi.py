@@ -1,20 +1,32 @@
-"""Standard MIDI files from drum events (mido).
+"""Standard MIDI files from drum events (mido), laid on a tempo map that follows the detected beats.
 
-Layout: type 1, 480 ticks per beat; track 0 holds the tempo (from the detected tempo) and a 4/4
-time signature, track 1 the drums on channel 10 (mido ``channel=9``) with General MIDI notes.
+Layout: type 1, 480 ticks per beat. Track 0 holds the tempo map and time signatures; the drums
+follow on channel 10 (mido ``channel=9``), in one track or one named track per drum.
 
-Alignment: the whole performance is shifted later by ``offset`` seconds (>= 0, less than a bar) so
-that the first downbeat (or, without downbeats, the first beat) falls exactly on a bar line; a DAW
-then shows the notes on its bar grid. ``offset`` is stored in the JSON as ``midi_offset``: MIDI
-time = audio time + midi_offset.
+Tempo map: one ``set_tempo`` per detected beat, so every detected beat falls exactly on a MIDI
+beat and every downbeat on a bar line; after the last beat the detected tempo goes on. Each hit
+keeps its time: a reader that converts ticks to seconds through the tempo map
+(``mido.tick2second`` segment by segment, as a DAW does) gets the audio time back within one
+tick. Two alignments:
 
-Times are converted from absolute seconds to absolute ticks with the tempo exactly as written
-in the file (integer microseconds per beat), and only then to delta times, so rounding never
-accumulates along the track.
+- ``audio``: MIDI second 0 is audio second 0, so the file lines up with the song on a DAW
+  timeline from 0. The stretch before the first detected beat becomes the whole number of 16ths
+  nearest to it at the detected tempo (at least one), played at whatever tempo makes them fit;
+  with the beats before the first downbeat they make a short first bar (a pickup, time signature
+  n/16, n/8 or n/4), so that the first downbeat still falls on a bar line.
+- ``bar`` (the alignment before tempo maps): the whole performance is shifted later by
+  ``midi_offset`` seconds (less than a bar) so that the first downbeat, or without downbeats the
+  first beat, falls on a bar line of a 4/4 grid that starts at 0 (the first bar line at or after
+  it). MIDI time = audio time + midi_offset.
+
+Ticks are computed from absolute seconds with the tempos exactly as written in the file (whole
+microseconds per beat), and each segment's tempo is chosen from where the reader will be, not
+where it should be, so rounding never accumulates along the song.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 from dataclasses import dataclass
@@ -22,16 +34,45 @@ from typing import Iterable, Sequence
 
 import mido
 
+from drumscribe.errors import InputError
+
 TICKS_PER_BEAT = 480
 BEATS_PER_BAR = 4
 NOTE_TICKS = TICKS_PER_BEAT // 8  # a 1/32 note: short, like a drum hit
 DRUM_CHANNEL = 9  # channel 10 in 1-based MIDI numbering
 MIN_TEMPO, MAX_TEMPO = 20.0, 400.0
+MAX_TEMPO_US = 0xFFFFFF  # set_tempo holds 24 bits
+
+ALIGNS = ("audio", "bar")
+TRACKS = ("single", "per-instrument")
+DEFAULT_ALIGN = "audio"
+DEFAULT_TRACKS = "single"
+
+# per-instrument tracks: one per drum (the hi-hat's articulations share the hi-hat's track)
+DRUM_TRACKS = (
+    ("Kick", ("kick",)),
+    ("Snare", ("snare", "side_stick")),
+    ("Hi-hat", ("hihat_closed", "hihat_open", "hihat_pedal")),
+    ("Tom high", ("tom_high",)),
+    ("Tom mid", ("tom_mid",)),
+    ("Tom low", ("tom_low",)),
+    ("Crash", ("crash",)),
+    ("Ride", ("ride",)),
+)
+TRACK_OF = {name: track for track, names in DRUM_TRACKS for name in names}
+
+
+def check_options(align: str, tracks: str) -> None:
+    """A one-line ``InputError`` for an unknown alignment or track layout."""
+    if align not in ALIGNS:
+        raise InputError(f"--midi-align must be one of {', '.join(ALIGNS)}, got {align!r}")
+    if tracks not in TRACKS:
+        raise InputError(f"--midi-tracks must be one of {', '.join(TRACKS)}, got {tracks!r}")
 
 
 @dataclass(frozen=True)
 class Grid:
-    """How audio seconds map to ticks."""
+    """One tempo for the whole file (the layout before tempo maps; ``--no-beats`` still uses it)."""
 
     tempo_us: int  # microseconds per quarter note, as written in the file
     offset: float  # seconds added to audio time
@@ -44,11 +85,17 @@ class Grid:
     def ticks(self, seconds: float) -> int:
         return max(0, int(round((seconds + self.offset) * 1e6 * TICKS_PER_BEAT / self.tempo_us)))
 
+    def tempo_map(self) -> "TempoMap":
+        return TempoMap(offset=self.offset, ticks=(0,), tempos=(self.tempo_us,), seconds=(0.0,))
+
+
+def clamp_tempo(tempo: float) -> float:
+    return min(max(float(tempo), MIN_TEMPO), MAX_TEMPO) if tempo and tempo > 0 else 120.0
+
 
 def make_grid(tempo: float, anchor: float | None) -> Grid:
     """A grid at ``tempo`` BPM that puts ``anchor`` seconds on the first bar line at or after it."""
-    tempo = min(max(float(tempo), MIN_TEMPO), MAX_TEMPO)
-    tempo_us = int(mido.bpm2tempo(tempo))
+    tempo_us = int(mido.bpm2tempo(clamp_tempo(tempo)))
     if anchor is None or anchor <= 0:
         return Grid(tempo_us, 0.0, 0)
     bar_ticks = BEATS_PER_BAR * TICKS_PER_BEAT
@@ -67,43 +114,135 @@ def anchor_of(beats: Sequence[float], downbeats: Sequence[float]) -> float | Non
     return None
 
 
+@dataclass(frozen=True)
+class TempoMap:
+    """Piecewise-constant tempo: segment ``i`` starts at ``ticks[i]`` (MIDI second ``seconds[i]``)."""
+
+    offset: float  # seconds added to audio time (0 when aligned to the audio)
+    ticks: tuple[int, ...]
+    tempos: tuple[int, ...]  # microseconds per quarter note, as written
+    seconds: tuple[float, ...]  # where a reader of the file puts each segment start
+    signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)  # (tick, numerator, denominator)
+
+    @classmethod
+    def through(cls, points: Sequence[tuple[float, int]], tail_us: int, *, offset: float = 0.0,
+                signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)) -> "TempoMap":
+        """The map through (MIDI second, tick) ``points`` after (0, 0); ``tail_us`` after the last."""
+        ticks, tempos, seconds = [0], [], [0.0]
+        for s, t in points:
+            if t <= ticks[-1] or s <= seconds[-1]:
+                continue  # a beat at 0, or closer than a tick to the previous one: the segment would be empty
+            # aim from where the reader is (seconds[-1]), so whole-microsecond rounding never adds up
+            us = round((s - seconds[-1]) * 1e6 * TICKS_PER_BEAT / (t - ticks[-1]))
+            us = min(max(us, 1), MAX_TEMPO_US)
+            tempos.append(us)
+            seconds.append(seconds[-1] + (t - ticks[-1]) * us / (1e6 * TICKS_PER_BEAT))
+            ticks.append(t)
+        tempos.append(tail_us)
+        return cls(offset=offset, ticks=tuple(ticks), tempos=tuple(tempos), seconds=tuple(seconds), signatures=signatures)
+
+    def to_ticks(self, audio_seconds: float) -> int:
+        s = audio_seconds + self.offset
+        i = max(bisect.bisect_right(self.seconds, s) - 1, 0)
+        return max(0, self.ticks[i] + int(round((s - self.seconds[i]) * 1e6 * TICKS_PER_BEAT / self.tempos[i])))
+
+    def to_seconds(self, tick: int) -> float:
+        """Audio seconds of ``tick`` (the inverse of ``to_ticks``, as a reader of the file computes it)."""
+        i = max(bisect.bisect_right(self.ticks, tick) - 1, 0)
+        return self.seconds[i] + (tick - self.ticks[i]) * self.tempos[i] / (1e6 * TICKS_PER_BEAT) - self.offset
+
+
+def _pickup_signature(sixteenths: int) -> tuple[int, int]:
+    """A bar of ``sixteenths`` 16ths as a time signature, in the plainest unit that divides it."""
+    if sixteenths % 4 == 0:
+        return sixteenths // 4, 4
+    if sixteenths % 2 == 0:
+        return sixteenths // 2, 8
+    return sixteenths, 16
+
+
+def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: float, *,
+                   align: str = DEFAULT_ALIGN, midi_offset: float | None = None) -> TempoMap:
+    """The tempo map that puts each detected beat on a MIDI beat (see the module docstring)."""
+    check_options(align, DEFAULT_TRACKS)
+    beats = sorted(float(b) for b in beats)
+    period_us = int(mido.bpm2tempo(clamp_tempo(tempo)))
+    if not beats:
+        return Grid(period_us, 0.0 if align == "audio" else float(midi_offset or 0.0), 0).tempo_map()
+    d = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeats[0])) if len(downbeats) else 0
+    if align == "bar":
+        grid = make_grid(tempo, beats[d])
+        offset = grid.offset if midi_offset is None else float(midi_offset)
+        points = [(b + offset, grid.anchor_ticks + (i - d) * TICKS_PER_BEAT) for i, b in enumerate(beats)]
+        return TempoMap.through(points, period_us, offset=offset)
+    # audio: the lead-in before the first beat is a whole number of 16ths at the detected tempo,
+    # the beats before the first downbeat follow; whatever is not a whole 4/4 bar is a pickup bar
+    sixteenth = period_us / 1e6 / 4
+    lead = beats[0]
+    lead_16 = max(1, round(lead / sixteenth)) if lead * 1e6 * TICKS_PER_BEAT / period_us >= 1 else 0
+    pickup = (lead_16 + 4 * (d % BEATS_PER_BAR)) % (4 * BEATS_PER_BAR)
+    first_tick = lead_16 * TICKS_PER_BEAT // 4
+    points = [(b, first_tick + i * TICKS_PER_BEAT) for i, b in enumerate(beats)]
+    if lead_16 == 0:  # the first beat is at 0 (within a tick): it is the origin
+        points = points[1:]
+    signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)
+    if pickup:
+        signatures = ((0, *_pickup_signature(pickup)), (pickup * TICKS_PER_BEAT // 4, BEATS_PER_BAR, 4))
+    return TempoMap.through(points, period_us, offset=0.0, signatures=signatures)
+
+
 def build_midi(
-    events: Iterable[tuple[float, int, int]],
-    grid: Grid,
+    events: Iterable[tuple],
+    timing: Grid | TempoMap,
     *,
     name: str = "drumscribe",
+    tracks: str = DEFAULT_TRACKS,
 ) -> mido.MidiFile:
-    """``events``: (audio seconds, GM note, velocity 1-127)."""
+    """``events``: (audio seconds, note, velocity 1-127) or (..., instrument) for per-instrument tracks."""
+    check_options(DEFAULT_ALIGN, tracks)
+    tempo_map = timing.tempo_map() if isinstance(timing, Grid) else timing
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    meta = mido.MidiTrack()
-    meta.append(mido.MetaMessage("track_name", name=name, time=0))
-    meta.append(mido.MetaMessage("set_tempo", tempo=grid.tempo_us, time=0))
-    meta.append(mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4, time=0))
-    meta.append(mido.MetaMessage("end_of_track", time=0))
-    mid.tracks.append(meta)
+    meta: list[tuple[int, mido.MetaMessage]] = [(0, mido.MetaMessage("track_name", name=name))]
+    previous = None
+    for tick, us in zip(tempo_map.ticks, tempo_map.tempos):
+        if us != previous:
+            meta.append((tick, mido.MetaMessage("set_tempo", tempo=us)))
+            previous = us
+    for tick, numerator, denominator in tempo_map.signatures:
+        meta.append((tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)))
+    meta.sort(key=lambda item: item[0])  # stable: at one tick, the tempo before the signature
+    mid.tracks.append(_track(meta))
 
-    hits = sorted((grid.ticks(t), int(note), int(min(max(vel, 1), 127))) for t, note, vel in events)
+    hits = sorted((tempo_map.to_ticks(e[0]), int(e[1]), int(min(max(e[2], 1), 127)), e[3] if len(e) > 3 else "") for e in events)
     # absolute (tick, order, message): note_off sorts before note_on on the same tick
-    timeline: list[tuple[int, int, mido.Message]] = []
+    timeline: dict[str, list[tuple[int, int, mido.Message]]] = {}
     next_on: dict[int, int] = {}
-    for tick, note, vel in reversed(hits):
+    for tick, note, vel, instrument in reversed(hits):
         length = NOTE_TICKS
-        if note in next_on:  # never let a note outlast the next hit of the same drum
+        if note in next_on:  # never let a note outlast the next hit of the same note, in any track
             length = max(1, min(length, next_on[note] - tick))
         next_on[note] = tick
-        timeline.append((tick, 1, mido.Message("note_on", channel=DRUM_CHANNEL, note=note, velocity=vel)))
-        timeline.append((tick + length, 0, mido.Message("note_off", channel=DRUM_CHANNEL, note=note, velocity=0)))
-    timeline.sort(key=lambda item: (item[0], item[1], item[2].note))
-
-    drums = mido.MidiTrack()
-    drums.append(mido.MetaMessage("track_name", name="Drums", time=0))
-    now = 0
-    for tick, _, msg in timeline:
-        drums.append(msg.copy(time=tick - now))
-        now = tick
-    drums.append(mido.MetaMessage("end_of_track", time=0))
-    mid.tracks.append(drums)
+        track = TRACK_OF.get(instrument, instrument) if tracks == "per-instrument" else "Drums"
+        timeline.setdefault(track, []).append((tick, 1, mido.Message("note_on", channel=DRUM_CHANNEL, note=note, velocity=vel)))
+        timeline[track].append((tick + length, 0, mido.Message("note_off", channel=DRUM_CHANNEL, note=note, velocity=0)))
+    order = [track for track, _ in DRUM_TRACKS] + sorted(set(timeline) - {t for t, _ in DRUM_TRACKS})
+    for track in order if tracks == "per-instrument" else ["Drums"]:
+        if track not in timeline and tracks == "per-instrument":
+            continue
+        items = sorted(timeline.get(track, []), key=lambda item: (item[0], item[1], item[2].note))
+        mid.tracks.append(_track([(0, mido.MetaMessage("track_name", name=track))] + [(tick, msg) for tick, _, msg in items]))
     return mid
+
+
+def _track(items: list[tuple[int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
+    """Absolute-tick messages (in order) as a track of delta times, closed by end_of_track."""
+    track = mido.MidiTrack()
+    now = 0
+    for tick, msg in items:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
 
 
 def midi_bytes(mid: mido.MidiFile) -> bytes:

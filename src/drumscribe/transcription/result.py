@@ -154,16 +154,30 @@ class Transcription:
         return cls.from_dict(doc)
 
     # -- MIDI ----------------------------------------------------------------------------------
-    def to_midi(self, path: str | os.PathLike | None = None) -> bytes | Path:
-        """The Standard MIDI File as bytes, or written atomically to ``path`` (returns the Path)."""
-        from drumscribe.transcription import midi
+    def to_midi(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        align: str = "audio",
+        tracks: str = "single",
+        note_map: Any = None,
+    ) -> bytes | Path:
+        """The Standard MIDI File as bytes, or written atomically to ``path`` (returns the Path).
 
-        grid = midi.Grid(
-            tempo_us=int(midi.make_grid(self.tempo, None).tempo_us),
-            offset=self.midi_offset,
-            anchor_ticks=0,
-        )
-        data = midi.midi_bytes(midi.build_midi(((e.time, e.note, e.velocity) for e in self.events), grid))
+        ``align``: ``"audio"`` (MIDI time = audio time, lines up with the song from 0) or ``"bar"``
+        (shifted by ``midi_offset`` so the first downbeat sits on a 4/4 bar line); both carry a
+        tempo map that follows the detected beats. ``tracks``: ``"single"`` or ``"per-instrument"``
+        (one named track per drum). ``note_map``: a packaged map name, a JSON file, a dict or a
+        ``NoteMap`` (default General MIDI). See ``transcription/midi.py`` and ``docs/views-notation-midi.md``.
+        """
+        from drumscribe.transcription import midi
+        from drumscribe.transcription.notemap import load_note_map
+
+        midi.check_options(align, tracks)
+        notes = load_note_map(note_map)
+        tempo_map = midi.beat_tempo_map(self.beats, self.downbeats, self.tempo, align=align, midi_offset=self.midi_offset)
+        events = ((e.time, notes.note(e.instrument, e.note), e.velocity, e.instrument) for e in self.events)
+        data = midi.midi_bytes(midi.build_midi(events, tempo_map, tracks=tracks))
         if path is None:
             return data
         return write_atomic(Path(path), data)

@@ -19,6 +19,7 @@ VIEWS: dict[str, str] = {
     "tab": "drumscribe.views.tab:render_summary_and_tab",  # the default: what `show` prints
     "json": "drumscribe.views.data:render_json",
     "midi": "drumscribe.views.data:render_midi",
+    "musicxml": "drumscribe.views.musicxml:render_musicxml",
     "html": "drumscribe.views.html:render_html",
     "png": "drumscribe.views.image:render_png",
     "svg": "drumscribe.views.image:render_svg",

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from drumscribe.errors import InputError
-from drumscribe.views.grid import bars, colour, display_name, lanes
+from drumscribe.views.lanes import bars, colour, display_name, lanes
 from drumscribe.views.summary import format_date, format_duration, model_name, source_name
 
 SAFE_SCHEMES = {"", "http", "https", "file", "data", "blob"}  # never javascript: or the like

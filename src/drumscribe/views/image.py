@@ -11,8 +11,8 @@ import io
 from typing import Any, Sequence
 
 from drumscribe.errors import DrumscribeError, InputError
-from drumscribe.views.grid import bars as grid_bars
-from drumscribe.views.grid import colour, display_name, lanes
+from drumscribe.views.lanes import bars as grid_bars
+from drumscribe.views.lanes import colour, display_name, lanes
 from drumscribe.views.summary import source_name
 from drumscribe.views.tab import parse_bars
 
