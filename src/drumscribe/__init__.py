@@ -42,6 +42,10 @@ _EXPORTS: dict[str, str] = {
     "load_job": "drumscribe.jobs.store:load_job",
     "render_tab": "drumscribe.views.tab:render_tab",
     "storage_stats": "drumscribe.stats:storage_stats",
+    # the web service (needs the `serve` extra when called)
+    "serve": "drumscribe.service.app:serve",
+    "create_app": "drumscribe.service.app:create_app",
+    "S3Service": "drumscribe.service.s3service:S3Service",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,0 +1,118 @@
+"""The web app: the page (static HTML/JS, no CDN), the JSON API, and ``serve()`` to run it on uvicorn.
+
+Why FastAPI on uvicorn: the OpenAPI document comes from the same type hints that validate each
+request, ``TestClient`` tests the API without a socket, and both are widely used and maintained.
+They are the ``serve`` extra, so the CLI and library do not need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+from drumscribe.config import Settings, load_settings
+from drumscribe.errors import ConfigError
+from drumscribe.service.auth import Auth, check_bind, env_token
+from drumscribe.service.context import Context
+from drumscribe.service.runner import JobRunner
+from drumscribe.service.s3service import S3Service
+from drumscribe.storage.base import Storage
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _require_fastapi() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+        import multipart  # noqa: F401  (python-multipart: FastAPI's form parser)
+    except ImportError:
+        raise ConfigError("drumscribe serve needs the web stack", hint="pip install 'drumscribe[serve]'") from None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    tokens: Mapping[str, str] | None = None,
+    workers: int = 1,
+    model: Any = None,
+    transcribe: Any = None,
+) -> Any:
+    """The ASGI app. ``tokens`` maps API token -> user id (default: ``DRUMSCRIBE_API_TOKEN`` for the
+    configured user; none: no token needed). Unfinished jobs a previous server left are marked
+    ``interrupted`` here, before the first request."""
+    _require_fastapi()
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from drumscribe import __version__
+    from drumscribe.service.api import router
+
+    settings = settings or load_settings()
+    if tokens is None:
+        token = env_token()
+        tokens = {token: settings.user} if token else {}
+    auth = Auth(default_user=settings.user, tokens=dict(tokens))
+    service = S3Service(storage)
+    runner = JobRunner(service.storage, settings, workers=workers, model=model, transcribe=transcribe)
+    runner.recover()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        runner.shutdown(wait=False)
+
+    app = FastAPI(title="drumscribe", version=__version__, lifespan=lifespan,
+                  description="Upload drum recordings straight to S3, transcribe them in the background, "
+                              "download MIDI and JSON. Every /api call needs `Authorization: Bearer <token>` "
+                              "when the server has an API token.")
+    app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers)
+    app.include_router(router)
+    static = resources.files("drumscribe.service").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    page = static.joinpath("index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    def index(job_id: str | None = None) -> HTMLResponse:
+        # the page holds no user data; it asks the API (with the token) for everything
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    return app
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, insecure: bool = False, workers: int = 1,
+          settings: Settings | None = None, prefer_local: bool = False, log_level: str = "info",
+          announce: Callable[[str], None] = print) -> None:
+    """Run the service until interrupted (``drumscribe serve``)."""
+    _require_fastapi()
+    import uvicorn
+
+    from drumscribe.storage import get_storage
+
+    settings = settings or load_settings()
+    token = env_token()
+    check_bind(host, Auth(settings.user, {token: settings.user} if token else {}), insecure)
+    storage = get_storage(settings, prefer_local=prefer_local)
+    app = create_app(settings, storage=storage, workers=workers)
+    origin = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    announce(f"drumscribe: storage {storage.uri()}, user {settings.user}, "
+             + ("API token required" if token else "no API token (this machine only)"))
+    if storage.name == "s3":
+        _announce_cors(settings, origin, announce)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _announce_cors(settings: Settings, origin: str, announce: Callable[[str], None]) -> None:
+    """Browsers upload straight to the bucket: say so now if its CORS rules would refuse the page."""
+    from drumscribe.doctor import cors_preflight
+
+    try:
+        announce(f"CORS: {cors_preflight(settings, origin)}")
+    except Exception as exc:  # a warning, not a reason to refuse to start
+        hint = getattr(exc, "hint", "")
+        announce(f"warning: {exc}" + (f"; fix: {hint}" if hint else ""))
