@@ -193,7 +193,10 @@ async def view(job_id: str, request: Request, user: str = Depends(current_user))
 
     ctx = context(request)
     job_id = job_id_of(job_id)
-    transcription = await asyncio.to_thread(ctx.transcription, user, job_id)
+    try:
+        transcription = await asyncio.to_thread(ctx.transcription, user, job_id)
+    except NotFoundError:
+        raise HTTPException(404, f"no finished job {job_id}") from None
     links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id)),
              "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id))}
     return HTMLResponse(render_result(transcription, links))
@@ -242,6 +245,17 @@ async def files(request: Request, key: str, expires: int, sig: str) -> Streaming
     name = key.rsplit("/", 1)[-1]
     return StreamingResponse(stream, media_type=info.content_type or "application/octet-stream",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def error_status(exc: DrumscribeError) -> int:
+    """The HTTP status of a drumscribe error that no route turned into one itself."""
+    from drumscribe.errors import AccessDeniedError, InputError, StorageError
+
+    for kind, status in ((NotFoundError, 404), (jobs.Conflict, 409), (AccessDeniedError, 502), (InvalidKeyError, 400),
+                         (InputError, 400), (StorageError, 502)):
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any, Callable, Mapping
 
 from drumscribe.config import Settings, load_settings
-from drumscribe.errors import ConfigError
+from drumscribe.errors import ConfigError, DrumscribeError
 from drumscribe.service.auth import Auth, check_bind, env_token
 from drumscribe.service.context import Context
 from drumscribe.service.runner import JobRunner
@@ -27,7 +27,7 @@ def _require_fastapi() -> None:
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart: FastAPI's form parser)
+        import python_multipart  # noqa: F401  (FastAPI's form parser)
     except ImportError:
         raise ConfigError("drumscribe serve needs the web stack", hint="pip install 'drumscribe[serve]'") from None
 
@@ -46,11 +46,11 @@ def create_app(
     ``interrupted`` here, before the first request."""
     _require_fastapi()
     from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
 
     from drumscribe import __version__
-    from drumscribe.service.api import router
+    from drumscribe.service.api import error_status, router
 
     settings = settings or load_settings()
     if tokens is None:
@@ -72,6 +72,11 @@ def create_app(
                               "when the server has an API token.")
     app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers)
     app.include_router(router)
+
+    @app.exception_handler(DrumscribeError)
+    async def one_line(request, exc: DrumscribeError):  # the API's errors are one line too, never a traceback
+        return JSONResponse({"detail": str(exc)}, status_code=error_status(exc))
+
     static = resources.files("drumscribe.service").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     page = static.joinpath("index.html").read_text(encoding="utf-8")
