@@ -1,0 +1,101 @@
+"""A real browser against ``drumscribe serve`` and a moto server: choose a WAV on the page, watch
+the upload go to the bucket (not the app), see the job finish, download its MIDI by presigned link.
+
+Headless Debian chromium driven by playwright's Python package (no browser download); skipped
+cleanly when chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from drumscribe.provision import setup
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("DRUMSCRIBE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chromium():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(moto_server, bucket_name, monkeypatch, tmp_path):
+    """``drumscribe serve`` as a process on 127.0.0.1, on a bucket whose CORS allows its page."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    setup(bucket=bucket_name, steps=["bucket", "encryption", "cors"], origins=[origin])
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "drumscribe", "serve", "--port", str(port)],
+                              env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{origin}/api/info", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("serve did not start: " + (tmp_path / "serve.log").read_text())
+                time.sleep(0.2)
+        yield origin
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, served, moto_server, bucket_name, song, tmp_path):
+    wav = tmp_path / "groove.wav"
+    wav.write_bytes(song)
+    page = chromium.new_page(accept_downloads=True)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(served)
+    page.wait_for_selector("#main:not([hidden])")
+    assert f"S3 bucket {bucket_name}" in page.text_content("#who")
+
+    page.set_input_files("#file", str(wav))
+    row = page.wait_for_selector("#jobs tr[data-state=done]", timeout=30_000)
+
+    assert f"{moto_server}/{bucket_name}" in posts  # the audio went to the bucket...
+    assert not [u for u in posts if u.startswith(served) and "/uploads" in u and not u.endswith("/api/uploads")]
+    assert [u for u in posts if u == f"{served}/api/uploads"]  # ...the app only handed out the ticket
+    assert "groove.wav" in row.text_content()
+
+    with page.expect_download() as download:
+        row.query_selector("a.download[data-kind=midi]").click()
+    assert download.value.url.startswith(f"{moto_server}/{bucket_name}/processed/tester/")
+    assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+
+    # the job's own result page: the summary and the tab, without a reload of the list
+    row.query_selector("a[href^='/jobs/']").click()
+    page.wait_for_selector("#result:not([hidden])")
+    frame = page.frame_locator("#result-frame")
+    assert "BD  |" in frame.locator("pre").text_content(timeout=10_000)
