@@ -217,7 +217,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
     def cors() -> str:
         got = _read("get_bucket_cors", "NoSuchCORSConfiguration", "CORS configuration")
         want = documents.cors(origins)
-        fix = "run `drumscribe setup cors`" + (" --origins " + ",".join(origins) if origins else "")
+        fix = "run `drumscribe setup cors" + (" --origins " + ",".join(origins) if origins else "") + "`"
         if not got:
             raise _Failed("the bucket has no CORS configuration", fix)
         if documents.normalize_cors(got.get("CORSRules")) != documents.normalize_cors(want["CORSRules"]):
@@ -276,6 +276,12 @@ def cors_preflight(settings: Settings, origin: str, s3: Any = None) -> str:
     s3 = s3 or aws.client(settings, "s3", **_QUICK)
     url = s3.generate_presigned_post(settings.bucket, keys.UPLOADS + "/preflight")["url"]
     fix = f"run `drumscribe setup cors --origins {origin}`"
+    try:  # S3 refuses every preflight to a bucket without CORS rules; some test servers answer anyway
+        s3.get_bucket_cors(Bucket=settings.bucket)
+    except _BOTO as exc:
+        if aws.error_code(exc) == "NoSuchCORSConfiguration":
+            raise _Failed(f"the bucket has no CORS rules, so browsers on {origin} may not upload to it", fix) from None
+        # anything else (the app's key may not read bucket settings): the preflight below decides
     request = urllib.request.Request(url, method="OPTIONS", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

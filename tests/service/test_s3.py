@@ -86,6 +86,16 @@ def test_doctor_makes_the_browsers_preflight(s3_client, bucket_name):
     assert refused["cors-preflight"].hint == "run `drumscribe setup cors --origins http://evil.example:9`"
 
 
+def test_doctor_fails_the_preflight_of_a_bucket_without_cors_rules(moto_server, bucket_name, monkeypatch):
+    from drumscribe.doctor import doctor
+
+    setup(bucket=bucket_name, steps=["bucket"])
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    check = {c.name: c for c in doctor(origin=ORIGIN).checks}["cors-preflight"]
+    # S3 refuses such a preflight; moto answers it, so doctor reads the rules first
+    assert check.status == "fail" and "no CORS rules" in check.detail
+
+
 def test_setup_cors_then_doctor_origin_from_the_cli(moto_server, bucket_name, monkeypatch):
     from typer.testing import CliRunner
 

@@ -157,8 +157,8 @@ class JobRunner:
 
     def _run(self, record: JobRecord) -> None:
         self._set(record, state=RUNNING, started_at=now())
-        try:
-            self._transcribe(self.storage.uri(record.upload_key), storage=self.storage, settings=self.settings,
+        try:  # the source is named by its file name only: that is what an error message should show
+            self._transcribe(record.filename, storage=self.storage, settings=self.settings,
                              user_id=record.user_id, model=self.model, job_id=record.job_id,
                              stored_upload=record.upload_key)
         except NotFoundError:

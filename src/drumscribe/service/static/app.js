@@ -104,7 +104,7 @@ function uploadAll(files) { for (const file of files) uploadOne(file); }
 
 // --- jobs -------------------------------------------------------------------------------------
 
-function when(stamp) { return stamp ? new Date(stamp).toLocaleString() : ""; }
+function when(stamp) { return stamp ? new Date(stamp).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""; }
 
 function link(text, href, download) {
   const a = document.createElement("a");
@@ -209,6 +209,7 @@ async function showResult(jobId, job) {
   $("#drop").hidden = true;
   $("#jobs-section").hidden = true;
   $("#result-title").textContent = job.filename || jobId;
+  $("#result-title").hidden = job.state === "done";  // the result page has its own title
   const status = $("#result-status");
   status.textContent = job.state === "done" ? "" : job.state + (job.error ? `: ${job.error}` : "");
   if (job.state === "done" && !showResult.shown) {
