@@ -8,6 +8,7 @@ user's objects, and job ids go through ``keys.validate_job_id``.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from drumscribe import keys
-from drumscribe.errors import DrumscribeError, InvalidKeyError, NotFoundError
+from drumscribe.errors import DrumscribeError, InputError, InvalidKeyError, NotFoundError
 from drumscribe.service import policy, runner as jobs
 from drumscribe.service.auth import Unauthorized
 from drumscribe.service.context import Context
@@ -116,11 +117,11 @@ async def create_upload(body: UploadRequest, request: Request, user: str = Depen
     try:
         content_type = policy.audio_content_type(body.content_type, body.filename)
         if not is_audio_name(body.filename):
-            raise DrumscribeError(f"{body.filename!r} does not have an audio file extension")
+            raise InputError(f"{body.filename!r} does not have an audio file extension")
     except DrumscribeError as exc:
         raise HTTPException(415, str(exc)) from None
     # the key's hash is the file's SHA-256 when the browser computed it, else a random nonce
-    digest = body.sha256 or __import__("secrets").token_hex(32)
+    digest = body.sha256 or secrets.token_hex(32)
     key = keys.upload_key(user, body.filename, digest)
     post = await ctx.service.presigned_post(key, user_id=user, max_bytes=limit, content_type=content_type)
     return UploadTicket(key=key, url=post["url"], fields=post["fields"], backend=ctx.service.backend,
@@ -249,7 +250,7 @@ async def files(request: Request, key: str, expires: int, sig: str) -> Streaming
 
 def error_status(exc: DrumscribeError) -> int:
     """The HTTP status of a drumscribe error that no route turned into one itself."""
-    from drumscribe.errors import AccessDeniedError, InputError, StorageError
+    from drumscribe.errors import AccessDeniedError, StorageError
 
     for kind, status in ((NotFoundError, 404), (jobs.Conflict, 409), (AccessDeniedError, 502), (InvalidKeyError, 400),
                          (InputError, 400), (StorageError, 502)):

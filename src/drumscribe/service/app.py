@@ -8,12 +8,14 @@ They are the ``serve`` extra, so the CLI and library do not need them.
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 from importlib import resources
 from typing import Any, Callable, Mapping
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError
-from drumscribe.service.auth import Auth, check_bind, env_token
+from drumscribe.service.auth import LOOPBACK_NAMES, Auth, check_bind, env_token, is_loopback
 from drumscribe.service.context import Context
 from drumscribe.service.runner import JobRunner
 from drumscribe.service.s3service import S3Service
@@ -40,10 +42,12 @@ def create_app(
     workers: int = 1,
     model: Any = None,
     transcribe: Any = None,
+    allowed_hosts: list[str] | None = None,
 ) -> Any:
     """The ASGI app. ``tokens`` maps API token -> user id (default: ``DRUMSCRIBE_API_TOKEN`` for the
-    configured user; none: no token needed). Unfinished jobs a previous server left are marked
-    ``interrupted`` here, before the first request."""
+    configured user; none: no token needed). ``allowed_hosts`` limits the Host header (``serve``
+    sets the loopback names when there is no token: a DNS-rebinding page cannot then reach the
+    API). Unfinished jobs a previous server left are marked ``interrupted`` here."""
     _require_fastapi()
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -70,6 +74,10 @@ def create_app(
                   description="Upload drum recordings straight to S3, transcribe them in the background, "
                               "download MIDI and JSON. Every /api call needs `Authorization: Bearer <token>` "
                               "when the server has an API token.")
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers)
     app.include_router(router)
 
@@ -103,13 +111,28 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, insecure: bool 
     token = env_token()
     check_bind(host, Auth(settings.user, {token: settings.user} if token else {}), insecure)
     storage = get_storage(settings, prefer_local=prefer_local)
-    app = create_app(settings, storage=storage, workers=workers)
+    # without a token, loopback is the only protection: refuse other Host names (DNS rebinding)
+    hosts = None if token or not is_loopback(host) else list(LOOPBACK_NAMES)
+    app = create_app(settings, storage=storage, workers=workers, allowed_hosts=hosts)
     origin = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     announce(f"drumscribe: storage {storage.uri()}, user {settings.user}, "
              + ("API token required" if token else "no API token (this machine only)"))
     if storage.name == "s3":
         _announce_cors(settings, origin, announce)
+    logging.getLogger("uvicorn.access").addFilter(_RedactSignatures())
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+class _RedactSignatures(logging.Filter):
+    """Access-log lines carry request paths; a signed download link in one is a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SIG.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_SIG = re.compile(r"((?:sig|signature|X-Amz-Signature|Signature)=)[^&\s]+")
 
 
 def _announce_cors(settings: Settings, origin: str, announce: Callable[[str], None]) -> None:

@@ -24,6 +24,7 @@ from drumscribe.errors import ConfigError
 
 TOKEN_ENV = "DRUMSCRIBE_API_TOKEN"
 MIN_TOKEN_CHARS = 16
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 class Unauthorized(Exception):

@@ -47,17 +47,24 @@ class Context:
             t = self.transcription(user, job_id)
         except NotFoundError:
             return None
+        except DrumscribeError as exc:  # a damaged transcription.json: shown, not fatal to the list
+            from drumscribe.service.api import JobStatus
+
+            return JobStatus(job_id=job_id, state="failed", error=f"cannot read its results: {exc}")
         return self._remember(user, job_id, t.source.name, t.created_at, t.duration, t.tempo, t.counts())
 
     def finished(self, user: str, limit: int) -> list:
+        """The newest ``limit`` finished jobs of ``user``; results not seen yet are read in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from drumscribe.jobs.store import list_jobs
 
-        out = []
-        for job in list_jobs(self.settings, self.storage, user, limit=limit, details=False):
-            with self._lock:
-                cached = self._summaries.get((user, job.job_id))
-            out.append(cached.model_copy(deep=True) if cached is not None else self.summary(user, job.job_id))
-        return [s for s in out if s is not None]
+        ids = [job.job_id for job in list_jobs(self.settings, self.storage, user, limit=limit, details=False)]
+        if not ids:
+            return []
+        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+            found = list(pool.map(lambda job_id: self.summary(user, job_id), ids))
+        return [s for s in found if s is not None]
 
     def _remember(self, user: str, job_id: str, name, created_at, duration, tempo, counts):
         from drumscribe.service.api import JobStatus
