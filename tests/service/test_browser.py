@@ -7,6 +7,7 @@ cleanly when chromium is not installed.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -93,6 +94,15 @@ def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, ser
         row.query_selector("a.download[data-kind=midi]").click()
     assert download.value.url.startswith(f"{moto_server}/{bucket_name}/processed/tester/")
     assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+
+    # dropping a file on the zone does the same as choosing it
+    dropped = page.evaluate_handle(
+        """(b64) => { const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                     const dt = new DataTransfer(); dt.items.add(new File([bytes], "dropped.wav", {type: "audio/wav"}));
+                     return dt; }""", base64.b64encode(song).decode("ascii"))
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    page.wait_for_function("document.querySelectorAll('#jobs tr[data-state=done]').length == 2", timeout=30_000)
+    assert "dropped.wav" in page.text_content("#jobs")
 
     # the job's own result page: the summary and the tab, without a reload of the list
     row.query_selector("a[href^='/jobs/']").click()

@@ -154,3 +154,13 @@ def test_the_token_comes_from_the_environment(make_client, monkeypatch):
     assert client.get("/api/info").status_code == 401
     assert client.get("/api/info", headers=bearer(ALICE)).json() == {
         "user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576, "auth_required": True, "workers": 1}
+
+
+def test_serve_without_the_web_stack_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from drumscribe.service.app import create_app
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if the `serve` extra were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'drumscribe\[serve\]'"):
+        create_app()
