@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789ab"
 SETTLED = ("done", "failed", "interrupted")
@@ -46,3 +54,35 @@ def run_job(client, data: bytes, filename="song.wav", headers=None) -> dict:
     started = client.post("/api/jobs", json={"upload_key": key}, headers=headers or {})
     assert started.status_code == 202, started.text
     return wait(client, started.json()["job_id"], headers)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(log_path: Path, port: int, *args: str):
+    """``drumscribe serve --port PORT ARGS`` as a process (environment as the test set it up);
+    yields its origin once it answers, stops it afterwards."""
+    origin = f"http://127.0.0.1:{port}"
+    with Path(log_path).open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "drumscribe", "serve", "--port", str(port), *args],
+                                  env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"{origin}/", timeout=2).close()
+                    break
+                except urllib.error.HTTPError:
+                    break  # it answers
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError("serve did not start: " + Path(log_path).read_text()) from None
+                    time.sleep(0.2)
+            yield origin
+        finally:
+            server.terminate()
+            server.wait(10)

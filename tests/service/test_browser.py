@@ -10,14 +10,10 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from service_helpers import ALICE, free_port, serve_process
 
 from drumscribe.provision import setup
 
@@ -26,12 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = os.environ.get("DRUMSCRIBE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -52,24 +42,8 @@ def served(moto_server, bucket_name, monkeypatch, tmp_path):
     origin = f"http://127.0.0.1:{port}"
     setup(bucket=bucket_name, steps=["bucket", "encryption", "cors"], origins=[origin])
     monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "drumscribe", "serve", "--port", str(port)],
-                              env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{origin}/api/info", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("serve did not start: " + (tmp_path / "serve.log").read_text())
-                time.sleep(0.2)
-        yield origin
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+    with serve_process(tmp_path / "serve.log", port) as served_origin:
+        yield served_origin
 
 
 def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, served, moto_server, bucket_name, song, tmp_path):
@@ -109,3 +83,27 @@ def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, ser
     page.wait_for_selector("#result:not([hidden])")
     frame = page.frame_locator("#result-frame")
     assert "BD  |" in frame.locator("pre").text_content(timeout=10_000)
+
+
+def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(chromium, monkeypatch, song, tmp_path):
+    monkeypatch.setenv("DRUMSCRIBE_API_TOKEN", ALICE)
+    wav = tmp_path / "groove.wav"
+    wav.write_bytes(song)
+    with serve_process(tmp_path / "serve.log", free_port()) as origin:
+        page = chromium.new_page(accept_downloads=True)
+        posts = []
+        page.on("request", lambda r: posts.append((r.url, r.headers.get("authorization"))) if r.method == "POST" else None)
+        page.goto(origin)
+        page.wait_for_selector("#login:not([hidden])")
+        page.fill("#token", ALICE)
+        page.click("#token-form button")
+        page.wait_for_selector("#main:not([hidden])")
+        assert "local storage" in page.text_content("#who")
+
+        page.set_input_files("#file", str(wav))
+        row = page.wait_for_selector("#jobs tr[data-state=done]", timeout=30_000)
+        # no bucket: the form went to the app's own upload endpoint, with the token
+        assert (f"{origin}/api/uploads/local", f"Bearer {ALICE}") in posts
+        with page.expect_download() as download:
+            row.query_selector("a.download[data-kind=midi]").click()
+        assert Path(download.value.path()).read_bytes().startswith(b"MThd")

@@ -3,23 +3,13 @@ without a token, and access logs that never carry a download link's signature.""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from service_helpers import free_port, serve_process
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, host: str | None = None) -> int:
@@ -29,29 +19,16 @@ def get(url: str, host: str | None = None) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
-    except OSError:  # not listening yet
-        return 0
 
 
 def test_serve_answers_loopback_names_only_and_redacts_signatures(tmp_path):
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "drumscribe", "serve", "--port", str(port)],
-                                  env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while get(f"{base}/api/info") != 200:
-                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            assert get(f"{base}/api/info", host=f"localhost:{port}") == 200
-            # a page on evil.example rebound to 127.0.0.1 sends its own name as Host: refused
-            assert get(f"{base}/api/info", host="evil.example") == 400
-            assert get(f"{base}/api/files?key=processed/tester/x/output.mid&expires=1&sig=c0ffee1234") == 403
-        finally:
-            server.terminate()
-            server.wait(10)
+    with serve_process(log_path, free_port()) as base:
+        assert get(f"{base}/api/info") == 200
+        assert get(f"{base}/api/info", host=f"localhost:{base.rsplit(':', 1)[1]}") == 200
+        # a page on evil.example rebound to 127.0.0.1 sends its own name as Host: refused
+        assert get(f"{base}/api/info", host="evil.example") == 400
+        assert get(f"{base}/api/files?key=processed/tester/x/output.mid&expires=1&sig=c0ffee1234") == 403
     text = log_path.read_text()
     assert "storage file://" in text and "user tester" in text and "no API token (this machine only)" in text
     assert "GET /api/files?key=processed/tester/x/output.mid&expires=1&sig=*** HTTP/1.1" in text
