@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import pytest
 
 pytest.importorskip("fastapi", reason="the service needs the `serve` extra")
 
 import soundfile as sf  # noqa: E402
+
+# starlette announces a future switch of its test client's HTTP library; nothing to act on here
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 from fastapi.testclient import TestClient  # noqa: E402
 from synth import SR, groove, render  # noqa: E402  (tests/transcription is on the path)
-
 
 
 @pytest.fixture(scope="session")
