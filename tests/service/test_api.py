@@ -108,3 +108,11 @@ def test_job_ids_are_validated(client):
 def test_state_records_live_in_temp_and_go_when_done(client, song):
     done = run_job(client, song)
     assert not load_settings().local_root.joinpath(keys.temp_key(done["job_id"], "job.json")).exists()
+
+
+def test_two_workers_transcribe_side_by_side_with_one_model(make_client, song):
+    client = make_client(workers=2)
+    started = [client.post("/api/jobs", json={"upload_key": upload(client, song, f"take{n}.wav")}).json() for n in range(3)]
+    finished = [wait(client, job["job_id"]) for job in started]
+    assert [j["state"] for j in finished] == ["done"] * 3
+    assert len({json.dumps(j["result"]["counts"], sort_keys=True) for j in finished}) == 1  # same song, same result
