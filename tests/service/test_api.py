@@ -116,3 +116,22 @@ def test_two_workers_transcribe_side_by_side_with_one_model(make_client, song):
     finished = [wait(client, job["job_id"]) for job in started]
     assert [j["state"] for j in finished] == ["done"] * 3
     assert len({json.dumps(j["result"]["counts"], sort_keys=True) for j in finished}) == 1  # same song, same result
+
+
+def test_the_queue_is_bounded(make_client, song):
+    import threading
+
+    release = threading.Event()
+
+    def slow(*args, **kwargs):
+        release.wait(30)
+        raise RuntimeError("a stand-in that never transcribes")
+
+    client = make_client(transcribe=slow, max_waiting=1)
+    first = client.post("/api/jobs", json={"upload_key": upload(client, song)})
+    assert first.status_code == 202
+    refused = client.post("/api/jobs", json={"upload_key": upload(client, song, "take2.wav")})
+    assert refused.status_code == 503 and "already waiting" in refused.json()["detail"]
+    release.set()
+    assert wait(client, first.json()["job_id"])["state"] == "failed"
+    assert client.post("/api/jobs", json={"upload_key": upload(client, song, "take3.wav")}).status_code == 202

@@ -252,7 +252,7 @@ def error_status(exc: DrumscribeError) -> int:
     """The HTTP status of a drumscribe error that no route turned into one itself."""
     from drumscribe.errors import AccessDeniedError, StorageError
 
-    for kind, status in ((NotFoundError, 404), (jobs.Conflict, 409), (AccessDeniedError, 502), (InvalidKeyError, 400),
+    for kind, status in ((NotFoundError, 404), (jobs.Conflict, 409), (jobs.Busy, 503), (AccessDeniedError, 502), (InvalidKeyError, 400),
                          (InputError, 400), (StorageError, 502)):
         if isinstance(exc, kind):
             return status

@@ -43,11 +43,13 @@ def create_app(
     model: Any = None,
     transcribe: Any = None,
     allowed_hosts: list[str] | None = None,
+    max_waiting: int = 100,
 ) -> Any:
     """The ASGI app. ``tokens`` maps API token -> user id (default: ``DRUMSCRIBE_API_TOKEN`` for the
     configured user; none: no token needed). ``allowed_hosts`` limits the Host header (``serve``
     sets the loopback names when there is no token: a DNS-rebinding page cannot then reach the
-    API). Unfinished jobs a previous server left are marked ``interrupted`` here."""
+    API). More than ``max_waiting`` jobs queued or running are refused (503). Unfinished jobs a
+    previous server left are marked ``interrupted`` here."""
     _require_fastapi()
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -62,7 +64,7 @@ def create_app(
         tokens = {token: settings.user} if token else {}
     auth = Auth(default_user=settings.user, tokens=dict(tokens))
     service = S3Service(storage)
-    runner = JobRunner(service.storage, settings, workers=workers, model=model, transcribe=transcribe)
+    runner = JobRunner(service.storage, settings, workers=workers, model=model, transcribe=transcribe, max_waiting=max_waiting)
     runner.recover()
 
     @contextlib.asynccontextmanager

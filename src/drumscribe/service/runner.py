@@ -33,8 +33,15 @@ RETRYABLE = (FAILED, INTERRUPTED)
 RECORD_NAME = "job.json"
 
 
+MAX_WAITING = 100  # jobs queued or running at once; more are refused rather than piling up unseen
+
+
 class Conflict(DrumscribeError):
     """The job is not in a state that allows this (HTTP 409)."""
+
+
+class Busy(DrumscribeError):
+    """Too many jobs are waiting (HTTP 503): try again later."""
 
 
 def now() -> str:
@@ -69,7 +76,7 @@ def filename_of(upload_key: str) -> str:
 
 class JobRunner:
     def __init__(self, storage: Storage, settings: Settings, *, workers: int = 1, model: Any = None,
-                 transcribe: Callable[..., Any] | None = None):
+                 transcribe: Callable[..., Any] | None = None, max_waiting: int = MAX_WAITING):
         from drumscribe.jobs.run import transcribe_and_store
 
         self.storage, self.settings, self.model = storage, settings, model
@@ -77,6 +84,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="drumscribe-job")
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
+        self.max_waiting = max_waiting
 
     # --- start-up and shut-down ----------------------------------------------------------
 
@@ -146,9 +154,12 @@ class JobRunner:
     # --- inside ---------------------------------------------------------------------------
 
     def _enqueue(self, record: JobRecord) -> None:
-        self._save(record)
         with self._lock:
+            waiting = sum(r.state in ACTIVE for r in self._jobs.values())
+            if waiting >= self.max_waiting:
+                raise Busy(f"{waiting} jobs are already waiting; try again when some have finished")
             self._jobs[record.job_id] = record
+        self._save(record)
         self._pool.submit(self._run, record)
 
     def _save(self, record: JobRecord) -> None:
