@@ -49,6 +49,10 @@ _EXPORTS: dict[str, str] = {
     "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
     "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",
+    # the web service (needs the `serve` extra when called)
+    "serve": "drumscribe.service.app:serve",
+    "create_app": "drumscribe.service.app:create_app",
+    "S3Service": "drumscribe.service.s3service:S3Service",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -105,8 +105,13 @@ class _Runner:
         return any(c.name == name and c.status == PASS for c in self.report.checks)
 
 
-def doctor(settings: Settings | None = None, *, prefer_local: bool = False, origins: Iterable[str] | None = None) -> DoctorReport:
-    """Run every check and return the report (never raises for a failed check)."""
+def doctor(settings: Settings | None = None, *, prefer_local: bool = False, origins: Iterable[str] | None = None,
+           origin: str | None = None) -> DoctorReport:
+    """Run every check and return the report (never raises for a failed check).
+
+    ``origin`` (a page's ``scheme://host:port``, e.g. ``drumscribe serve``'s) adds the CORS
+    preflight a browser makes before uploading from that page, and is the expected CORS origin
+    when ``origins`` is not given."""
     settings = settings or load_settings()
     if prefer_local or not settings.bucket:
         report = DoctorReport("local")
@@ -119,14 +124,14 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
         _local_checks(settings, _Runner(report))
         return report
     report = DoctorReport("s3")
-    _s3_checks(settings, _Runner(report), list(origins or []) or None)
+    _s3_checks(settings, _Runner(report), list(origins or []) or ([origin] if origin else None), origin)
     return report
 
 
 # -- S3 -------------------------------------------------------------------------------------
 
 
-def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> None:
+def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, origin: str | None = None) -> None:
     bucket = settings.bucket
     state: dict[str, Any] = {}
 
@@ -212,7 +217,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
     def cors() -> str:
         got = _read("get_bucket_cors", "NoSuchCORSConfiguration", "CORS configuration")
         want = documents.cors(origins)
-        fix = "run `drumscribe setup cors`" + (" --origins " + ",".join(origins) if origins else "")
+        fix = "run `drumscribe setup cors" + (" --origins " + ",".join(origins) if origins else "") + "`"
         if not got:
             raise _Failed("the bucket has no CORS configuration", fix)
         if documents.normalize_cors(got.get("CORSRules")) != documents.normalize_cors(want["CORSRules"]):
@@ -249,11 +254,47 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
     run.run("encryption", encrypted, needs=["round-trip"])
     run.run("lifecycle", lifecycle)
     run.run("cors", cors)
+    if origin:
+        run.run("cors-preflight", lambda: cors_preflight(settings, origin, state["s3"]))
     run.run("public-access", public_access)
     if "key" in state:  # also after a failed round trip: whatever was written must go
         run.run("cleanup", cleanup)
     else:
         run.run("cleanup", lambda: "", needs=["round-trip"])
+
+
+def cors_preflight(settings: Settings, origin: str, s3: Any = None) -> str:
+    """Make the preflight a browser on ``origin`` sends before POSTing an upload to the bucket.
+
+    The URL is the one a presigned POST names (so path- or virtual-host style, endpoint and region
+    are exactly the browser's). Raises ``_Failed`` (a one-line message and a fix) if S3 would refuse.
+    """
+    import urllib.error
+    import urllib.request
+
+    origin = documents.normalize_origin(origin)
+    s3 = s3 or aws.client(settings, "s3", **_QUICK)
+    url = s3.generate_presigned_post(settings.bucket, keys.UPLOADS + "/preflight")["url"]
+    fix = f"run `drumscribe setup cors --origins {origin}`"
+    try:  # S3 refuses every preflight to a bucket without CORS rules; some test servers answer anyway
+        s3.get_bucket_cors(Bucket=settings.bucket)
+    except _BOTO as exc:
+        if aws.error_code(exc) == "NoSuchCORSConfiguration":
+            raise _Failed(f"the bucket has no CORS rules, so browsers on {origin} may not upload to it", fix) from None
+        # anything else (the app's key may not read bucket settings): the preflight below decides
+    request = urllib.request.Request(url, method="OPTIONS", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            allowed_origin = response.headers.get("Access-Control-Allow-Origin", "")
+            methods = {m.strip().upper() for m in response.headers.get("Access-Control-Allow-Methods", "").split(",")}
+    except urllib.error.HTTPError as exc:
+        raise _Failed(f"the bucket refuses uploads from {origin} (preflight to {url} answered {exc.code})", fix) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise _Failed(f"no answer to the CORS preflight at {url}: {getattr(exc, 'reason', exc)}") from None
+    if allowed_origin not in (origin, "*") or "POST" not in methods:
+        raise _Failed(f"the bucket's preflight answer does not allow POST from {origin} "
+                      f"(allows origin {allowed_origin or 'none'}, methods {', '.join(sorted(methods - {''})) or 'none'})", fix)
+    return f"a browser on {origin} may POST uploads to {url}"
 
 
 def _listable_after_403(s3: Any, bucket: str, exc: BaseException) -> bool:

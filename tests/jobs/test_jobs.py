@@ -118,3 +118,26 @@ def test_stats_on_s3_applies_minimum_billable_sizes(s3_mock, bucket_name, monkey
     assert s.backend == "s3" and set(s.prefixes) == {"processed/", "temp/", "uploads/"}
     assert s.users == {"alice": s.users["alice"]} and s.users["alice"].objects == 2
     assert s.classes["STANDARD_IA"].billable_bytes == 128 * 1024  # a 1 KB object is billed as 128 KB
+
+
+def test_transcribe_and_store_reads_an_upload_already_in_storage(tmp_path):
+    """What the service does with a browser's upload: name the job first, store nothing twice."""
+    import io
+
+    import soundfile as sf
+    from synth import SR, groove, render  # tests/transcription is on the path
+
+    from drumscribe import transcribe_and_store
+    from drumscribe.errors import InputError
+
+    storage = LocalStorage(load_settings().local_root)
+    buf = io.BytesIO()
+    sf.write(buf, render(groove(1), 3.0), SR, format="WAV", subtype="PCM_16")
+    key = "uploads/tester/20261201T000000Z_0123456789ab_beat.wav"
+    storage.put(key, buf.getvalue())
+    _, job = transcribe_and_store("beat.wav", storage=storage, stored_upload=key, job_id="20261201T000001Z-0badcafe")
+    assert (job.job_id, job.upload_key, job.uploaded) == ("20261201T000001Z-0badcafe", key, False)
+    assert [o.key for o in storage.list("uploads/")] == [key]
+    assert load_job(job.job_id, storage=storage).source.name == "beat.wav"
+    with pytest.raises(InputError, match="not an upload"):
+        transcribe_and_store("x.wav", storage=storage, stored_upload="processed/tester/x/output.mid")

@@ -10,6 +10,6 @@ from __future__ import annotations
 from drumscribe.cli.app import app, main
 
 # Importing a command module registers its commands on ``app``.
-from drumscribe.cli import config_cmd, storage_cmd, setup_cmd, doctor_cmd, transcribe_cmd, sync_cmd, jobs_cmd  # noqa: E402,F401
+from drumscribe.cli import config_cmd, storage_cmd, setup_cmd, doctor_cmd, transcribe_cmd, sync_cmd, jobs_cmd, serve_cmd  # noqa: E402,F401
 
 __all__ = ["app", "main"]

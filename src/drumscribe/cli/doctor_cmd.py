@@ -18,6 +18,7 @@ def doctor_cmd(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
     origins: Optional[List[str]] = typer.Option(None, "--origins", help="CORS origins you passed to `setup --origins` (repeat or comma-separate)."),
+    origin: Optional[str] = typer.Option(None, "--origin", help="Also make the CORS preflight a browser on this page (e.g. `drumscribe serve`'s http://127.0.0.1:8000) makes before uploading."),
 ) -> None:
     """Check that storage works: credentials, bucket, round trip, encryption, lifecycle, CORS, public access.
 
@@ -26,7 +27,7 @@ def doctor_cmd(
     from drumscribe.doctor import doctor
 
     wanted = [o.strip() for v in origins or [] for o in v.split(",") if o.strip()]
-    report = doctor(settings_from(ctx), prefer_local=force_local(ctx), origins=wanted or None)
+    report = doctor(settings_from(ctx), prefer_local=force_local(ctx), origins=wanted or None, origin=origin)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:

@@ -126,16 +126,28 @@ def _fetch_s3(uri: str, settings: Settings, workdir: Path) -> tuple[Path, str, s
     bucket, key = parse_s3_uri(uri)
     if not key or key.endswith("/"):
         raise InputError(f"{uri}: names a prefix, not an object")
-    src = s3_storage_for(bucket, settings)
+    return _download_checked(s3_storage_for(bucket, settings), key, settings, workdir, uri), bucket, key
+
+
+def _download_checked(src: Storage, key: str, settings: Settings, workdir: Path, shown: str) -> Path:
+    """Download ``key`` into ``workdir`` after checking it is within the upload limit."""
     info = src.head(key)
     if info.size > settings.max_upload_bytes:
         raise InputError(
-            f"{uri} is {info.size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB limit",
+            f"{shown} is {info.size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB limit",
             hint="raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files",
         )
     local = workdir / keys.sanitize_filename(key.rsplit("/", 1)[-1])
     src.download(key, local)
-    return local, bucket, key
+    return local
+
+
+def _fetch_stored(store: Storage, key: str, settings: Settings, workdir: Path) -> tuple[Path, str | None, str]:
+    """Download an ``uploads/...`` object of ``store`` into ``workdir``: (local path, bucket, key)."""
+    keys.validate_key(key)
+    if not key.startswith(keys.UPLOADS + "/"):
+        raise InputError(f"{key}: not an upload (uploads/...)")
+    return _download_checked(store, key, settings, workdir, key), store.bucket, key
 
 
 def _original_name(key: str) -> str:
@@ -168,10 +180,15 @@ def transcribe_and_store(
     beats: bool = True,
     chunk_seconds: int | None = None,
     midi_options: dict[str, Any] | None = None,
+    job_id: str | None = None,
+    stored_upload: str | None = None,
 ) -> tuple[Transcription, JobResult]:
     """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
 
     ``midi_options``: ``Transcription.to_midi`` keywords for ``output.mid`` (align, tracks, note_map).
+    ``job_id`` names the job instead of a new id (a service that reports the id before the job
+    runs, or retries it). ``stored_upload`` is an ``uploads/...`` key already in ``storage``
+    (S3 or local): it is read from there and used as the original, never stored twice.
     """
     from drumscribe.storage.uploads import upload
     from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
@@ -180,7 +197,11 @@ def transcribe_and_store(
     user = keys.sanitize_user_id(user_id or settings.user)
     shown = str(source)
     with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
-        if is_s3_uri(shown):
+        if stored_upload is not None:
+            store = _results_storage(storage, settings)
+            local, bucket, key = _fetch_stored(store, stored_upload, settings, Path(tmp))
+            filename = _original_name(key)
+        elif is_s3_uri(shown):
             local, bucket, key = _fetch_s3(shown, settings, Path(tmp))
             filename = _original_name(key)
         else:
@@ -189,7 +210,7 @@ def transcribe_and_store(
         audio.probe(local, name=shown)  # not audio -> InputError before anything is stored
 
         store = _results_storage(storage, settings)
-        reuse = (
+        reuse = stored_upload is not None or (
             key is not None
             and store.name == "s3"
             and store.bucket == bucket
@@ -202,7 +223,7 @@ def transcribe_and_store(
             original = upload(local, storage=store, settings=settings, user_id=user, filename=filename)
             upload_key, uploaded = original.key, True
 
-        job_id = keys.new_job_id()
+        job_id = keys.validate_job_id(job_id) if job_id else keys.new_job_id()
         midi_key, json_key = keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
         try:
             result = transcribe(local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown)

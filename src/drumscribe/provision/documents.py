@@ -70,8 +70,24 @@ def cors(origins: Iterable[str] | None = None) -> dict[str, Any]:
     doc = load(CORS)
     if origins:
         for rule in doc["CORSRules"]:
-            rule["AllowedOrigins"] = list(origins)
+            rule["AllowedOrigins"] = [normalize_origin(o) for o in origins]
     return doc
+
+
+def normalize_origin(origin: str) -> str:
+    """An origin as a browser sends it: ``scheme://host[:port]``; a trailing slash is dropped (the
+    browser's Origin never has one, so a rule with it would match nothing). ``*`` passes."""
+    import urllib.parse
+
+    from drumscribe.errors import ConfigError
+
+    text = str(origin).strip()
+    if text == "*":
+        return text
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{origin!r} is not an origin", hint="use scheme://host[:port], e.g. http://127.0.0.1:8000")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def iam_policy(bucket: str) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""``drumscribe serve``: the web app (upload page, jobs, results, JSON API)."""
+
+from __future__ import annotations
+
+import typer
+
+from drumscribe.cli.app import app, err, force_local, settings_from
+
+
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs DRUMSCRIBE_API_TOKEN or --insecure."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=32, help="Jobs transcribed at the same time (threads sharing one model)."),
+    insecure: bool = typer.Option(False, "--insecure", help="Listen beyond this machine without an API token (trusted networks only)."),
+) -> None:
+    """Serve the web app: drop a song on the page, it goes straight to the bucket and is transcribed.
+
+    Open http://HOST:PORT/ in a browser; the API and its OpenAPI document are at /docs and /openapi.json.
+    With S3, the bucket's CORS rules must allow the page: `drumscribe setup cors --origins http://HOST:PORT`.
+    """
+    from drumscribe.service.app import serve
+
+    serve(host, port, insecure=insecure, workers=workers, settings=settings_from(ctx), prefer_local=force_local(ctx),
+          announce=lambda line: err.print(line, markup=False))

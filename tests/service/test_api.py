@@ -1,0 +1,137 @@
+"""The JSON API without S3 (the local mirror): a song from upload to result, and each route's job."""
+
+from __future__ import annotations
+
+import json
+
+from service_helpers import post_form, run_job, ticket, upload, wait
+
+from drumscribe import keys
+from drumscribe.config import load_settings
+
+
+def test_a_song_goes_from_upload_ticket_to_midi(client, song):
+    info = client.get("/api/info").json()
+    assert info == {"user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576,
+                    "auth_required": False, "workers": 1}
+
+    doc = ticket(client, "My Song.wav", len(song))
+    assert doc["key"].startswith("uploads/tester/") and doc["key"].endswith("_My_Song.wav")
+    assert doc["url"] == "/api/uploads/local"  # no bucket: the app itself plays S3's part
+    assert post_form(client, doc, song).status_code == 204
+
+    started = client.post("/api/jobs", json={"upload_key": doc["key"]})
+    assert started.status_code == 202
+    assert started.json()["state"] in ("queued", "running")
+    done = wait(client, started.json()["job_id"])
+
+    assert done["state"] == "done", done
+    assert done["filename"] == "My_Song.wav"
+    assert done["result"]["counts"] == {"kick": 4, "snare": 4, "hihat_closed": 16}
+    assert round(done["result"]["tempo"]) == 120
+    midi = client.get(done["result"]["midi_url"])  # a signed link: no token needed, like a presigned URL
+    assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    stored = json.loads(client.get(done["result"]["json_url"]).content)
+    assert stored["job_id"] == done["job_id"] and stored["source"]["key"] == doc["key"]
+
+    listed = client.get("/api/jobs").json()
+    assert listed["user"] == "tester"
+    assert [j["job_id"] for j in listed["jobs"]] == [done["job_id"]]
+
+
+def test_the_upload_is_stored_once_under_the_users_prefix(client, song):
+    key = upload(client, song)
+    run = client.post("/api/jobs", json={"upload_key": key}).json()
+    assert wait(client, run["job_id"])["state"] == "done"
+    root = load_settings().local_root
+    uploads = sorted(p.relative_to(root).as_posix() for p in (root / "uploads").rglob("*") if p.is_file())
+    assert uploads == [key]  # the job read the browser's upload; it did not store a second copy
+
+
+def test_result_page_has_the_summary_the_tab_and_links(client, song):
+    done = run_job(client, song)
+    page = client.get(f"/api/jobs/{done['job_id']}/view")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "song.wav" in page.text and "120.0 BPM" in page.text
+    assert "BD  |O-------O-------|" in page.text  # the drum tab
+    assert ">MIDI</a>" in page.text and ">JSON</a>" in page.text
+    # the page itself is static and user-free; /jobs/<id> serves it for the result view
+    assert client.get(f"/jobs/{done['job_id']}").text == client.get("/").text
+    assert "app.js" in client.get("/").text and client.get("/static/app.js").status_code == 200
+
+
+def test_a_failed_job_shows_one_line_and_can_be_retried(client):
+    failed = run_job(client, b"RIFF but not really a wav file" * 10, "broken.wav")
+    assert failed["state"] == "failed" and failed["retryable"] is True
+    assert failed["error"] and "\n" not in failed["error"] and "broken.wav" in failed["error"]
+
+    again = client.post(f"/api/jobs/{failed['job_id']}/retry")
+    assert again.status_code == 202 and again.json()["job_id"] == failed["job_id"]
+    assert wait(client, failed["job_id"])["state"] == "failed"
+    # listed with its error; a done job cannot be retried
+    assert client.get("/api/jobs").json()["jobs"][0]["error"] == failed["error"]
+
+
+def test_a_done_job_cannot_be_retried(client, song):
+    done = run_job(client, song)
+    assert client.post(f"/api/jobs/{done['job_id']}/retry").status_code == 409
+
+
+def test_delete_removes_results_record_and_upload(client, song):
+    done = run_job(client, song)
+    assert client.delete(f"/api/jobs/{done['job_id']}").status_code == 204
+    assert client.get(f"/api/jobs/{done['job_id']}").status_code == 404
+    assert client.get("/api/jobs").json()["jobs"] == []
+    root = load_settings().local_root
+    assert not [p for p in root.rglob("*") if p.is_file() and ".drumscribe" not in p.parts]
+    assert client.delete(f"/api/jobs/{done['job_id']}").status_code == 404
+
+
+def test_openapi_documents_every_route(client):
+    doc = client.get("/openapi.json").json()
+    assert set(doc["paths"]) == {
+        "/api/info", "/api/uploads", "/api/uploads/local", "/api/jobs", "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files",
+    }
+    assert set(doc["paths"]["/api/jobs/{job_id}"]) == {"get", "delete"}
+    assert "UploadTicket" in doc["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_job_ids_are_validated(client):
+    for bad in ("..", "x", "a" * 80, "job%2F..%2Fother"):
+        assert client.get(f"/api/jobs/{bad}").status_code in (400, 404)
+    assert client.get("/api/jobs/not-a-real-job-id").status_code == 404
+    assert client.get("/api/jobs/bad.id.here").status_code == 400
+
+
+def test_state_records_live_in_temp_and_go_when_done(client, song):
+    done = run_job(client, song)
+    assert not load_settings().local_root.joinpath(keys.temp_key(done["job_id"], "job.json")).exists()
+
+
+def test_two_workers_transcribe_side_by_side_with_one_model(make_client, song):
+    client = make_client(workers=2)
+    started = [client.post("/api/jobs", json={"upload_key": upload(client, song, f"take{n}.wav")}).json() for n in range(3)]
+    finished = [wait(client, job["job_id"]) for job in started]
+    assert [j["state"] for j in finished] == ["done"] * 3
+    assert len({json.dumps(j["result"]["counts"], sort_keys=True) for j in finished}) == 1  # same song, same result
+
+
+def test_the_queue_is_bounded(make_client, song):
+    import threading
+
+    release = threading.Event()
+
+    def slow(*args, **kwargs):
+        release.wait(30)
+        raise RuntimeError("a stand-in that never transcribes")
+
+    client = make_client(transcribe=slow, max_waiting=1)
+    first = client.post("/api/jobs", json={"upload_key": upload(client, song)})
+    assert first.status_code == 202
+    refused = client.post("/api/jobs", json={"upload_key": upload(client, song, "take2.wav")})
+    assert refused.status_code == 503 and "already waiting" in refused.json()["detail"]
+    release.set()
+    assert wait(client, first.json()["job_id"])["state"] == "failed"
+    assert client.post("/api/jobs", json={"upload_key": upload(client, song, "take3.wav")}).status_code == 202

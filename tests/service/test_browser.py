@@ -1,0 +1,109 @@
+"""A real browser against ``drumscribe serve`` and a moto server: choose a WAV on the page, watch
+the upload go to the bucket (not the app), see the job finish, download its MIDI by presigned link.
+
+Headless Debian chromium driven by playwright's Python package (no browser download); skipped
+cleanly when chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from service_helpers import ALICE, free_port, serve_process
+
+from drumscribe.provision import setup
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("DRUMSCRIBE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def chromium():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(moto_server, bucket_name, monkeypatch, tmp_path):
+    """``drumscribe serve`` as a process on 127.0.0.1, on a bucket whose CORS allows its page."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    setup(bucket=bucket_name, steps=["bucket", "encryption", "cors"], origins=[origin])
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    with serve_process(tmp_path / "serve.log", port) as served_origin:
+        yield served_origin
+
+
+def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, served, moto_server, bucket_name, song, tmp_path):
+    wav = tmp_path / "groove.wav"
+    wav.write_bytes(song)
+    page = chromium.new_page(accept_downloads=True)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(served)
+    page.wait_for_selector("#main:not([hidden])")
+    assert f"S3 bucket {bucket_name}" in page.text_content("#who")
+
+    page.set_input_files("#file", str(wav))
+    row = page.wait_for_selector("#jobs tr[data-state=done]", timeout=30_000)
+
+    assert f"{moto_server}/{bucket_name}" in posts  # the audio went to the bucket...
+    assert not [u for u in posts if u.startswith(served) and "/uploads" in u and not u.endswith("/api/uploads")]
+    assert [u for u in posts if u == f"{served}/api/uploads"]  # ...the app only handed out the ticket
+    assert "groove.wav" in row.text_content()
+
+    with page.expect_download() as download:
+        row.query_selector("a.download[data-kind=midi]").click()
+    assert download.value.url.startswith(f"{moto_server}/{bucket_name}/processed/tester/")
+    assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+
+    # dropping a file on the zone does the same as choosing it
+    dropped = page.evaluate_handle(
+        """(b64) => { const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                     const dt = new DataTransfer(); dt.items.add(new File([bytes], "dropped.wav", {type: "audio/wav"}));
+                     return dt; }""", base64.b64encode(song).decode("ascii"))
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    page.wait_for_function("document.querySelectorAll('#jobs tr[data-state=done]').length == 2", timeout=30_000)
+    assert "dropped.wav" in page.text_content("#jobs")
+
+    # the job's own result page: the summary and the tab, without a reload of the list
+    row.query_selector("a[href^='/jobs/']").click()
+    page.wait_for_selector("#result:not([hidden])")
+    frame = page.frame_locator("#result-frame")
+    assert "BD  |" in frame.locator("pre").text_content(timeout=10_000)
+
+
+def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(chromium, monkeypatch, song, tmp_path):
+    monkeypatch.setenv("DRUMSCRIBE_API_TOKEN", ALICE)
+    wav = tmp_path / "groove.wav"
+    wav.write_bytes(song)
+    with serve_process(tmp_path / "serve.log", free_port()) as origin:
+        page = chromium.new_page(accept_downloads=True)
+        posts = []
+        page.on("request", lambda r: posts.append((r.url, r.headers.get("authorization"))) if r.method == "POST" else None)
+        page.goto(origin)
+        page.wait_for_selector("#login:not([hidden])")
+        page.fill("#token", ALICE)
+        page.click("#token-form button")
+        page.wait_for_selector("#main:not([hidden])")
+        assert "local storage" in page.text_content("#who")
+
+        page.set_input_files("#file", str(wav))
+        row = page.wait_for_selector("#jobs tr[data-state=done]", timeout=30_000)
+        # no bucket: the form went to the app's own upload endpoint, with the token
+        assert (f"{origin}/api/uploads/local", f"Bearer {ALICE}") in posts
+        with page.expect_download() as download:
+            row.query_selector("a.download[data-kind=midi]").click()
+        assert Path(download.value.path()).read_bytes().startswith(b"MThd")
