@@ -64,6 +64,11 @@ def client(settings: Settings, service: str, *, session: boto3.Session | None = 
     return session.client(service, **kwargs)
 
 
+def plain_http(settings: Settings) -> bool:
+    """True when requests go to an ``http://`` endpoint (a local test server): no TLS on the wire."""
+    return (settings.endpoint_url or "").lower().startswith("http://")
+
+
 def has_credentials(settings: Settings) -> bool:
     """True when some credentials resolve (keys, profile, SSO cache, role...). Makes no request."""
     try:

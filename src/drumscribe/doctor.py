@@ -22,7 +22,7 @@ import botocore.exceptions as bexc
 from drumscribe import aws, keys
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import DrumscribeError
-from drumscribe.provision import documents
+from drumscribe.provision import documents, policy
 from drumscribe.provision.base import translate
 from drumscribe.provision.s3_steps import PUBLIC_ACCESS_BLOCK
 
@@ -151,7 +151,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
             response = state["s3"].head_bucket(Bucket=bucket)
         except _BOTO as exc:
             if not _listable_after_403(state["s3"], bucket, exc):
-                raise _bucket_failure(exc, bucket) from None
+                raise _tls_over_http(settings, state["s3"], exc) or _bucket_failure(exc, bucket) from None
             return f"s3://{bucket} answers (listing allowed)"
         region = response.get("BucketRegion") or response["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amz-bucket-region")
         if region and region != settings.region_name:
@@ -167,8 +167,9 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
             s3.put_object(Bucket=bucket, Key=key, Body=data)  # no SSE header: see the module docstring
             got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except _BOTO as exc:
-            raise _Failed(_message(exc, bucket=bucket, key=key, action="write and read back"),
-                          "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects") from None
+            raise _tls_over_http(settings, s3, exc) or _Failed(
+                _message(exc, bucket=bucket, key=key, action="write and read back"),
+                "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects") from None
         if got != data:
             raise _Failed(f"read back {len(got)} bytes that differ from the {len(data)} written to {key}")
         return f"wrote and read back {len(data)} identical bytes at {key}"
@@ -254,6 +255,25 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
         run.run("cleanup", cleanup)
     else:
         run.run("cleanup", lambda: "", needs=["round-trip"])
+
+
+def _tls_over_http(settings: Settings, s3: Any, exc: BaseException) -> _Failed | None:
+    """A 403 through a plain-HTTP endpoint on a bucket whose policy denies requests without TLS
+    is that policy at work, not a missing IAM permission: say so, and how to take it out."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(exc, bexc.ClientError) else None
+    if status != 403 or not aws.plain_http(settings):
+        return None
+    try:
+        current = json.loads(s3.get_bucket_policy(Bucket=settings.bucket)["Policy"])
+    except (*_BOTO, ValueError, KeyError):  # no policy, or not allowed to read it: no diagnosis
+        return None
+    if policy.find_statement(current, documents.TLS_STATEMENT_ID) is None:
+        return None
+    return _Failed(
+        f"the bucket policy denies every request made without TLS (statement {documents.TLS_STATEMENT_ID}), "
+        f"and the endpoint {settings.endpoint_url} is plain HTTP, so S3 refuses this request",
+        "run `drumscribe setup tls-policy --remove` (a TLS-only policy only makes sense behind an https:// endpoint)",
+    )
 
 
 def _listable_after_403(s3: Any, bucket: str, exc: BaseException) -> bool:

@@ -32,6 +32,7 @@ class StepResult:
     status: str  # CHANGED, IN_PLACE, WOULD_CHANGE or SKIPPED
     detail: str
     calls: list[ApiCall] = field(default_factory=list)
+    warning: str | None = None  # something the user must know even when the step succeeded (CLI: stderr)
     # Only the iam step sets these, when it creates a key; repr=False keeps the secret out of logs.
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)

@@ -12,10 +12,13 @@ that to decide "already in place" and doctor to decide pass or fail.
 
 from __future__ import annotations
 
-import copy
 import json
 from importlib import resources
 from typing import Any, Iterable
+
+from drumscribe.provision import policy
+from drumscribe.provision.policy import listify as _listify
+from drumscribe.provision.policy import sort_all as _canon
 
 PLACEHOLDER_BUCKET = "drum-transcription-bucket"
 LIFECYCLE = "lifecycle-policy.json"
@@ -92,27 +95,10 @@ def tls_statement(bucket: str) -> dict[str, Any]:
 
 def tls_policy(bucket: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """``existing`` bucket policy with our TLS statement added or replaced; other statements kept."""
-    policy = copy.deepcopy(existing) if existing else {"Version": "2012-10-17", "Statement": []}
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    kept = [s for s in statements if s.get("Sid") != TLS_STATEMENT_ID]
-    policy["Statement"] = kept + [tls_statement(bucket)]
-    policy.setdefault("Version", "2012-10-17")
-    return policy
+    return policy.put_statement(existing, tls_statement(bucket))
 
 
 # -- comparison -----------------------------------------------------------------------------
-
-
-def _canon(value: Any) -> Any:
-    """Sort every list and dict so that order never makes two equal documents differ."""
-    if isinstance(value, dict):
-        return {k: _canon(v) for k, v in sorted(value.items())}
-    if isinstance(value, list):
-        items = [_canon(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-    return value
 
 
 def normalize_lifecycle(rules: list[dict[str, Any]] | None) -> list[Any]:
@@ -153,25 +139,7 @@ def policy_statements_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) 
     return norm(a) == norm(b)
 
 
-def _listify(value: Any) -> Any:
-    """IAM treats ``"Action": "x"`` and ``"Action": ["x"]`` alike; so do we."""
-    if isinstance(value, dict):
-        return {
-            k: ([v] if k in ("Action", "Resource", "NotAction", "NotResource") and isinstance(v, str) else _listify(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_listify(v) for v in value]
-    return value
-
-
-def find_tls_statement(policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
+def find_tls_statement(bucket_policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
     """Our TLS statement in a bucket policy if present and exactly as we would write it."""
-    statements = (policy or {}).get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    want = _canon(_listify(tls_statement(bucket)))
-    for st in statements:
-        if st.get("Sid") == TLS_STATEMENT_ID and _canon(_listify(st)) == want:
-            return st
-    return None
+    found = policy.find_statement(bucket_policy, TLS_STATEMENT_ID)
+    return found if policy.same_statement(found, tls_statement(bucket)) else None
