@@ -67,6 +67,11 @@ class _Skipped(Exception):
     pass
 
 
+class _NotApplicable(Exception):
+    """An optional check could not run here (e.g. no permission to simulate): said in ``info``,
+    not shown as a skipped check, so it never makes the report fail."""
+
+
 def _message(exc: BaseException, **where: Any) -> str:
     if isinstance(exc, DrumscribeError):
         return str(exc)
@@ -91,6 +96,9 @@ class _Runner:
             return True
         except _Skipped as exc:
             self.report.checks.append(Check(name, SKIP, str(exc)))
+        except _NotApplicable as exc:
+            self.report.info.append(f"{name}: skipped: {exc}")
+            return False
         except _Failed as exc:
             self.report.checks.append(Check(name, FAIL, exc.detail, exc.hint))
         except DrumscribeError as exc:
@@ -144,6 +152,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
             ident = aws.client(settings, "sts", **_QUICK).get_caller_identity()
         except _BOTO as exc:
             raise _Failed(_message(exc)) from None  # the message already says what to check
+        state["arn"] = ident["Arn"]
         return f"authenticated as {ident['Arn']}"
 
     def reachable() -> str:
@@ -230,6 +239,20 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
             raise _Failed(f"public access is not fully blocked: {', '.join(off)} off", "run `drumscribe setup block-public`")
         return "all four public access block flags on"
 
+    def permissions() -> str:
+        from drumscribe.provision.simulation import simulate_app_access
+
+        sim = simulate_app_access(aws.client(settings, "iam", **_QUICK), state["arn"], bucket)
+        if sim.skipped:
+            raise _NotApplicable(sim.skipped)
+        if sim.denied:
+            shown = "; ".join(f"{action} on {resource} ({decision})" for action, resource, decision in sim.denied[:4])
+            raise _Failed(f"IAM policy simulation: {sim.principal} may not {shown}" + (" ..." if len(sim.denied) > 4 else ""),
+                          f"run `drumscribe setup iam --bucket {bucket}` with administrator credentials: "
+                          f"it adds the bucket to {documents.POLICY_NAME} without removing the others")
+        actions = sorted({action for action, _ in sim.checked})
+        return f"IAM policy simulation: {sim.principal} may {', '.join(actions)} on s3://{bucket}"
+
     def cleanup() -> str:
         s3, key = state["s3"], state["key"]
         try:
@@ -251,6 +274,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
     run.run("lifecycle", lifecycle)
     run.run("cors", cors)
     run.run("public-access", public_access)
+    run.run("iam-permissions", permissions, needs=["credentials"])
     if "key" in state:  # also after a failed round trip: whatever was written must go
         run.run("cleanup", cleanup)
     else:

@@ -27,7 +27,8 @@ STEP_HELP = {
     "tls-policy": "Bucket policy that denies every request not made over TLS (skipped, with a warning, through a plain http:// endpoint; --remove takes it out).",
     "lifecycle": "Apply lifecycle-policy.json: temp/ expires after 1 day, processed/ after 30, unfinished multipart uploads aborted after 1.",
     "cors": "Apply cors-config.json (AllowedOrigins from --origins if given).",
-    "iam": "Policy DrumTranscriptionS3Policy + user drum-transcription-app + an access key written to .env (mode 0600).",
+    "iam": "Policy DrumTranscriptionS3Policy (one policy for every bucket set up: this bucket is added, none removed) + user "
+    "drum-transcription-app + an access key written to .env (mode 0600), unless a working key of that user is already there.",
 }
 
 STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim"}

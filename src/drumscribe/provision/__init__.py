@@ -11,7 +11,9 @@ safe to run again. ``dry_run=True`` reads but never writes, and reports the call
                   skipped with a note through a plain http:// endpoint; remove_tls_policy() takes it out)
     lifecycle     lifecycle-policy.json (temp/ 1 day, processed/ 30 days, abort multipart after 1 day)
     cors          cors-config.json, AllowedOrigins replaced by ``origins`` if given
-    iam           policy DrumTranscriptionS3Policy, user drum-transcription-app, access key -> .env
+    iam           policy DrumTranscriptionS3Policy (covers every bucket set up: a new bucket is added,
+                  none removed), user drum-transcription-app, an access key -> .env only when no
+                  working key of that user is already in the env file or ./.env
 """
 
 from __future__ import annotations

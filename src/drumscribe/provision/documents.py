@@ -13,6 +13,7 @@ that to decide "already in place" and doctor to decide pass or fail.
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any, Iterable
 
@@ -77,8 +78,50 @@ def cors(origins: Iterable[str] | None = None) -> dict[str, Any]:
     return doc
 
 
-def iam_policy(bucket: str) -> dict[str, Any]:
-    return load(IAM_POLICY, bucket)
+def iam_policy(*buckets: str) -> dict[str, Any]:
+    """The app's IAM policy for one bucket, or for several: each statement then lists every bucket.
+
+    One policy covers every bucket set up for the app user, so setting up a second bucket adds it
+    instead of taking the first one's access away (see docs/security.md).
+    """
+    if not buckets:
+        raise ValueError("iam_policy needs at least one bucket")
+    if len(buckets) == 1:
+        return load(IAM_POLICY, buckets[0])
+    doc = load(IAM_POLICY)
+    for statement in doc["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        statement["Resource"] = [r.replace(PLACEHOLDER_BUCKET, b) for b in buckets for r in resources]
+    return doc
+
+
+_BUCKET_ARN = re.compile(r"^arn:aws:s3:::([^/*]+)(/\*)?$")
+
+
+def buckets_in_iam_policy(doc: dict[str, Any] | None) -> list[str]:
+    """The buckets an app policy (as ``iam_policy`` writes it) grants access to, in order."""
+    found: list[str] = []
+    for statement in policy.statements(doc):
+        resources = statement.get("Resource", [])
+        for resource in [resources] if isinstance(resources, str) else resources:
+            match = _BUCKET_ARN.match(str(resource))
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+    return found
+
+
+def app_permissions(bucket: str) -> list[tuple[list[str], str]]:
+    """What the app itself needs (doctor's simulation checks these): (actions, resource) pairs.
+
+    The policy's read-only statement for doctor is left out: lacking it degrades doctor, not the app.
+    """
+    needed = []
+    for statement in iam_policy(bucket)["Statement"]:
+        if statement.get("Sid") == "ReadBucketSettingsForDoctor":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        needed.append((actions, statement["Resource"]))
+    return needed
 
 
 def tls_statement(bucket: str) -> dict[str, Any]:
