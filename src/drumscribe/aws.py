@@ -19,6 +19,7 @@ from drumscribe.errors import (
     ConfigError,
     CredentialsError,
     EndpointError,
+    MissingCredentialsError,
     NotFoundError,
     StorageError,
 )
@@ -88,7 +89,7 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     where = f"s3://{bucket}/{key}" if bucket and key else (f"s3://{bucket}" if bucket else "S3")
     doing = f"{action} {where}".strip()
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
-        return CredentialsError(
+        return MissingCredentialsError(
             "no AWS credentials found",
             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`",
         )

@@ -139,6 +139,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
     state: dict[str, Any] = {}
 
     def configuration() -> str:
+        keys.validate_bucket_name(bucket)
         if not aws.has_credentials(settings):
             raise _Failed(f"bucket {bucket!r} is named but no AWS credentials resolve",
                           "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`")

@@ -37,7 +37,7 @@ _BUCKET = typer.Option(None, "--bucket", help="Bucket to set up (default: AWS_S3
 _REGION = typer.Option(None, "--region", help="Region for the bucket (default: AWS_REGION, else us-east-1).")
 _DRY = typer.Option(False, "--dry-run", help="Show what would change and the API calls with their documents; change nothing.")
 _ORIGINS = typer.Option(None, "--origins", help="CORS AllowedOrigins (repeat or comma-separate); default: those in cors-config.json.")
-_NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (needed for plain-HTTP test servers such as moto).")
+_NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (through an http:// endpoint it is skipped anyway, with a warning).")
 _IA = typer.Option(
     None,
     "--infrequent-access/--no-infrequent-access",

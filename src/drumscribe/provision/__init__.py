@@ -26,6 +26,7 @@ import botocore.exceptions as bexc
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError
+from drumscribe.keys import validate_bucket_name
 from drumscribe.provision import iam as _iam
 from drumscribe.provision import s3_steps
 from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
@@ -58,6 +59,7 @@ def make_plan(
         settings = dataclasses.replace(settings, access_key_id=None, secret_access_key=None, session_token=None)
     if not settings.bucket:
         raise ConfigError("no bucket named", hint="pass --bucket NAME or set AWS_S3_BUCKET")
+    validate_bucket_name(settings.bucket)  # before any call: no key is made for a name AWS refuses
     return Plan(settings=settings, bucket=settings.bucket, region=settings.region_name, env_file=Path(env_file), **options)
 
 
