@@ -70,6 +70,8 @@ def test_a_missing_s3_key_and_a_missing_local_file_exit_alike(bucket, tmp_path):
 def test_a_missing_bucket_exits_like_a_missing_setting(moto_server):
     line = one_line(drumscribe("ls", AWS_S3_BUCKET="drums-never-made"), EXIT_BAD_INPUT)
     assert line.startswith("Error: bucket 'drums-never-made' does not exist")
+    line = one_line(drumscribe("setup", "lifecycle", "--bucket", "drums-never-made"), EXIT_BAD_INPUT)
+    assert line.startswith("Error: bucket 'drums-never-made' does not exist (run `drumscribe setup bucket` first)")
 
 
 def test_rejected_credentials_exit_4(bucket):

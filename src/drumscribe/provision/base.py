@@ -9,7 +9,13 @@ from typing import Any, Callable
 
 from drumscribe import aws
 from drumscribe.config import Settings
-from drumscribe.errors import ProvisioningError
+from drumscribe.errors import NotFoundError, ProvisioningError
+
+
+class MissingBucketError(ProvisioningError, NotFoundError):
+    """A setup step found no bucket: a setup failure that exits like any other missing bucket."""
+
+    exit_code = NotFoundError.exit_code
 
 CHANGED = "changed"
 IN_PLACE = "in place"
@@ -124,7 +130,7 @@ def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan
         if code in missing or (plan.dry_run and code in ("NoSuchBucket", "404")):
             return None
         if code == "NoSuchBucket":
-            raise ProvisioningError(
+            raise MissingBucketError(
                 f"bucket {plan.bucket!r} does not exist", hint="run `drumscribe setup bucket` first"
             ) from exc
         raise translate(exc, bucket=plan.bucket, action=what) from exc
