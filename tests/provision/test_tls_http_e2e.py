@@ -91,7 +91,7 @@ def test_remove_takes_out_only_the_tls_statement_then_doctor_passes(s3, locked_b
 
     removed = cli("setup", "tls-policy", "--remove")
     assert removed.exit_code == 0, removed.output
-    assert "TLS-only statement removed (1 other statement(s) kept)" in removed.output
+    assert "TLS-only statement out of the bucket policy (1 other statement(s) kept)" in removed.output
     assert [s["Sid"] for s in bucket_policy(s3, locked_bucket)["Statement"]] == ["OwnersAudit"]
 
     again = cli("setup", "tls-policy", "--remove")
@@ -105,6 +105,6 @@ def test_remove_deletes_a_policy_left_empty_and_the_library_twin_does_the_same(s
     s3.create_bucket(Bucket=bucket_name)
     s3.put_bucket_policy(Bucket=bucket_name, Policy=json.dumps(documents.tls_policy(bucket_name)))
     result = drumscribe.remove_tls_policy(bucket=bucket_name)
-    assert result.changed and "the bucket policy was deleted" in result.detail
+    assert result.changed and "it was the only statement: policy deleted" in result.detail
     assert bucket_policy(s3, bucket_name) is None
     assert drumscribe.remove_tls_policy(bucket=bucket_name).status == IN_PLACE

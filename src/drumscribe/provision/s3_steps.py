@@ -181,10 +181,10 @@ def step_remove_tls_policy(plan: Plan) -> StepResult:
         rest = policy.remove_statement(current, documents.TLS_STATEMENT_ID)
         if rest is None:
             call("delete_bucket_policy", Bucket=plan.bucket)
-            changes.append("TLS-only statement removed; it was the only one, so the bucket policy was deleted")
+            changes.append("TLS-only statement out of the bucket policy (it was the only statement: policy deleted)")
         else:
             call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(rest))
-            changes.append(f"TLS-only statement removed ({len(rest['Statement'])} other statement(s) kept)")
+            changes.append(f"TLS-only statement out of the bucket policy ({len(rest['Statement'])} other statement(s) kept)")
     return call.result("tls-policy", changes, "no TLS-only statement in the bucket policy")
 
 
