@@ -177,9 +177,11 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None) -> N
             s3.put_object(Bucket=bucket, Key=key, Body=data)  # no SSE header: see the module docstring
             got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except _BOTO as exc:
+            hint = "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects"
+            if aws.plain_http(settings):  # the bucket policy could not be read to tell for sure
+                hint += "; or, if the bucket has the TLS-only policy, it refuses them through this plain-HTTP endpoint: `drumscribe setup tls-policy --remove`"
             raise _tls_over_http(settings, s3, exc) or _Failed(
-                _message(exc, bucket=bucket, key=key, action="write and read back"),
-                "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects") from None
+                _message(exc, bucket=bucket, key=key, action="write and read back"), hint) from None
         if got != data:
             raise _Failed(f"read back {len(got)} bytes that differ from the {len(data)} written to {key}")
         return f"wrote and read back {len(data)} identical bytes at {key}"

@@ -108,3 +108,18 @@ def test_remove_deletes_a_policy_left_empty_and_the_library_twin_does_the_same(s
     assert result.changed and "it was the only statement: policy deleted" in result.detail
     assert bucket_policy(s3, bucket_name) is None
     assert drumscribe.remove_tls_policy(bucket=bucket_name).status == IN_PLACE
+
+
+def test_doctor_with_a_key_that_may_not_read_the_bucket_policy_still_mentions_it(locked_bucket, moto_server, monkeypatch):
+    """The app key may not read the bucket policy, so doctor cannot be sure; it names both causes."""
+    from drumscribe.envfile import read_env
+    from moto.core import enable_iam_authentication
+
+    app = read_env("app.env")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", app["AWS_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", app["AWS_SECRET_ACCESS_KEY"])
+    with enable_iam_authentication():
+        report = json.loads(cli("doctor", "--json").output)
+    round_trip = {c["name"]: c for c in report["checks"]}["round-trip"]
+    assert round_trip["status"] == "fail"
+    assert "IAM policy must allow" in round_trip["hint"] and "drumscribe setup tls-policy --remove" in round_trip["hint"]
