@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "upload": "drumscribe.storage.uploads:upload",
     # provisioning and checks
     "setup": "drumscribe.provision:setup",
+    "remove_tls_policy": "drumscribe.provision:remove_tls_policy",
     "doctor": "drumscribe.doctor:doctor",
     # transcription
     "transcribe": "drumscribe.transcription.pipeline:transcribe",

@@ -19,6 +19,7 @@ from drumscribe.errors import (
     ConfigError,
     CredentialsError,
     EndpointError,
+    MissingCredentialsError,
     NotFoundError,
     StorageError,
 )
@@ -64,6 +65,11 @@ def client(settings: Settings, service: str, *, session: boto3.Session | None = 
     return session.client(service, **kwargs)
 
 
+def plain_http(settings: Settings) -> bool:
+    """True when requests go to an ``http://`` endpoint (a local test server): no TLS on the wire."""
+    return (settings.endpoint_url or "").lower().startswith("http://")
+
+
 def has_credentials(settings: Settings) -> bool:
     """True when some credentials resolve (keys, profile, SSO cache, role...). Makes no request."""
     try:
@@ -83,7 +89,7 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     where = f"s3://{bucket}/{key}" if bucket and key else (f"s3://{bucket}" if bucket else "S3")
     doing = f"{action} {where}".strip()
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
-        return CredentialsError(
+        return MissingCredentialsError(
             "no AWS credentials found",
             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`",
         )

@@ -126,7 +126,26 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
             raise ConfigError(f"DRUMSCRIBE_MAX_UPLOAD_MB must be positive, got {raw!r} (from {origin})")
         return value
     text = str(raw).strip()
+    if name == "endpoint_url" and text:
+        _check_endpoint_url(text, origin)
     return text or None
+
+
+def _check_endpoint_url(url: str, origin: str) -> None:
+    """An endpoint botocore would refuse later ("Invalid endpoint", as an internal error) is
+    refused here, in one line that names where it came from."""
+    from urllib.parse import urlsplit
+
+    where = {"override": "--endpoint-url", "environment": "AWS_ENDPOINT_URL in the environment"}.get(origin, f"AWS_ENDPOINT_URL in {origin}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"invalid endpoint URL {url!r} (from {where}): give http:// or https:// and a host, "
+                          "e.g. http://localhost:9000 or https://s3.eu-west-1.amazonaws.com")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

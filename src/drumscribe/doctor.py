@@ -22,7 +22,7 @@ import botocore.exceptions as bexc
 from drumscribe import aws, keys
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import DrumscribeError
-from drumscribe.provision import documents
+from drumscribe.provision import documents, policy
 from drumscribe.provision.base import translate
 from drumscribe.provision.s3_steps import PUBLIC_ACCESS_BLOCK
 
@@ -67,6 +67,11 @@ class _Skipped(Exception):
     pass
 
 
+class _NotApplicable(Exception):
+    """An optional check could not run here (e.g. no permission to simulate): said in ``info``,
+    not shown as a skipped check, so it never makes the report fail."""
+
+
 def _message(exc: BaseException, **where: Any) -> str:
     if isinstance(exc, DrumscribeError):
         return str(exc)
@@ -91,6 +96,9 @@ class _Runner:
             return True
         except _Skipped as exc:
             self.report.checks.append(Check(name, SKIP, str(exc)))
+        except _NotApplicable as exc:
+            self.report.info.append(f"{name}: skipped: {exc}")
+            return False
         except _Failed as exc:
             self.report.checks.append(Check(name, FAIL, exc.detail, exc.hint))
         except DrumscribeError as exc:
@@ -136,6 +144,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
     state: dict[str, Any] = {}
 
     def configuration() -> str:
+        keys.validate_bucket_name(bucket)
         if not aws.has_credentials(settings):
             raise _Failed(f"bucket {bucket!r} is named but no AWS credentials resolve",
                           "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`")
@@ -149,6 +158,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
             ident = aws.client(settings, "sts", **_QUICK).get_caller_identity()
         except _BOTO as exc:
             raise _Failed(_message(exc)) from None  # the message already says what to check
+        state["arn"] = ident["Arn"]
         return f"authenticated as {ident['Arn']}"
 
     def reachable() -> str:
@@ -156,7 +166,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
             response = state["s3"].head_bucket(Bucket=bucket)
         except _BOTO as exc:
             if not _listable_after_403(state["s3"], bucket, exc):
-                raise _bucket_failure(exc, bucket) from None
+                raise _tls_over_http(settings, state["s3"], exc) or _bucket_failure(exc, bucket) from None
             return f"s3://{bucket} answers (listing allowed)"
         region = response.get("BucketRegion") or response["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amz-bucket-region")
         if region and region != settings.region_name:
@@ -172,8 +182,11 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
             s3.put_object(Bucket=bucket, Key=key, Body=data)  # no SSE header: see the module docstring
             got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except _BOTO as exc:
-            raise _Failed(_message(exc, bucket=bucket, key=key, action="write and read back"),
-                          "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects") from None
+            hint = "the IAM policy must allow s3:PutObject and s3:GetObject on the bucket's objects"
+            if aws.plain_http(settings):  # the bucket policy could not be read to tell for sure
+                hint += "; or, if the bucket has the TLS-only policy, it refuses them through this plain-HTTP endpoint: `drumscribe setup tls-policy --remove`"
+            raise _tls_over_http(settings, s3, exc) or _Failed(
+                _message(exc, bucket=bucket, key=key, action="write and read back"), hint) from None
         if got != data:
             raise _Failed(f"read back {len(got)} bytes that differ from the {len(data)} written to {key}")
         return f"wrote and read back {len(data)} identical bytes at {key}"
@@ -234,6 +247,20 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
             raise _Failed(f"public access is not fully blocked: {', '.join(off)} off", "run `drumscribe setup block-public`")
         return "all four public access block flags on"
 
+    def permissions() -> str:
+        from drumscribe.provision.simulation import simulate_app_access
+
+        sim = simulate_app_access(aws.client(settings, "iam", **_QUICK), state["arn"], bucket)
+        if sim.skipped:
+            raise _NotApplicable(sim.skipped)
+        if sim.denied:
+            shown = "; ".join(f"{action} on {resource} ({decision})" for action, resource, decision in sim.denied[:4])
+            raise _Failed(f"IAM policy simulation: {sim.principal} may not {shown}" + (" ..." if len(sim.denied) > 4 else ""),
+                          f"run `drumscribe setup iam --bucket {bucket}` with administrator credentials: "
+                          f"it adds the bucket to {documents.POLICY_NAME} without removing the others")
+        actions = sorted({action for action, _ in sim.checked})
+        return f"IAM policy simulation: {sim.principal} may {', '.join(actions)} on s3://{bucket}"
+
     def cleanup() -> str:
         s3, key = state["s3"], state["key"]
         try:
@@ -257,6 +284,7 @@ def _s3_checks(settings: Settings, run: _Runner, origins: list[str] | None, orig
     if origin:
         run.run("cors-preflight", lambda: cors_preflight(settings, origin, state["s3"]))
     run.run("public-access", public_access)
+    run.run("iam-permissions", permissions, needs=["credentials"])
     if "key" in state:  # also after a failed round trip: whatever was written must go
         run.run("cleanup", cleanup)
     else:
@@ -295,6 +323,25 @@ def cors_preflight(settings: Settings, origin: str, s3: Any = None) -> str:
         raise _Failed(f"the bucket's preflight answer does not allow POST from {origin} "
                       f"(allows origin {allowed_origin or 'none'}, methods {', '.join(sorted(methods - {''})) or 'none'})", fix)
     return f"a browser on {origin} may POST uploads to {url}"
+
+
+def _tls_over_http(settings: Settings, s3: Any, exc: BaseException) -> _Failed | None:
+    """A 403 through a plain-HTTP endpoint on a bucket whose policy denies requests without TLS
+    is that policy at work, not a missing IAM permission: say so, and how to take it out."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(exc, bexc.ClientError) else None
+    if status != 403 or not aws.plain_http(settings):
+        return None
+    try:
+        current = json.loads(s3.get_bucket_policy(Bucket=settings.bucket)["Policy"])
+    except (*_BOTO, ValueError, KeyError):  # no policy, or not allowed to read it: no diagnosis
+        return None
+    if policy.find_statement(current, documents.TLS_STATEMENT_ID) is None:
+        return None
+    return _Failed(
+        f"the bucket policy denies every request made without TLS (statement {documents.TLS_STATEMENT_ID}), "
+        f"and the endpoint {settings.endpoint_url} is plain HTTP, so S3 refuses this request",
+        "run `drumscribe setup tls-policy --remove` (a TLS-only policy only makes sense behind an https:// endpoint)",
+    )
 
 
 def _listable_after_403(s3: Any, bucket: str, exc: BaseException) -> bool:

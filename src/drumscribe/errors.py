@@ -2,15 +2,38 @@
 
 The CLI prints ``str(error)`` on stderr and exits with ``error.exit_code``; it never shows a
 traceback for a ``DrumscribeError``. Library users catch ``DrumscribeError`` (or a subclass).
+
+Exit codes: one table for every command (docs/troubleshooting.md shows it to users). The same
+kind of mistake gives the same code wherever it happens: a missing local file and a missing S3
+key are both "something you named is not there", so both exit 2.
+
+    0    success
+    1    FAILED       the command ran and something failed: S3 or network trouble, a setup step,
+                      a transcription, a doctor check, some files of a sync; a declined confirmation
+    2    BAD_INPUT    fix the command or the settings: a usage error (unknown option...), a setting
+                      missing or invalid (endpoint URL, bucket name, config file, no credentials at
+                      all), a file, key, job or bucket that does not exist, input that is not audio
+    3    CONFLICT     sync left conflicts unresolved (re-run with --prefer local|remote)
+    4    AUTH         credentials rejected or expired, or access denied (none at all: 2)
+    70   INTERNAL     a bug: "internal error", details with DRUMSCRIBE_DEBUG=1
+    130  INTERRUPTED  Ctrl-C
 """
 
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_CONFLICT = 3
+EXIT_AUTH = 4
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class DrumscribeError(Exception):
     """Base class: a problem the user can act on, described in one line."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
     def __init__(self, message: str, *, hint: str | None = None):
         message = " ".join(str(message).split())  # always one line
@@ -22,19 +45,19 @@ class DrumscribeError(Exception):
 class ConfigError(DrumscribeError):
     """Settings are missing or invalid."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class InvalidKeyError(DrumscribeError):
     """An object key, user id or file name is unsafe or malformed."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class InputError(DrumscribeError):
     """An input file is missing, unreadable, too large or not audio."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class StorageError(DrumscribeError):
@@ -42,15 +65,27 @@ class StorageError(DrumscribeError):
 
 
 class NotFoundError(StorageError):
-    """The object or bucket does not exist."""
+    """The object, job or bucket does not exist (the same exit code as a missing local file)."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class AccessDeniedError(StorageError):
     """Credentials are valid but not allowed to do this."""
 
+    exit_code = EXIT_AUTH
+
 
 class CredentialsError(StorageError):
-    """Credentials are missing, invalid or expired."""
+    """Credentials are invalid or expired (AWS said no)."""
+
+    exit_code = EXIT_AUTH
+
+
+class MissingCredentialsError(CredentialsError):
+    """No credentials are configured at all: a setting to add, so the same code as other missing settings."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class EndpointError(StorageError):

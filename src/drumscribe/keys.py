@@ -21,7 +21,7 @@ import unicodedata
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 
-from drumscribe.errors import InvalidKeyError
+from drumscribe.errors import ConfigError, InvalidKeyError
 
 UPLOADS = "uploads"
 PROCESSED = "processed"
@@ -39,6 +39,51 @@ HASH_CHARS = 12
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+_BUCKET_CHARS = re.compile(r"[^a-z0-9.-]")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+# Reserved by AWS for its own naming schemes (access points, Object Lambda, directory buckets...).
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def validate_bucket_name(name: str) -> str:
+    """Return ``name`` if it follows S3's naming rules for general purpose buckets, else raise
+    ``ConfigError`` naming the rule that is broken (checked before any request, so a name AWS
+    would refuse never gets as far as creating a key or a half-made bucket)."""
+    shown = str(name).encode("unicode_escape").decode("ascii")[:80]
+
+    def broken(rule: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(f"invalid bucket name {shown!r}: {rule}", hint=hint)
+
+    if not isinstance(name, str) or not name:
+        raise broken("it is empty")
+    lowered = name.lower()
+    for scheme in ("s3://", "arn:aws:s3:::", "https://", "http://"):
+        if lowered.startswith(scheme):
+            bare = name[len(scheme):].split("/")[0]
+            raise broken(f"give the bucket name without {scheme}", hint=f"for example --bucket {bare}" if bare else None)
+    if not 3 <= len(name) <= 63:
+        raise broken(f"bucket names are 3 to 63 characters long (this one has {len(name)})")
+    bad = list(dict.fromkeys(_BUCKET_CHARS.findall(name)))  # in order of appearance
+    if bad:
+        upper = any(c.isupper() for c in bad)
+        raise broken("only lowercase letters, digits, hyphens and dots are allowed (found " + ", ".join(repr(c) for c in bad) + ")",
+                     hint=f"for example {re.sub(r'[^a-z0-9.-]+', '-', lowered).strip('-.')}" if upper or "_" in bad else None)
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        raise broken("it must start and end with a letter or a digit")
+    if ".." in name:
+        raise broken("two dots may not be next to each other")
+    if _IPV4.match(name):
+        raise broken("it may not look like an IP address")
+    for prefix in _RESERVED_PREFIXES:
+        if name.startswith(prefix):
+            raise broken(f"names starting with {prefix!r} are reserved by AWS")
+    for suffix in _RESERVED_SUFFIXES:
+        if name.endswith(suffix):
+            raise broken(f"names ending in {suffix!r} are reserved by AWS")
+    return name
 
 
 def validate_key(key: str) -> str:

@@ -56,7 +56,7 @@ def test_second_run_keeps_the_key(iam, provisioned, bucket_name):
     assert read_env(provisioned)["AWS_ACCESS_KEY_ID"] == before and key_ids(iam) == {before}
 
 
-def test_policy_for_another_bucket_gets_one_new_version_and_old_ones_pruned(iam, provisioned, bucket_name):
+def test_policy_for_another_bucket_covers_both_in_one_new_version_and_old_ones_pruned(iam, provisioned, bucket_name):
     arn = iam.list_attached_user_policies(UserName=USER)["AttachedPolicies"][0]["PolicyArn"]
     for i in range(3):  # some history, as if edited by hand
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(documents.iam_policy(f"old-{i}")), SetAsDefault=False)
@@ -65,8 +65,32 @@ def test_policy_for_another_bucket_gets_one_new_version_and_old_ones_pruned(iam,
     versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     assert len(versions) == 1 and versions[0]["IsDefaultVersion"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=versions[0]["VersionId"])["PolicyVersion"]["Document"]
-    assert "arn:aws:s3:::another-drums-bucket" in json.dumps(doc) and bucket_name not in json.dumps(doc)
+    # issue 13: the first bucket keeps its access (its key is the same user's)
+    assert documents.buckets_in_iam_policy(doc) == [bucket_name, "another-drums-bucket"]
+    assert doc == documents.iam_policy(bucket_name, "another-drums-bucket")
+    assert f"now also covers bucket another-drums-bucket; {bucket_name} keeps its access" in result.detail
     assert read_env(provisioned)["AWS_S3_BUCKET"] == "another-drums-bucket"
+    assert f"the key keeps its access to {bucket_name}" in result.detail
+    assert len(key_ids(iam)) == 1  # no second key: the one in .env was reused
+
+
+def test_a_working_key_in_the_working_directory_env_is_reused_for_another_env_file(iam, provisioned, bucket_name, monkeypatch):
+    monkeypatch.chdir(provisioned.parent)  # provisioned is ./.env
+    other = provisioned.parent / "other.env"
+    (result,) = setup(bucket=bucket_name, steps=["iam"], env_file=other)
+    assert key_ids(iam) == {read_env(provisioned)["AWS_ACCESS_KEY_ID"]}  # still one key
+    assert read_env(other)["AWS_ACCESS_KEY_ID"] == read_env(provisioned)["AWS_ACCESS_KEY_ID"]
+    assert read_env(other)["AWS_SECRET_ACCESS_KEY"] == read_env(provisioned)["AWS_SECRET_ACCESS_KEY"]
+    assert "reused from .env" in result.detail and result.secret_access_key is None
+
+
+def test_an_inactive_key_is_not_reused_and_the_output_says_why(iam, provisioned, bucket_name):
+    old = read_env(provisioned)["AWS_ACCESS_KEY_ID"]
+    iam.update_access_key(UserName=USER, AccessKeyId=old, Status="Inactive")
+    (result,) = setup(bucket=bucket_name, steps=["iam"], env_file=provisioned)
+    new = read_env(provisioned)["AWS_ACCESS_KEY_ID"]
+    assert new != old and key_ids(iam) == {old, new}
+    assert f"key {old[:4]}…{old[-4:]} in {provisioned} is inactive" in result.detail
 
 
 def test_two_existing_keys_point_to_rotate_key(iam, provisioned, bucket_name):

@@ -111,4 +111,5 @@ def test_delete_asks_on_a_terminal(server, monkeypatch):
 def test_missing_bucket_is_one_line(moto_server, monkeypatch):
     monkeypatch.setenv("AWS_S3_BUCKET", "no-such-bucket-here")
     result = runner.invoke(app, ["sync", "status"])
-    assert result.exit_code == 1 and result.stderr.startswith("Error: bucket 'no-such-bucket-here' does not exist")
+    # exit 2, as for any bucket, key or file named that is not there (errors.py, issue 13)
+    assert result.exit_code == 2 and result.stderr.startswith("Error: bucket 'no-such-bucket-here' does not exist")

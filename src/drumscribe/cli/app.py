@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from drumscribe import __version__
 from drumscribe.config import Settings, load_settings
-from drumscribe.errors import DrumscribeError
+from drumscribe.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrumscribeError
 
 out = Console(highlight=False, soft_wrap=True)  # results (stdout)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages and errors (stderr)
@@ -29,6 +29,26 @@ def _is_cli_framework_exception(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
+def _flags_show_no_value_type() -> None:
+    """typer's rich help (0.29) prints a value type after on/off flags too (``--json <bool>``),
+    which reads as if ``--json true`` were valid; it is refused. Flags take no value: show none.
+    Older typers skip the type themselves; there this changes nothing."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flag_aware", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    display_type_rich.flag_aware = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value_type()
+
+
 class GuardedGroup(TyperGroup):
     """Turns errors raised by any sub-command into one line on stderr and an exit code."""
 
@@ -41,7 +61,7 @@ class GuardedGroup(TyperGroup):
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
-            raise SystemExit(130)
+            raise SystemExit(EXIT_INTERRUPTED)
         except SystemExit:
             raise
         except BrokenPipeError:
@@ -51,7 +71,7 @@ class GuardedGroup(TyperGroup):
         except Exception as exc:  # a bug: still one line, with a way to get the details
             if _is_cli_framework_exception(exc) or os.environ.get("DRUMSCRIBE_DEBUG"):
                 raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (run with DRUMSCRIBE_DEBUG=1 for details)", 70)
+            fail(f"internal error: {type(exc).__name__}: {exc} (run with DRUMSCRIBE_DEBUG=1 for details)", EXIT_INTERNAL)
 
 
 app = typer.Typer(

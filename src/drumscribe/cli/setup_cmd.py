@@ -24,10 +24,11 @@ STEP_HELP = {
     "bucket": "Create the bucket (if missing) with ACLs disabled (Object Ownership: BucketOwnerEnforced).",
     "block-public": "Turn on all four S3 public access block flags.",
     "encryption": "Default encryption: AES256, or SSE-KMS with a bucket key when --kms-key-id is given.",
-    "tls-policy": "Bucket policy that denies every request not made over TLS.",
+    "tls-policy": "Bucket policy that denies every request not made over TLS (skipped, with a warning, through a plain http:// endpoint; --remove takes it out).",
     "lifecycle": "Apply lifecycle-policy.json: temp/ expires after 1 day, processed/ after 30, unfinished multipart uploads aborted after 1.",
     "cors": "Apply cors-config.json (AllowedOrigins from --origins if given).",
-    "iam": "Policy DrumTranscriptionS3Policy + user drum-transcription-app + an access key written to .env (mode 0600).",
+    "iam": "Policy DrumTranscriptionS3Policy (one policy for every bucket set up: this bucket is added, none removed) + user "
+    "drum-transcription-app + an access key written to .env (mode 0600), unless a working key of that user is already there.",
 }
 
 STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim"}
@@ -36,7 +37,7 @@ _BUCKET = typer.Option(None, "--bucket", help="Bucket to set up (default: AWS_S3
 _REGION = typer.Option(None, "--region", help="Region for the bucket (default: AWS_REGION, else us-east-1).")
 _DRY = typer.Option(False, "--dry-run", help="Show what would change and the API calls with their documents; change nothing.")
 _ORIGINS = typer.Option(None, "--origins", help="CORS AllowedOrigins (repeat or comma-separate); default: those in cors-config.json.")
-_NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (needed for plain-HTTP test servers such as moto).")
+_NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (through an http:// endpoint it is skipped anyway, with a warning).")
 _IA = typer.Option(
     None,
     "--infrequent-access/--no-infrequent-access",
@@ -67,6 +68,9 @@ def _print_results(results, *, dry_run: bool, show_secret: bool) -> None:
             for c in r.calls:
                 out.print(f"[bold]{c.service} {c.operation}[/]", markup=True)
                 out.print(json.dumps(c.params, indent=2, default=str), markup=False)
+    for r in results:
+        if r.warning:
+            err.print(f"[yellow]warning:[/] {r.warning}", markup=True)
     for r in results:
         if r.backup:
             out.print(f"previous {r.env_file} saved as {r.backup} (mode 0600)")
@@ -158,7 +162,29 @@ def _step_command(step: str):
 
 
 for _step in STEP_HELP:
-    setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
+    if _step != "tls-policy":  # has its own command below (--remove)
+        setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
+
+
+@setup_app.command("tls-policy", help=STEP_HELP["tls-policy"])
+def setup_tls_policy(
+    ctx: typer.Context,
+    bucket: Optional[str] = _BUCKET,
+    region: Optional[str] = _REGION,
+    dry_run: bool = _DRY,
+    remove: bool = typer.Option(False, "--remove", help="Take the TLS-only statement out of the bucket policy (other statements stay; "
+                                "an empty policy is deleted). The fix for a bucket set up through a plain-HTTP endpoint."),
+) -> None:
+    if not remove:
+        _run(ctx, ["tls-policy"], bucket, region, dry_run, None, False, None, None, Path(".env"), False)
+        return
+    from drumscribe.provision import remove_tls_policy
+
+    parent = ctx.meta.get("drumscribe.setup", {})
+    dry_run = dry_run or parent.get("dry_run", False)
+    settings = settings_from(ctx, bucket=bucket or parent.get("bucket"), region=region or parent.get("region"))
+    result = remove_tls_policy(dry_run=dry_run, settings=settings)
+    _print_results([result], dry_run=dry_run, show_secret=False)
 
 
 @iam_app.command("rotate-key")

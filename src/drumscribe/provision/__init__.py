@@ -7,10 +7,13 @@ safe to run again. ``dry_run=True`` reads but never writes, and reports the call
     bucket        create it (LocationConstraint outside us-east-1), ACLs disabled (BucketOwnerEnforced)
     block-public  all four public access block flags
     encryption    default encryption: AES256, or SSE-KMS with a bucket key when kms_key_id is given
-    tls-policy    bucket policy that denies any request not made over TLS (tls_policy=False skips it)
+    tls-policy    bucket policy that denies any request not made over TLS (tls_policy=False skips it;
+                  skipped with a note through a plain http:// endpoint; remove_tls_policy() takes it out)
     lifecycle     lifecycle-policy.json (temp/ 1 day, processed/ 30 days, abort multipart after 1 day)
     cors          cors-config.json, AllowedOrigins replaced by ``origins`` if given
-    iam           policy DrumTranscriptionS3Policy, user drum-transcription-app, access key -> .env
+    iam           policy DrumTranscriptionS3Policy (covers every bucket set up: a new bucket is added,
+                  none removed), user drum-transcription-app, an access key -> .env only when no
+                  working key of that user is already in the env file or ./.env
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import botocore.exceptions as bexc
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError
+from drumscribe.keys import validate_bucket_name
 from drumscribe.provision import iam as _iam
 from drumscribe.provision import s3_steps
 from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
@@ -37,7 +41,7 @@ STEPS: dict[str, Callable[[Plan], StepResult]] = {
     "iam": _iam.step_iam,
 }
 
-__all__ = ["setup", "rotate_key", "make_plan", "StepResult", "ApiCall", "Plan", "STEPS", "CHANGED", "IN_PLACE", "WOULD_CHANGE", "SKIPPED"]
+__all__ = ["setup", "rotate_key", "remove_tls_policy", "make_plan", "StepResult", "ApiCall", "Plan", "STEPS", "CHANGED", "IN_PLACE", "WOULD_CHANGE", "SKIPPED"]
 
 
 def make_plan(
@@ -55,6 +59,7 @@ def make_plan(
         settings = dataclasses.replace(settings, access_key_id=None, secret_access_key=None, session_token=None)
     if not settings.bucket:
         raise ConfigError("no bucket named", hint="pass --bucket NAME or set AWS_S3_BUCKET")
+    validate_bucket_name(settings.bucket)  # before any call: no key is made for a name AWS refuses
     return Plan(settings=settings, bucket=settings.bucket, region=settings.region_name, env_file=Path(env_file), **options)
 
 
@@ -96,16 +101,36 @@ def setup(
     for name in STEPS:  # always in the documented order, whatever order they were asked in
         if name not in names:
             continue
-        try:
-            result = STEPS[name](plan)
-        except DrumscribeError:
-            raise
-        except (bexc.ClientError, bexc.BotoCoreError) as exc:
-            raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+        result = _run_step(plan, name, STEPS[name])
         results.append(result)
         if on_step:
             on_step(result)
     return results
+
+
+def _run_step(plan: Plan, name: str, step: Callable[[Plan], StepResult]) -> StepResult:
+    try:
+        return step(plan)
+    except DrumscribeError:
+        raise
+    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+
+
+def remove_tls_policy(
+    bucket: str | None = None,
+    region: str | None = None,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+) -> StepResult:
+    """Remove the TLS-only statement from the bucket policy (``setup tls-policy --remove``).
+
+    Other statements are kept; the bucket policy is deleted when it was the only one. Safe to run
+    again (then "in place"). This is the repair for a bucket set up through a plain-HTTP endpoint
+    before setup learned to skip the statement there.
+    """
+    plan = make_plan(bucket=bucket, region=region, settings=settings, dry_run=dry_run)
+    return _run_step(plan, "tls-policy", s3_steps.step_remove_tls_policy)
 
 
 def rotate_key(

@@ -9,7 +9,13 @@ from typing import Any, Callable
 
 from drumscribe import aws
 from drumscribe.config import Settings
-from drumscribe.errors import ProvisioningError
+from drumscribe.errors import NotFoundError, ProvisioningError
+
+
+class MissingBucketError(ProvisioningError, NotFoundError):
+    """A setup step found no bucket: a setup failure that exits like any other missing bucket."""
+
+    exit_code = NotFoundError.exit_code
 
 CHANGED = "changed"
 IN_PLACE = "in place"
@@ -32,6 +38,7 @@ class StepResult:
     status: str  # CHANGED, IN_PLACE, WOULD_CHANGE or SKIPPED
     detail: str
     calls: list[ApiCall] = field(default_factory=list)
+    warning: str | None = None  # something the user must know even when the step succeeded (CLI: stderr)
     # Only the iam step sets these, when it creates a key; repr=False keeps the secret out of logs.
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
@@ -123,7 +130,7 @@ def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan
         if code in missing or (plan.dry_run and code in ("NoSuchBucket", "404")):
             return None
         if code == "NoSuchBucket":
-            raise ProvisioningError(
+            raise MissingBucketError(
                 f"bucket {plan.bucket!r} does not exist", hint="run `drumscribe setup bucket` first"
             ) from exc
         raise translate(exc, bucket=plan.bucket, action=what) from exc

@@ -12,10 +12,14 @@ that to decide "already in place" and doctor to decide pass or fail.
 
 from __future__ import annotations
 
-import copy
 import json
+import re
 from importlib import resources
 from typing import Any, Iterable
+
+from drumscribe.provision import policy
+from drumscribe.provision.policy import listify as _listify
+from drumscribe.provision.policy import sort_all as _canon
 
 PLACEHOLDER_BUCKET = "drum-transcription-bucket"
 LIFECYCLE = "lifecycle-policy.json"
@@ -90,8 +94,50 @@ def normalize_origin(origin: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def iam_policy(bucket: str) -> dict[str, Any]:
-    return load(IAM_POLICY, bucket)
+def iam_policy(*buckets: str) -> dict[str, Any]:
+    """The app's IAM policy for one bucket, or for several: each statement then lists every bucket.
+
+    One policy covers every bucket set up for the app user, so setting up a second bucket adds it
+    instead of taking the first one's access away (see docs/security.md).
+    """
+    if not buckets:
+        raise ValueError("iam_policy needs at least one bucket")
+    if len(buckets) == 1:
+        return load(IAM_POLICY, buckets[0])
+    doc = load(IAM_POLICY)
+    for statement in doc["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        statement["Resource"] = [r.replace(PLACEHOLDER_BUCKET, b) for b in buckets for r in resources]
+    return doc
+
+
+_BUCKET_ARN = re.compile(r"^arn:aws:s3:::([^/*]+)(/\*)?$")
+
+
+def buckets_in_iam_policy(doc: dict[str, Any] | None) -> list[str]:
+    """The buckets an app policy (as ``iam_policy`` writes it) grants access to, in order."""
+    found: list[str] = []
+    for statement in policy.statements(doc):
+        resources = statement.get("Resource", [])
+        for resource in [resources] if isinstance(resources, str) else resources:
+            match = _BUCKET_ARN.match(str(resource))
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+    return found
+
+
+def app_permissions(bucket: str) -> list[tuple[list[str], str]]:
+    """What the app itself needs (doctor's simulation checks these): (actions, resource) pairs.
+
+    The policy's read-only statement for doctor is left out: lacking it degrades doctor, not the app.
+    """
+    needed = []
+    for statement in iam_policy(bucket)["Statement"]:
+        if statement.get("Sid") == "ReadBucketSettingsForDoctor":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        needed.append((actions, statement["Resource"]))
+    return needed
 
 
 def tls_statement(bucket: str) -> dict[str, Any]:
@@ -108,27 +154,10 @@ def tls_statement(bucket: str) -> dict[str, Any]:
 
 def tls_policy(bucket: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """``existing`` bucket policy with our TLS statement added or replaced; other statements kept."""
-    policy = copy.deepcopy(existing) if existing else {"Version": "2012-10-17", "Statement": []}
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    kept = [s for s in statements if s.get("Sid") != TLS_STATEMENT_ID]
-    policy["Statement"] = kept + [tls_statement(bucket)]
-    policy.setdefault("Version", "2012-10-17")
-    return policy
+    return policy.put_statement(existing, tls_statement(bucket))
 
 
 # -- comparison -----------------------------------------------------------------------------
-
-
-def _canon(value: Any) -> Any:
-    """Sort every list and dict so that order never makes two equal documents differ."""
-    if isinstance(value, dict):
-        return {k: _canon(v) for k, v in sorted(value.items())}
-    if isinstance(value, list):
-        items = [_canon(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-    return value
 
 
 def normalize_lifecycle(rules: list[dict[str, Any]] | None) -> list[Any]:
@@ -169,25 +198,7 @@ def policy_statements_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) 
     return norm(a) == norm(b)
 
 
-def _listify(value: Any) -> Any:
-    """IAM treats ``"Action": "x"`` and ``"Action": ["x"]`` alike; so do we."""
-    if isinstance(value, dict):
-        return {
-            k: ([v] if k in ("Action", "Resource", "NotAction", "NotResource") and isinstance(v, str) else _listify(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_listify(v) for v in value]
-    return value
-
-
-def find_tls_statement(policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
+def find_tls_statement(bucket_policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
     """Our TLS statement in a bucket policy if present and exactly as we would write it."""
-    statements = (policy or {}).get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    want = _canon(_listify(tls_statement(bucket)))
-    for st in statements:
-        if st.get("Sid") == TLS_STATEMENT_ID and _canon(_listify(st)) == want:
-            return st
-    return None
+    found = policy.find_statement(bucket_policy, TLS_STATEMENT_ID)
+    return found if policy.same_statement(found, tls_statement(bucket)) else None

@@ -1,4 +1,8 @@
-"""The application's IAM identity: a managed policy limited to one bucket, a user, and its key.
+"""The application's IAM identity: one managed policy, a user, and its key.
+
+The policy covers every bucket set up for the app (each run of ``setup iam`` adds its bucket and
+never removes one), so a second bucket never cuts the first one's key off. A key is created only
+when none is usable: see ``reusable_key`` for the rule.
 
 The key goes into ``.env`` (mode 0600, see ``drumscribe.envfile``) and nowhere else; the secret
 is returned to the caller only so the CLI can show it on request (``--show-secret``).
@@ -54,22 +58,30 @@ def account_id(plan: Plan) -> str:
         raise translate(exc, action="identify the AWS account") from exc
 
 
-def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
-    want = documents.iam_policy(plan.bucket)
+def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> tuple[list[str], list[str]]:
+    """The one app policy, covering every bucket set up so far plus this one.
+
+    Returns (changes, buckets covered). A bucket is never taken out: setting up a second bucket
+    must not silently cut the first one's key off (the user and its keys are shared).
+    """
     try:
         policy = plan.iam.get_policy(PolicyArn=arn)["Policy"]
     except bexc.ClientError as exc:
         if _code(exc) != "NoSuchEntity":
             raise iam_error(exc, f"read policy {POLICY}") from exc
-        call("create_policy", PolicyName=POLICY, PolicyDocument=_dumps(want), Description="drumscribe: read/write one S3 bucket")
-        return [f"new policy {POLICY}"]
+        call("create_policy", PolicyName=POLICY, PolicyDocument=_dumps(documents.iam_policy(plan.bucket)),
+             Description="drumscribe: read/write the app's S3 buckets")
+        return [f"new policy {POLICY} for bucket {plan.bucket}"], [plan.bucket]
     current = plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
     if isinstance(current, str):  # botocore decodes it; an S3-compatible IAM might not
         current = json.loads(unquote(current))
+    covered = documents.buckets_in_iam_policy(current)
+    buckets = covered + [plan.bucket] if plan.bucket not in covered else covered
+    want = documents.iam_policy(*buckets)
     if documents.policy_statements_equal(current, want):
-        return []
-    # Old versions still grant what they granted (a previous bucket, say) and can be made default
-    # again by anyone with iam:SetDefaultPolicyVersion, so we keep only the one in force.
+        return [], buckets
+    # Old versions grant a subset of the new one and can be made default again by anyone with
+    # iam:SetDefaultPolicyVersion, so only the one in force is kept (IAM allows five).
     versions = plan.iam.list_policy_versions(PolicyArn=arn)["Versions"]
     for v in versions:
         if not v["IsDefaultVersion"]:
@@ -78,7 +90,11 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> list[str]:
     for v in versions:
         if v["IsDefaultVersion"]:
             call("delete_policy_version", PolicyArn=arn, VersionId=v["VersionId"])
-    return [f"policy {POLICY} now for bucket {plan.bucket} (old versions removed)"]
+    kept = [b for b in covered if b != plan.bucket]
+    if plan.bucket in covered:  # the document differed (edited by hand, or from an older drumscribe)
+        return [f"policy {POLICY} rewritten for bucket(s) {', '.join(buckets)}"], buckets
+    also = f"; {', '.join(kept)} {'keeps its' if len(kept) == 1 else 'keep their'} access" if kept else ""
+    return [f"policy {POLICY} now also covers bucket {plan.bucket}{also}"], buckets
 
 
 def _dumps(doc: dict) -> str:
@@ -116,40 +132,91 @@ def env_values(plan: Plan, key_id: str, secret: str) -> dict[str, str]:
     return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_S3_BUCKET": plan.bucket, "AWS_REGION": plan.region}
 
 
+def _key_works(plan: Plan, key_id: str, secret: str) -> bool:
+    """True when STS accepts the pair as the app user (the secret is right and the key is live)."""
+    fresh = Settings(access_key_id=key_id, secret_access_key=secret, region=plan.region, endpoint_url=plan.settings.endpoint_url)
+    try:
+        arn = aws.client(fresh, "sts").get_caller_identity()["Arn"]
+    except bexc.ClientError as exc:
+        if _code(exc) in _REJECTED:
+            return False
+        raise translate(exc, action="check the access key in .env") from exc
+    return arn.endswith(f":user/{USER}")
+
+
+_REJECTED = ("InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken")
+
+
+def reusable_key(plan: Plan, keys: list[dict]) -> tuple[str, str, Path, list[str]]:
+    """The key setup keeps instead of creating one: (id, secret, the file it was found in, notes).
+
+    The rule: a key is reused when ``plan.env_file``, or else the ``.env`` of the working
+    directory, holds an id and secret of the app user that IAM lists as Active and STS accepts.
+    Otherwise a new key is made (id ``""`` here). Notes say why a key that was there is not reused.
+    """
+    active = {k["AccessKeyId"] for k in keys if k.get("Status", "Active") == "Active"}
+    listed = {k["AccessKeyId"] for k in keys}
+    files = [plan.env_file]
+    if Path(".env").resolve() != Path(plan.env_file).resolve():
+        files.append(Path(".env"))
+    notes = []
+    for path in files:
+        env = read_env(path)
+        key_id, secret = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
+        if key_id not in listed:
+            continue  # someone else's key (an admin's), or none: not ours to judge
+        if key_id not in active:
+            notes.append(f"key {short(key_id)} in {path} is inactive")
+        elif not secret or not _key_works(plan, key_id, secret):
+            notes.append(f"key {short(key_id)} in {path} was rejected (wrong or missing secret)")
+        else:
+            return key_id, secret, path, notes
+    return "", "", plan.env_file, notes
+
+
 def step_iam(plan: Plan) -> StepResult:
     call = Recorder(plan, "iam")
     arn = f"arn:aws:iam::{account_id(plan)}:policy/{POLICY}"
     try:
-        changes = _ensure_policy(plan, call, arn) + _ensure_user(plan, call, arn)
+        policy_changes, buckets = _ensure_policy(plan, call, arn)
+        changes = policy_changes + _ensure_user(plan, call, arn)
     except bexc.ClientError as exc:
         raise iam_error(exc, f"set up policy {POLICY} and user {USER}") from exc
     env = read_env(plan.env_file)
     keys = list_keys(plan)
-    ids = {k["AccessKeyId"] for k in keys}
-    in_env = env.get("AWS_ACCESS_KEY_ID")
+    key_id, secret, found_in, notes = reusable_key(plan, keys)
     result_extra: dict = {}
-    if in_env in ids:
-        stale = {k: v for k, v in env_values(plan, in_env, env.get("AWS_SECRET_ACCESS_KEY", "")).items() if env.get(k) != v}
+    if key_id:
+        stale = {k: v for k, v in env_values(plan, key_id, secret).items() if env.get(k) != v}
         if stale:
             if not plan.dry_run:
                 result_extra["backup"] = update_env(plan.env_file, stale)
-            changes.append(f"{', '.join(stale)} updated in {plan.env_file}")
+            line = f"{', '.join(stale)} updated in {plan.env_file}"
+            if found_in != plan.env_file:
+                line += f" (key {short(key_id)} reused from {found_in})"
+            previous = env.get("AWS_S3_BUCKET")
+            if "AWS_S3_BUCKET" in stale and previous in buckets:
+                line += f"; the key keeps its access to {previous}"
+            changes.append(line)
     else:
         if len(keys) >= MAX_KEYS:
             raise ProvisioningError(
-                f"user {USER} already has {len(keys)} access keys (the AWS maximum) and neither is in {plan.env_file}",
+                f"user {USER} already has {len(keys)} access keys (the AWS maximum) and neither is usable from {plan.env_file}",
                 hint=f"delete an unused one (aws iam delete-access-key --user-name {USER} --access-key-id ID), or put one in {plan.env_file} and run `drumscribe iam rotate-key`",
             )
         created = call("create_access_key", UserName=USER)
+        why = f" ({'; '.join(notes)})" if notes else ""
         others = f"; {len(keys)} older key(s) left untouched" if keys else ""
         if created is None:  # dry run
-            changes.append(f"new access key for {USER}, to be written to {plan.env_file} (mode 0600)")
+            changes.append(f"new access key for {USER}, to be written to {plan.env_file} (mode 0600){why}")
         else:
             key = created["AccessKey"]
-            result_extra.update(access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"])
-            result_extra["backup"] = update_env(plan.env_file, env_values(plan, key["AccessKeyId"], key["SecretAccessKey"]))
-            changes.append(f"new access key {short(key['AccessKeyId'])} written to {plan.env_file} (mode 0600){others}")
-    result = call.result("iam", changes, f"policy {POLICY}, user {USER}, key {short(in_env)} in {plan.env_file}")
+            key_id = key["AccessKeyId"]
+            result_extra.update(access_key_id=key_id, secret_access_key=key["SecretAccessKey"])
+            result_extra["backup"] = update_env(plan.env_file, env_values(plan, key_id, key["SecretAccessKey"]))
+            changes.append(f"new access key {short(key_id)} written to {plan.env_file} (mode 0600){why}{others}")
+    covers = f"policy {POLICY} (bucket{'s' if len(buckets) > 1 else ''} {', '.join(buckets)})"
+    result = call.result("iam", changes, f"{covers}, user {USER}, key {short(key_id)} in {plan.env_file} reused")
     result.env_file = plan.env_file
     for name, value in result_extra.items():
         setattr(result, name, value)

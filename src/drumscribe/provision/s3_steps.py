@@ -14,7 +14,7 @@ import botocore.exceptions as bexc
 
 from drumscribe import aws
 from drumscribe.errors import ProvisioningError
-from drumscribe.provision import documents
+from drumscribe.provision import documents, policy
 from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none, translate
 
 PUBLIC_ACCESS_BLOCK = {
@@ -136,21 +136,56 @@ def _current_policy(plan: Plan) -> dict | None:
     return json.loads(got["Policy"]) if got else None
 
 
+def _http_note(plan: Plan) -> str:
+    return f"endpoint {plan.settings.endpoint_url} is plain HTTP, where a TLS-only policy would refuse every request"
+
+
 def step_tls_policy(plan: Plan) -> StepResult:
-    """Deny any request made over plain HTTP (keys and audio never travel unencrypted)."""
+    """Deny any request made over plain HTTP (keys and audio never travel unencrypted).
+
+    Not applied through a plain ``http://`` endpoint (moto, MinIO, LocalStack on a laptop): every
+    request drumscribe sends there would be refused, so the step says so and skips instead.
+    """
     if not plan.tls_policy:
         return StepResult("tls-policy", SKIPPED, "--no-tls-policy: an existing TLS-only statement is left as it is")
+    if aws.plain_http(plan.settings):
+        current = _current_policy(plan)
+        if policy.find_statement(current, documents.TLS_STATEMENT_ID) is not None:
+            detail = f"{_http_note(plan)}; one is in place and blocks this endpoint: remove it with `drumscribe setup tls-policy --remove`"
+        else:
+            detail = f"{_http_note(plan)}: not applied (use an https:// endpoint to get it)"
+        return StepResult("tls-policy", SKIPPED, detail, warning=f"tls-policy skipped: {detail}")
     call = Recorder(plan, "s3")
     current = _current_policy(plan)
     changes = []
     if documents.find_tls_statement(current, plan.bucket) is None:
-        policy = documents.tls_policy(plan.bucket, current)
-        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(policy))
-        kept = len(policy["Statement"]) - 1
+        new = documents.tls_policy(plan.bucket, current)
+        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(new))
+        kept = len(new["Statement"]) - 1
         changes.append("bucket policy: deny requests without TLS" + (f" ({kept} other statement(s) kept)" if kept else ""))
         if not plan.dry_run and documents.find_tls_statement(_current_policy(plan), plan.bucket) is None:
             raise ProvisioningError(f"the TLS-only policy on {plan.bucket!r} did not read back as written")
     return call.result("tls-policy", changes, "bucket policy denies requests without TLS")
+
+
+def step_remove_tls_policy(plan: Plan) -> StepResult:
+    """Take our TLS-only statement out of the bucket policy; every other statement stays.
+
+    Meant for a plain-HTTP test server where the statement blocks every object call; moto still
+    answers the bucket-policy calls there (tested), which is what makes the repair possible.
+    """
+    call = Recorder(plan, "s3")
+    current = _current_policy(plan)
+    changes = []
+    if policy.find_statement(current, documents.TLS_STATEMENT_ID) is not None:
+        rest = policy.remove_statement(current, documents.TLS_STATEMENT_ID)
+        if rest is None:
+            call("delete_bucket_policy", Bucket=plan.bucket)
+            changes.append("TLS-only statement out of the bucket policy (it was the only statement: policy deleted)")
+        else:
+            call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(rest))
+            changes.append(f"TLS-only statement out of the bucket policy ({len(rest['Statement'])} other statement(s) kept)")
+    return call.result("tls-policy", changes, "no TLS-only statement in the bucket policy")
 
 
 def step_lifecycle(plan: Plan) -> StepResult:

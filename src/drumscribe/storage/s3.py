@@ -25,7 +25,7 @@ from boto3.s3.transfer import TransferConfig
 from drumscribe import aws
 from drumscribe.config import Settings
 from drumscribe.errors import ConfigError, DrumscribeError, InputError, NotFoundError, StorageError
-from drumscribe.keys import validate_key, validate_prefix
+from drumscribe.keys import validate_bucket_name, validate_key, validate_prefix
 from drumscribe.storage._common import (
     CHUNK,
     DeleteError,
@@ -75,6 +75,7 @@ class S3Storage(Storage):
         self.bucket = bucket or settings.bucket
         if not self.bucket:
             raise ConfigError("no S3 bucket configured", hint="set AWS_S3_BUCKET or pass --bucket")
+        validate_bucket_name(self.bucket)  # before any request: name the rule, not botocore's regex
         if sse not in SSE_CHOICES:
             raise ConfigError(f"server-side encryption must be one of {', '.join(SSE_CHOICES)}, got {sse!r}")
         if kms_key_id and sse != "aws:kms":

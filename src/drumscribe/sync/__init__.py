@@ -18,7 +18,8 @@ import botocore.exceptions as bexc
 
 from drumscribe import aws
 from drumscribe.config import Settings, load_settings
-from drumscribe.errors import ConfigError, CredentialsError, InputError
+from drumscribe.errors import ConfigError, InputError, MissingCredentialsError
+from drumscribe.keys import validate_bucket_name
 from drumscribe.sync.manifest import Manifest
 from drumscribe.sync.plan import CONFLICT, DELETE, DOWNLOAD, ERROR, UPLOAD, Item, Plan, build_plan
 from drumscribe.sync.transfer import Executor, Progress
@@ -76,8 +77,9 @@ def open_bucket(settings: Settings, concurrency: int = 10) -> tuple[Any, str]:
             "sync needs an S3 bucket and none is configured",
             hint="set AWS_S3_BUCKET in .env or the environment, or pass --bucket; `drumscribe setup` creates one",
         )
+    validate_bucket_name(settings.bucket)
     if not aws.has_credentials(settings):
-        raise CredentialsError(
+        raise MissingCredentialsError(
             "sync needs AWS credentials and none were found",
             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`",
         )
