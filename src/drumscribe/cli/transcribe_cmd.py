@@ -82,27 +82,49 @@ def prepare_output(path: Path) -> Path:
     return path
 
 
-def _stem(item: str, used: set[str]) -> str:
+def output_names(items: list[str]) -> list[str]:
+    """The ``-o`` file stem of each input, decided before any job runs, from the sorted inputs.
+
+    Two inputs with the same name (``a/x.wav``, ``b/x.wav``) become ``x`` and ``x-2`` in the
+    order of their sorted paths, so the same command always writes the same files, whichever
+    job finishes first.
+    """
     from drumscribe.keys import sanitize_filename
 
-    stem = Path(sanitize_filename(item.rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
-    name, n = stem, 2
-    while name in used:  # a/x.wav and b/x.wav in one run
-        name, n = f"{stem}-{n}", n + 1
-    used.add(name)
-    return name
+    names: list[str] = [""] * len(items)
+    used: set[str] = set()
+    for index in sorted(range(len(items)), key=lambda i: (items[i], i)):
+        stem = Path(sanitize_filename(items[index].rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
+        name, n = stem, 2
+        while name in used:
+            name, n = f"{stem}-{n}", n + 1
+        used.add(name)
+        names[index] = name
+    return names
 
 
-def _write_outputs(outcome: Outcome, folder: Path, used: set[str]) -> list[Path]:
+def output_files(folder: Path, stem: str) -> list[Path]:
+    return [folder / f"{stem}.mid", folder / f"{stem}.json"]
+
+
+def check_overwrites(folder: Path, stems: list[str], overwrite: bool) -> None:
+    """Refuse, before any job runs, to replace files already in ``-o`` (unless ``--overwrite``)."""
+    if overwrite:
+        return
+    taken = [p for stem in stems for p in output_files(folder, stem) if p.exists()]
+    if taken:
+        shown = ", ".join(p.name for p in taken[:4]) + (f" and {len(taken) - 4} more" if len(taken) > 4 else "")
+        raise InputError(f"-o {folder}: {shown} already exist{'s' if len(taken) == 1 else ''}; nothing was transcribed",
+                         hint="pass --overwrite to replace them, or choose another folder")
+
+
+def _write_outputs(outcome: Outcome, folder: Path, stem: str) -> list[Path]:
     from drumscribe.transcription.result import Transcription, write_atomic
 
     result = Transcription.from_json(outcome.document or "")
-    stem = _stem(outcome.input, used)
+    midi, doc = output_files(folder, stem)
     try:
-        return [
-            write_atomic(folder / f"{stem}.mid", result.to_midi()),
-            write_atomic(folder / f"{stem}.json", outcome.document or ""),
-        ]
+        return [write_atomic(midi, result.to_midi()), write_atomic(doc, outcome.document or "")]
     except OSError as exc:
         raise InputError(f"-o {folder}: cannot write results ({exc.strerror or exc})") from None
 
@@ -123,10 +145,16 @@ def _summary(outcome: Outcome, written: list[Path]) -> str:
     lines = [
         f"{outcome.input}: {_clock(result.duration)}, {result.tempo:.1f} BPM, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
+        f"  original {job['upload_key']} ({_stored_what(job)})",
     ]
     if written:
         lines.append("  wrote " + ", ".join(str(p) for p in written))
     return "\n".join(lines)
+
+
+def _stored_what(job: dict[str, Any]) -> str:
+    what = "a lossless FLAC of the WAV" if job.get("stored_as") == "flac" else "as given"
+    return f"stored now, {what}" if job["uploaded"] else f"already stored ({what}), reused: same content"
 
 
 class _Progress:
@@ -174,6 +202,7 @@ def transcribe_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.storage import get_storage
@@ -191,14 +220,16 @@ def transcribe_cmd(
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     outcomes: dict[int, Outcome] = {i: Outcome(item, False, error=error, exit_code=2) for i, (item, error) in enumerate(items) if error}
+    stems = output_names([item for item, _ in items])
+    if folder is not None:
+        check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
-    used: set[str] = set()
 
     def finish(index: int, outcome: Outcome) -> None:
         written: list[Path] = []
         if outcome.ok and folder is not None:
             try:
-                written = _write_outputs(outcome, folder, used)
+                written = _write_outputs(outcome, folder, stems[index])
             except DrumscribeError as exc:
                 outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
         outcomes[index] = outcome
