@@ -442,14 +442,18 @@ def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike) -> b
     grow with the length of the file. Anything else (float WAV, compressed formats) returns False.
     """
     try:
-        with sf.SoundFile(str(source)) as src:
-            subtype = FLAC_SUBTYPES.get(src.subtype)
-            if src.format not in FLAC_SOURCE_FORMATS or subtype is None or src.channels > FLAC_MAX_CHANNELS:
-                return False
+        src = sf.SoundFile(str(source))
+    except sf.LibsndfileError:
+        return False  # a format only FFmpeg reads (AAC): stored as given
+    with src:
+        subtype = FLAC_SUBTYPES.get(src.subtype)
+        if src.format not in FLAC_SOURCE_FORMATS or subtype is None or src.channels > FLAC_MAX_CHANNELS:
+            return False
+        try:
             # int32 holds every integer PCM width left-aligned, so the FLAC writer gets the exact samples back
             with sf.SoundFile(str(dest), "w", samplerate=src.samplerate, channels=src.channels, format="FLAC", subtype=subtype) as out:
                 for block in src.blocks(blocksize=1 << 16, dtype="int32", always_2d=True):
                     out.write(block)
-    except sf.LibsndfileError as exc:
-        raise InputError(f"{source}: cannot re-encode as FLAC ({_reason(exc)})") from None
+        except sf.LibsndfileError as exc:
+            raise InputError(f"{source}: cannot re-encode as FLAC ({_reason(exc)})") from None
     return True
