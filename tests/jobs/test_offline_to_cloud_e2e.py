@@ -12,10 +12,14 @@ import json
 import pytest
 
 from drumscribe.config import load_settings
-from drumscribe.storage import offline_root
 from job_helpers import bucket_keys, error_lines
 
 pytestmark = pytest.mark.e2e
+
+
+def offline_root(settings):
+    """Where work lands while no bucket is configured (the documented place)."""
+    return settings.home / "local"
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-from drumscribe.transcription.audio import SUPPORTED_FORMATS
 from job_helpers import bucket_keys, error_lines
 
 pytestmark = pytest.mark.e2e
@@ -80,6 +79,8 @@ def test_a_phone_recording_in_m4a_is_transcribed_and_stored_as_given(cli, standi
 
 
 def test_an_unsupported_file_says_which_formats_work(cli, standin_model, tmp_path):
+    from drumscribe.transcription.audio import SUPPORTED_FORMATS
+
     notes = tmp_path / "notes.m4a"
     notes.write_bytes(b"this is not audio at all" * 10)
     result = cli("transcribe", notes, "--jobs", "1")
