@@ -69,6 +69,15 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
     assert "offline" not in cli("jobs").stdout
 
 
+def test_a_pushed_original_is_reused_in_the_cloud(cli, take, offline_job, bucket, s3, standin_model):
+    """sync carries the content hash but not drumscribe's own metadata: the FLAC is still recognised."""
+    assert cli("sync", "push", "--from-local").exit_code == 0
+    again = cli("transcribe", take, "--no-beats", "--jobs", "1")
+    assert again.exit_code == 0, again.stderr
+    assert "already stored (a lossless FLAC of the WAV), reused: same content" in again.stdout
+    assert bucket_keys(s3, bucket, "uploads/") == [offline_job["source"]["key"]]
+
+
 def test_from_local_never_deletes_and_only_pushes(cli, offline_job, bucket):
     refused = cli("sync", "push", "--from-local", "--delete", "--yes")
     assert refused.exit_code == 2 and error_lines(refused) == [

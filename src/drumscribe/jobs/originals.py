@@ -57,15 +57,17 @@ def prepare(
 ) -> Original:
     """Find this file among the user's uploads, or make the file to store (a FLAC for a PCM WAV) and check its size."""
     sha256, _ = sha256_file(local)
-    existing = find_upload(sha256, storage=storage, user_id=user_id, index=index)
+    flac = workdir / f"original.{FLAC}"
+    # made even when an upload may be reused: its hash recognises a FLAC that lost its metadata in a sync
+    # (libFLAC encodes the same samples to the same bytes; another version at worst means one more copy)
+    stored_as = FLAC if audio.write_lossless_flac(local, flac) else None
+    payload = flac if stored_as else local
+    existing = find_upload(sha256, storage=storage, user_id=user_id, index=index,
+                           stored_sha256=sha256_file(flac)[0] if stored_as else None)
     if existing is not None:
         return Original(sha256, filename, existing=existing, stored_as=_stored_as(existing, sha256))
-    flac = workdir / f"original.{FLAC}"
-    if audio.write_lossless_flac(local, flac):
-        _checked_size(flac, settings)  # the limit is on what is stored
-        return Original(sha256, filename, payload=flac, stored_as=FLAC)
-    _checked_size(local, settings)
-    return Original(sha256, filename, payload=local)
+    _checked_size(payload, settings)  # the limit is on what is stored
+    return Original(sha256, filename, payload=payload, stored_as=stored_as)
 
 
 def store(original: Original, *, storage: Storage, settings: Settings, user_id: str) -> ObjectInfo:

@@ -145,9 +145,15 @@ def upload_index(storage: Storage, user_id: str) -> dict[str, list[ObjectInfo]]:
     return index
 
 
-def same_content(info: ObjectInfo, sha256: str) -> bool:
-    """Is this stored upload the file whose SHA-256 is ``sha256`` (the same bytes, or a lossless FLAC of them)?"""
-    return info.sha256 == sha256 or info.metadata.get(SOURCE_SHA256_META) == sha256
+def same_content(info: ObjectInfo, sha256: str, stored_sha256: str | None = None) -> bool:
+    """Is this stored upload the file whose SHA-256 is ``sha256`` (the same bytes, or a lossless FLAC of them)?
+
+    ``stored_sha256``: the SHA-256 of the FLAC this file would be stored as. A copy that went
+    through ``sync`` keeps only its content hash (not the ``source-sha256`` metadata), so that
+    is how it is still recognised.
+    """
+    return (info.sha256 == sha256 or info.metadata.get(SOURCE_SHA256_META) == sha256
+            or (stored_sha256 is not None and info.sha256 == stored_sha256))
 
 
 def find_upload(
@@ -156,12 +162,13 @@ def find_upload(
     storage: Storage,
     user_id: str,
     index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+    stored_sha256: str | None = None,
 ) -> ObjectInfo | None:
     """The newest upload of ``user_id`` holding the file with this SHA-256, or None.
 
     Pass ``index`` (from ``upload_index``) when looking up many files: one listing for all.
     Candidates share the key's 12-digit hash; each is confirmed by a HEAD (its stored SHA-256, or
-    the ``source-sha256`` of a FLAC of a WAV). A candidate that cannot be confirmed is not reused:
+    the ``source-sha256`` of a FLAC of a WAV, or ``stored_sha256``: see ``same_content``). A candidate that cannot be confirmed is not reused:
     the worst case is one more copy, never the wrong original.
     """
     from drumscribe.errors import NotFoundError
@@ -172,6 +179,6 @@ def find_upload(
             info = storage.head(listed.key)
         except NotFoundError:  # deleted since the listing
             continue
-        if same_content(info, sha256):
+        if same_content(info, sha256, stored_sha256):
             return info
     return None
