@@ -74,7 +74,7 @@ def test_a_pushed_original_is_reused_in_the_cloud(cli, take, offline_job, bucket
     assert cli("sync", "push", "--from-local").exit_code == 0
     again = cli("transcribe", take, "--no-beats", "--jobs", "1")
     assert again.exit_code == 0, again.stderr
-    assert "already stored (a lossless FLAC of the WAV), reused: same content" in again.stdout
+    assert "already stored as a lossless FLAC of the WAV: reused, same content" in again.stdout
     assert bucket_keys(s3, bucket, "uploads/") == [offline_job["source"]["key"]]
 
 

@@ -40,7 +40,7 @@ def sha256(path) -> str:
 def test_the_same_file_twice_is_stored_once(cli, take, standin_model, bucket, s3):
     first = cli("transcribe", take, "--no-beats", "--jobs", "1")
     assert first.exit_code == 0, first.stderr
-    assert "stored now, a lossless FLAC of the WAV" in first.stdout
+    assert "stored now as a lossless FLAC of the WAV" in first.stdout
     renamed = take.with_name("same take, new name.wav")
     renamed.write_bytes(take.read_bytes())
     second = cli("transcribe", renamed, "--no-beats", "--jobs", "1", "--json")
@@ -115,7 +115,7 @@ def test_a_song_length_wav_is_stored_as_a_lossless_flac(cli, song_wav, standin_m
     assert result.exit_code == 0, result.stderr
     (upload,) = bucket_keys(s3, bucket, "uploads/")
     assert upload.endswith(f"_{sha256(song_wav)[:12]}_song_take.wav.flac")
-    assert f"original {upload} (stored now, a lossless FLAC of the WAV)" in result.stdout
+    assert f"original {upload} (stored now as a lossless FLAC of the WAV)" in result.stdout
 
     stored = s3.get_object(Bucket=bucket, Key=upload)
     assert stored["ContentType"] == "audio/flac" and stored["Metadata"]["source-sha256"] == sha256(song_wav)

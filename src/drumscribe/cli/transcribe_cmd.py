@@ -153,8 +153,8 @@ def _summary(outcome: Outcome, written: list[Path]) -> str:
 
 
 def _stored_what(job: dict[str, Any]) -> str:
-    what = "a lossless FLAC of the WAV" if job.get("stored_as") == "flac" else "as given"
-    return f"stored now, {what}" if job["uploaded"] else f"already stored ({what}), reused: same content"
+    what = "as a lossless FLAC of the WAV" if job.get("stored_as") == "flac" else "as given"
+    return f"stored now {what}" if job["uploaded"] else f"already stored {what}: reused, same content"
 
 
 class _Progress:
