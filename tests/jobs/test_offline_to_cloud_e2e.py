@@ -71,7 +71,17 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
 
 def test_a_pushed_original_is_reused_in_the_cloud(cli, take, offline_job, bucket, s3, standin_model):
     """sync carries the content hash but not drumscribe's own metadata: the FLAC is still recognised."""
+    from drumscribe.jobs.originals import find_original
+    from drumscribe.storage import get_storage
+
     assert cli("sync", "push", "--from-local").exit_code == 0
+    # what a batch asks before any work (one listing of uploads/tester/ for all its inputs)
+    storage = get_storage(load_settings())
+    assert find_original(take, storage=storage, user_id="tester").key == offline_job["source"]["key"]
+    other = take.with_name("other.wav")
+    other.write_bytes(take.read_bytes()[:-2] + b"\x01\x00")  # one sample differs
+    assert find_original(other, storage=storage, user_id="tester") is None
+
     again = cli("transcribe", take, "--no-beats", "--jobs", "1")
     assert again.exit_code == 0, again.stderr
     assert "already stored as a lossless FLAC of the WAV: reused, same content" in again.stdout

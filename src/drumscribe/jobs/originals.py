@@ -14,6 +14,8 @@ if the job then fails, see ``jobs.run``).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -21,7 +23,7 @@ from typing import Iterable, Mapping
 from drumscribe.config import Settings
 from drumscribe.storage._common import sha256_file
 from drumscribe.storage.base import ObjectInfo, Storage
-from drumscribe.storage.uploads import SOURCE_FORMAT_META, _checked_size, find_upload, upload
+from drumscribe.storage.uploads import SOURCE_FORMAT_META, _too_big, find_upload, upload
 from drumscribe.transcription import audio
 
 FLAC = "flac"
@@ -54,8 +56,13 @@ def prepare(
     user_id: str,
     workdir: Path,
     index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+    check_size: bool = True,
+    name: str | None = None,
 ) -> Original:
-    """Find this file among the user's uploads, or make the file to store (a FLAC for a PCM WAV) and check its size."""
+    """Find this file among the user's uploads, or make the file to store (a FLAC for a PCM WAV) and check its size.
+
+    ``name``: the input as the user named it, for the error message (default: ``local``).
+    """
     sha256, _ = sha256_file(local)
     flac = workdir / f"original.{FLAC}"
     # made even when an upload may be reused: its hash recognises a FLAC that lost its metadata in a sync
@@ -66,8 +73,33 @@ def prepare(
                            stored_sha256=sha256_file(flac)[0] if stored_as else None)
     if existing is not None:
         return Original(sha256, filename, existing=existing, stored_as=_stored_as(existing, sha256))
-    _checked_size(payload, settings)  # the limit is on what is stored
+    size = payload.stat().st_size
+    if check_size and size > settings.max_upload_bytes:  # the limit is on what is stored, checked before transcribing
+        shown = name or str(local)
+        raise _too_big(f"{shown} (as a lossless FLAC)" if stored_as else shown, size, settings.max_upload_mb)
     return Original(sha256, filename, payload=payload, stored_as=stored_as)
+
+
+def find_original(
+    local: str | os.PathLike,
+    *,
+    storage: Storage,
+    user_id: str,
+    settings: Settings | None = None,
+    index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+) -> ObjectInfo | None:
+    """The upload already holding this local file (as given, or as the FLAC a WAV is stored as), or None.
+
+    What a batch calls to know, before any work, whether an input's original is already stored;
+    pass ``index`` (``storage.uploads.upload_index``) to list ``uploads/{user}/`` once for all inputs.
+    """
+    from drumscribe.config import load_settings
+
+    local = Path(local)
+    with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
+        original = prepare(local, filename=local.name, storage=storage, settings=settings or load_settings(),
+                           user_id=user_id, workdir=Path(tmp), index=index, check_size=False)
+    return original.existing
 
 
 def store(original: Original, *, storage: Storage, settings: Settings, user_id: str) -> ObjectInfo:

@@ -220,7 +220,7 @@ def transcribe_and_store(
             original = _existing_upload(store, key, local)
         else:
             original = originals.prepare(local, filename=filename, storage=store, settings=settings, user_id=user,
-                                         workdir=Path(tmp), index=uploads_index)
+                                         workdir=Path(tmp), index=uploads_index, name=shown)
 
         job_id = keys.new_job_id()
         midi_key, json_key = keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
