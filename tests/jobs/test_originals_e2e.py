@@ -140,3 +140,17 @@ def test_the_limit_stays_configurable_and_is_checked_before_transcribing(cli, so
     (line,) = error_lines(result)
     assert "over the 5 MB upload limit" in line and "DRUMSCRIBE_MAX_UPLOAD_MB" in line
     assert bucket_keys(s3, bucket) == []
+
+
+def test_an_s3_wav_over_the_limit_is_fetched_when_its_flac_fits(cli, standin_model, bucket, s3, monkeypatch, tmp_path):
+    """The limit is on what is stored: a WAV in the bucket over it is fetched and stored as a FLAC that fits."""
+    rng = np.random.default_rng(7)
+    wav = tmp_path / "incoming.wav"
+    sf.write(wav, rng.integers(-6, 7, size=(10 * SONG_RATE, 2), dtype=np.int16), SONG_RATE, subtype="PCM_16")  # 1.7 MB
+    s3.put_object(Bucket=bucket, Key="incoming/long take.wav", Body=wav.read_bytes())
+    monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "1")
+    result = cli("transcribe", f"s3://{bucket}/incoming/long take.wav", "--no-beats", "--jobs", "1")
+    assert result.exit_code == 0, result.stderr
+    (upload,) = bucket_keys(s3, bucket, "uploads/")
+    assert upload.endswith("_long_take.wav.flac")
+    assert s3.head_object(Bucket=bucket, Key=upload)["ContentLength"] < 1024 * 1024 < wav.stat().st_size

@@ -56,6 +56,7 @@ FFMPEG_EXTENSIONS = frozenset({".m4a", ".mp4", ".aac"})  # decoded by PyAV (FFmp
 SUPPORTED_FORMATS = "WAV, FLAC, MP3, OGG/Vorbis, Opus, AIFF, CAF, W64/RF64 and AAC (.m4a, .mp4, .aac)"
 # What a stored original may be re-encoded to FLAC from, bit for bit: FLAC holds 8, 16 and 24-bit integer PCM.
 FLAC_SOURCE_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF"})
+FLAC_SOURCE_EXTENSIONS = frozenset({".wav", ".wave", ".rf64", ".w64", ".aif", ".aiff"})  # names those formats go by
 FLAC_SUBTYPES = {"PCM_16": "PCM_16", "PCM_24": "PCM_24", "PCM_S8": "PCM_S8", "PCM_U8": "PCM_S8"}
 FLAC_MAX_CHANNELS = 8
 MIN_SAMPLE_RATE = 4000  # below this there is no drum content left to transcribe
