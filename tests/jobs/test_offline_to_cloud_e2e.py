@@ -51,6 +51,8 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
 
     preview = cli("sync", "push", "--from-local", "--dry-run")
     assert preview.exit_code == 0 and bucket_keys(s3, bucket) == []
+    status = json.loads(cli("sync", "status", "--from-local", "--json").stdout)
+    assert status["planned"]["upload"] == 3 and status["local_root"] == str(offline_root(load_settings()))
 
     pushed = cli("sync", "push", "--from-local")
     assert pushed.exit_code == 0, pushed.stderr
