@@ -183,6 +183,23 @@ def upload_key(user_id: str, filename: str, digest: str, now: datetime | None = 
     return validate_key(key)
 
 
+def parse_upload_key(key: str) -> tuple[str, str, str, str] | None:
+    """``uploads/u/{timestamp}_{hash}_{name}`` -> (user_id, timestamp, hash, name); None for other keys.
+
+    The hash is the first ``HASH_CHARS`` hex digits of the SHA-256 of the file the user gave
+    (for a FLAC stored in place of a WAV: of the WAV), which is what makes uploads findable by
+    content with one listing of ``uploads/{user}/`` (see ``storage.uploads.find_upload``).
+    """
+    parts = PurePosixPath(key).parts
+    if len(parts) != 3 or parts[0] != UPLOADS:
+        return None
+    stamp, _, rest = parts[2].partition("_")
+    digest, _, name = rest.partition("_")
+    if len(digest) != HASH_CHARS or not name or not re.fullmatch(r"[0-9a-f]+", digest):
+        return None
+    return parts[1], stamp, digest, name
+
+
 def job_prefix(user_id: str, job_id: str) -> str:
     return f"{PROCESSED}/{sanitize_user_id(user_id)}/{validate_job_id(job_id)}/"
 

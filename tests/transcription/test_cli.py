@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from drumscribe.cli import app
 from drumscribe.config import load_settings
 from drumscribe.storage.local import LocalStorage
+from drumscribe.transcription.audio import SUPPORTED_FORMATS
 from drumscribe.transcription.result import Transcription
 
 
@@ -57,7 +58,7 @@ def test_one_failure_does_not_stop_the_others(groove_wav, default_model, tmp_pat
     assert result.exit_code == 2
     assert_no_traceback(result)
     assert error_lines(result) == [
-        f"Error: {bad}: not a readable audio file (Format not recognised)",
+        f"Error: {bad}: not a readable audio file (Format not recognised) (drumscribe reads {SUPPORTED_FORMATS})",
         f"Error: {tmp_path / 'missing.wav'}: no such file",
     ]
     docs = json.loads(result.stdout)
@@ -116,7 +117,7 @@ def test_s3_end_to_end_on_a_moto_server(moto_server, bucket_name, monkeypatch, g
     listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name).get("Contents", []))
     uploads = [k for k in listed if k.startswith("uploads/tester/")]
     processed = [k for k in listed if k.startswith("processed/tester/")]
-    assert len(uploads) == 1 and uploads[0].endswith("_groove.wav")  # the broken file was never stored
+    assert len(uploads) == 1 and uploads[0].endswith("_groove.wav.flac")  # the broken file was never stored
     assert [k.rsplit("/", 1)[1] for k in processed] == ["output.mid", "transcription.json"]
     assert not [k for k in listed if k.startswith("temp/")]
     doc = json.loads(s3.get_object(Bucket=bucket_name, Key=processed[1])["Body"].read())
@@ -157,5 +158,4 @@ def test_a_job_failing_half_way_on_s3_leaves_nothing_under_processed_or_temp(mot
     (line,) = error_lines(result)
     assert "SlowDown" in line
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name).get("Contents", [])]
-    assert [k for k in listed if not k.startswith("uploads/tester/")] == []  # no processed/, no temp/
-    assert len(listed) == 1  # the original stays for a retry
+    assert listed == []  # no processed/, no temp/, and the original this run stored is gone too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import boto3
@@ -30,12 +31,16 @@ def test_local_job_stores_original_midi_and_json(groove_wav, standin, local):
     settings, storage = local
     result, job = jobs.transcribe_and_store(groove_wav, storage=storage, settings=settings, model=standin, beats=False)
     assert job.user_id == "tester" and job.uploaded
-    assert job.upload_key.startswith("uploads/tester/") and job.upload_key.endswith("_groove.wav")
+    # a PCM WAV is stored as a lossless FLAC of itself; the key's hash is the WAV's
+    wav_sha = hashlib.sha256(groove_wav.read_bytes()).hexdigest()
+    assert job.upload_key.startswith("uploads/tester/") and job.upload_key.endswith(f"_{wav_sha[:12]}_groove.wav.flac")
+    assert job.stored_as == "flac"
     assert keys_under(storage, "processed/") == [keys.midi_key("tester", job.job_id), keys.transcription_key("tester", job.job_id)]
     stored = Transcription.from_json(storage.get(job.transcription_key))
     assert stored == result
     assert (stored.job_id, stored.user_id, stored.source.key, stored.source.name) == (job.job_id, "tester", job.upload_key, "groove.wav")
-    assert stored.source.sha256 == storage.head(job.upload_key).sha256
+    assert (stored.source.sha256, stored.source.stored_as) == (wav_sha, "flac")
+    assert storage.head(job.upload_key).metadata["source-sha256"] == wav_sha
     assert storage.get(job.midi_key)[:4] == b"MThd"
     assert job.transcription_uri.startswith("file://")
 
@@ -72,7 +77,7 @@ def test_a_failed_job_leaves_nothing_under_processed_or_temp(groove_wav, standin
     with pytest.raises(StorageError):
         jobs.transcribe_and_store(groove_wav, storage=storage, settings=settings, model=standin, beats=False)
     assert keys_under(storage, "processed/") == [] and keys_under(storage, "temp/") == []
-    assert len(keys_under(storage, "uploads/")) == 1  # the original stays, for a retry
+    assert keys_under(storage, "uploads/") == []  # the original this run stored goes too: nothing new is left
 
 
 def test_a_model_failure_is_a_one_line_transcription_error(groove_wav, standin, local, monkeypatch):
@@ -117,7 +122,7 @@ def test_s3_input_is_uploaded_once_and_results_stored(s3_bucket, groove_wav, sta
     settings = load_settings()
     storage = S3Storage(settings)
     result, job = jobs.transcribe_and_store(f"s3://{s3_bucket}/incoming/take one.wav", storage=storage, settings=settings, model=standin, beats=False)
-    assert job.uploaded and job.upload_key.endswith("_take_one.wav") and job.storage == "s3"
+    assert job.uploaded and job.upload_key.endswith("_take_one.wav.flac") and job.storage == "s3"
     listed = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert {job.upload_key, job.midi_key, job.transcription_key} <= listed
     assert json.loads(s3.get_object(Bucket=s3_bucket, Key=job.transcription_key)["Body"].read())["job_id"] == job.job_id

@@ -124,7 +124,7 @@ def test_json_document_fields():
         "schema", "job_id", "user_id", "created_at", "drumscribe_version", "source", "model",
         "tempo", "time_signature", "beats", "downbeats", "midi_offset", "events",
     }
-    assert set(doc["source"]) == {"key", "name", "sha256", "duration", "sample_rate", "channels"}
+    assert set(doc["source"]) == {"key", "name", "sha256", "duration", "sample_rate", "channels", "stored_as"}
     assert set(doc["model"]) == {"name", "version", "classes", "thresholds", "offset"}
     assert doc["events"][0] == {"time": 0.7, "instrument": "kick", "note": 36, "velocity": 100, "confidence": 0.93}
 

@@ -106,7 +106,7 @@ def test_embed_audio_without_a_stored_original_says_so(local):
     t = groove().with_ids(source=groove().source.__class__(name="gone.wav", duration=5.0))
     store(local, t)
     result = runner.invoke(app, ["--local", "show", JOB, "-f", "html", "--embed-audio", "-o", "p.html"])
-    assert result.exit_code == 1 and "original audio of job" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.exit_code == 2 and "original audio of job" in result.stderr and len(result.stderr.splitlines()) == 1
     html = drumscribe.job_page(JOB, storage=local)  # without --embed-audio the page just has no original
     assert page_data(html)["audio"] is None
 

@@ -16,6 +16,8 @@ from drumscribe.errors import InputError
 from drumscribe.views import VIEWS
 from drumscribe.views.summary import format_date as _date, format_duration as _duration, format_hits as _hits
 
+_LOCATION = {"s3": "bucket", "local": "local", "offline": "offline"}
+
 
 def _usd(amount: float) -> str:
     # a test bucket costs fractions of a cent: show them instead of $0.0000
@@ -48,6 +50,7 @@ def jobs(
         err.print(f"No jobs for user {user or settings.user!r}.")
         return
     all_users = (user or "") == "*"
+    offline = [j for j in found if j.location == "offline"]
     table = Table(show_edge=False, pad_edge=False)
     id_width = max(len(f"{j.user_id}/{j.job_id}" if all_users else j.job_id) for j in found)
     table.add_column("job", no_wrap=True, min_width=id_width)  # ids are what `show` takes: never cut them
@@ -56,14 +59,22 @@ def jobs(
     table.add_column("length", justify="right", no_wrap=True)
     table.add_column("BPM", justify="right", no_wrap=True)
     table.add_column("hits", overflow="fold")
+    if offline:  # some jobs live only in the offline folder: say where each one is
+        table.add_column("stored", no_wrap=True)
     for j in found:
         job = f"{j.user_id}/{j.job_id}" if all_users else j.job_id
+        where = [_LOCATION.get(j.location, j.location)] if offline else []
         if j.error:
-            table.add_row(escape(job), "", "", "", "", escape(f"unreadable: {j.error}"))
+            table.add_row(escape(job), "", "", "", "", escape(f"unreadable: {j.error}"), *where)
             continue
         table.add_row(escape(job), escape(j.source or ""), _date(j.created_at), _duration(j.duration),
-                      f"{j.tempo:.0f}" if j.tempo else "", escape(_hits(j.counts)))
+                      f"{j.tempo:.0f}" if j.tempo else "", escape(_hits(j.counts)), *where)
     _wide(out).print(table)
+    if offline:
+        from drumscribe.storage import offline_root
+
+        err.print(escape(f"{len(offline)} job(s) are only in the offline folder {offline_root(settings)}; "
+                         "`drumscribe sync push --from-local` sends them to the bucket"))
 
 
 @app.command("show")
@@ -80,7 +91,7 @@ def show(
     note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
     """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image."""
-    from drumscribe.jobs.store import load_job
+    from drumscribe.jobs.store import find_job
     from drumscribe.views import render, view
     from drumscribe.views.tab import parse_bars
 
@@ -96,13 +107,15 @@ def show(
         from drumscribe.jobs.page import job_page
 
         folder = output.parent if output else Path.cwd()
-        result: str | bytes = job_page(job_id, settings, page_dir=folder, embed_audio=embed_audio, expires=expires,
-                                       prefer_local=force_local(ctx))
+        storage, _ = find_job(job_id, settings, prefer_local=force_local(ctx))
+        _say_if_offline(storage, settings)
+        result: str | bytes = job_page(job_id, settings, storage, page_dir=folder, embed_audio=embed_audio, expires=expires)
     else:
-        t = load_job(job_id, settings, prefer_local=force_local(ctx))
+        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
+        _say_if_offline(storage, settings)
         if fmt == "midi":
             # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
-            result = t.to_midi(**options) if options else _midi_bytes(ctx, settings, t, job_id)
+            result = t.to_midi(**options) if options else _midi_bytes(storage, settings, t, job_id)
         else:
             result = render(t, fmt, bars=chosen, job_id=job_id)
     if isinstance(result, bytes):
@@ -145,12 +158,18 @@ def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _midi_bytes(ctx: typer.Context, settings, t, job_id: str) -> bytes:
+def _say_if_offline(storage, settings) -> None:
+    from drumscribe.storage import offline_root
+
+    if getattr(storage, "root", None) is not None and settings.bucket and Path(storage.root) == offline_root(settings).absolute():
+        err.print(escape(f"(from the offline folder {storage.root}: not in the bucket yet; "
+                         "`drumscribe sync push --from-local` sends it)"))
+
+
+def _midi_bytes(storage, settings, t, job_id: str) -> bytes:
     from drumscribe.errors import NotFoundError
     from drumscribe.keys import midi_key
-    from drumscribe.storage import get_storage
 
-    storage = get_storage(settings, prefer_local=force_local(ctx), announce=False)
     try:
         return storage.get(midi_key(t.user_id or settings.user, job_id))
     except NotFoundError:
@@ -177,11 +196,11 @@ def open_job(
     expires: int = typer.Option(3600, "--expires", help="Seconds the S3 links stay valid (max 7 days)."),
 ) -> None:
     """Print links (S3: presigned URLs) or paths (local) to a job's MIDI and JSON."""
-    from drumscribe.jobs.store import job_files
-    from drumscribe.storage import get_storage
+    from drumscribe.jobs.store import find_job, job_files
 
     settings = settings_from(ctx)
-    storage = get_storage(settings, prefer_local=force_local(ctx))
+    storage, _ = find_job(job_id, settings, prefer_local=force_local(ctx))
+    _say_if_offline(storage, settings)
     files = job_files(job_id, settings, storage)
     for label in ("midi", "json"):
         key = files[label]

@@ -25,7 +25,8 @@ STEP_HELP = {
     "block-public": "Turn on all four S3 public access block flags.",
     "encryption": "Default encryption: AES256, or SSE-KMS with a bucket key when --kms-key-id is given.",
     "tls-policy": "Bucket policy that denies every request not made over TLS (skipped, with a warning, through a plain http:// endpoint; --remove takes it out).",
-    "lifecycle": "Apply lifecycle-policy.json: temp/ expires after 1 day, processed/ after 30, unfinished multipart uploads aborted after 1.",
+    "lifecycle": "Apply lifecycle-policy.json: temp/ deleted after 1 day, processed/ (results) after 30 days, uploads/ (originals) "
+                 "kept until you delete them; unfinished multipart uploads aborted after 1 day.",
     "cors": "Apply cors-config.json (AllowedOrigins from --origins if given).",
     "iam": "Policy DrumTranscriptionS3Policy (one policy for every bucket set up: this bucket is added, none removed) + user "
     "drum-transcription-app + an access key written to .env (mode 0600), unless a working key of that user is already there.",
@@ -114,6 +115,23 @@ def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_pol
     finally:
         if done:  # show what was done even when a later step failed
             _print_results(done, dry_run=dry_run, show_secret=show_secret)
+    if not dry_run:
+        _offer_offline_push(settings)
+
+
+def _offer_offline_push(settings) -> None:
+    """Work made before this bucket existed is not in it: print the one command that sends it."""
+    from drumscribe.storage import offline_root
+
+    root = offline_root(settings)
+    if not settings.bucket or root == settings.local_root or not (root / "processed").is_dir():
+        return
+    jobs = sum(1 for _ in (root / "processed").glob("*/*/transcription.json"))
+    if jobs:
+        out.print(f"{jobs} job(s) made offline are in {root}. To send them (and their originals) to s3://{settings.bucket}:",
+                  markup=False)
+        out.print("  drumscribe sync push --from-local", markup=False)
+        out.print("(content-based: safe to run again; nothing is deleted on either side)", markup=False)
 
 
 @setup_app.callback()

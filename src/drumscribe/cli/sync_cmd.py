@@ -128,7 +128,7 @@ def _confirm_deletes(plan) -> bool:
 
 def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = False, delete: bool = False, yes: bool = False,
          max_delete: Optional[int] = None, include: List[str] = (), exclude: List[str] = (), prefer: Optional[str] = None,
-         concurrency: int = 10, quiet: bool = False, as_json: bool = False) -> None:
+         concurrency: int = 10, quiet: bool = False, as_json: bool = False, from_local: bool = False) -> None:
     from drumscribe import sync as lib
 
     if force_local(ctx):
@@ -136,12 +136,14 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
     settings = settings_from(ctx)
     if concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {concurrency}")
+    lib.check_from_local(direction, delete=delete, from_local=from_local)
     client, _ = lib.open_bucket(settings, concurrency)
     plan, manifest = lib.make_plan(direction, prefix, settings=settings, client=client, include=include, exclude=exclude,
-                                   prefer=prefer, delete=delete and direction != "status", concurrency=concurrency)
-    title = escape(f"{direction}: {settings.local_root} ⇄ s3://{settings.bucket}/{plan.prefix}")
+                                   prefer=prefer, delete=delete and direction != "status", concurrency=concurrency,
+                                   from_local=from_local)
+    title = escape(f"{direction}: {lib.sync_root(settings, from_local)} ⇄ s3://{settings.bucket}/{plan.prefix}")
     if direction == "status" or dry_run:
-        report = lib.report_for(plan, settings, dry_run=dry_run)
+        report = lib.report_for(plan, settings, dry_run=dry_run, from_local=from_local)
         if as_json:
             out.print_json(json.dumps(report.as_dict()))
         else:
@@ -154,13 +156,14 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
         if not _confirm_deletes(plan):
             raise InputError("deletions not confirmed; nothing was changed")
     with _Reporter(plan, quiet=quiet or as_json) as reporter:
-        report = lib.run_plan(plan, manifest, settings=settings, client=client, concurrency=concurrency, progress=reporter)
+        report = lib.run_plan(plan, manifest, settings=settings, client=client, concurrency=concurrency, progress=reporter,
+                              from_local=from_local)
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
     elif not quiet:
         c = report.planned
         err.print(
-            f"{direction}: {report.transferred} transferred ({_size(report.bytes_transferred)}), {report.deleted} deleted, "
+            f"{direction}{' --from-local' if from_local else ''}: {report.transferred} transferred ({_size(report.bytes_transferred)}), {report.deleted} deleted, "
             f"{c['skip']} unchanged/skipped, {len(report.conflicts)} conflict(s), {len(report.errors)} error(s) in {report.seconds:.1f} s"
         )
     for key in report.conflicts[:SHOWN_KEYS]:
@@ -183,15 +186,18 @@ _PREFER = typer.Option(None, "--prefer", help="Settle conflicts: local or remote
 _CONC = typer.Option(10, "--concurrency", "-j", help="Files transferred in parallel.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Only errors.")
 _JSON = typer.Option(False, "--json", help="Print the plan and results as JSON on stdout.")
+_FROM_LOCAL = typer.Option(False, "--from-local", help="Send what was made offline (the default local folder, "
+                           "$DRUMSCRIBE_HOME/local) to the configured bucket. Content-based: safe to run again; never deletes.")
 
 
 @sync_app.command("push")
 def push(ctx: typer.Context, prefix: str = _PREFIX, dry_run: bool = _DRY, delete: bool = _DELETE, yes: bool = _YES,
          max_delete: Optional[int] = _MAXDEL, include: List[str] = _INCLUDE, exclude: List[str] = _EXCLUDE,
-         prefer: Optional[str] = _PREFER, concurrency: int = _CONC, quiet: bool = _QUIET, as_json: bool = _JSON) -> None:
-    """Upload local changes to the bucket."""
+         prefer: Optional[str] = _PREFER, concurrency: int = _CONC, quiet: bool = _QUIET, as_json: bool = _JSON,
+         from_local: bool = _FROM_LOCAL) -> None:
+    """Upload local changes to the bucket (--from-local: what was made before a bucket was configured)."""
     _run(ctx, "push", prefix, dry_run=dry_run, delete=delete, yes=yes, max_delete=max_delete, include=include,
-         exclude=exclude, prefer=prefer, concurrency=concurrency, quiet=quiet, as_json=as_json)
+         exclude=exclude, prefer=prefer, concurrency=concurrency, quiet=quiet, as_json=as_json, from_local=from_local)
 
 
 @sync_app.command("pull")
@@ -205,6 +211,6 @@ def pull(ctx: typer.Context, prefix: str = _PREFIX, dry_run: bool = _DRY, delete
 
 @sync_app.command("status")
 def status(ctx: typer.Context, prefix: str = _PREFIX, include: List[str] = _INCLUDE, exclude: List[str] = _EXCLUDE,
-           as_json: bool = _JSON) -> None:
+           as_json: bool = _JSON, from_local: bool = _FROM_LOCAL) -> None:
     """Show what push and pull would do (upload / download / conflict), changing nothing."""
-    _run(ctx, "status", prefix, include=include, exclude=exclude, as_json=as_json)
+    _run(ctx, "status", prefix, include=include, exclude=exclude, as_json=as_json, from_local=from_local)

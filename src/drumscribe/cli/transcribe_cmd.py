@@ -85,27 +85,49 @@ def prepare_output(path: Path) -> Path:
     return path
 
 
-def _stem(item: str, used: set[str]) -> str:
+def output_names(items: list[str]) -> list[str]:
+    """The ``-o`` file stem of each input, decided before any job runs, from the sorted inputs.
+
+    Two inputs with the same name (``a/x.wav``, ``b/x.wav``) become ``x`` and ``x-2`` in the
+    order of their sorted paths, so the same command always writes the same files, whichever
+    job finishes first.
+    """
     from drumscribe.keys import sanitize_filename
 
-    stem = Path(sanitize_filename(item.rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
-    name, n = stem, 2
-    while name in used:  # a/x.wav and b/x.wav in one run
-        name, n = f"{stem}-{n}", n + 1
-    used.add(name)
-    return name
+    names: list[str] = [""] * len(items)
+    used: set[str] = set()
+    for index in sorted(range(len(items)), key=lambda i: (items[i], i)):
+        stem = Path(sanitize_filename(items[index].rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
+        name, n = stem, 2
+        while name in used:
+            name, n = f"{stem}-{n}", n + 1
+        used.add(name)
+        names[index] = name
+    return names
 
 
-def _write_outputs(outcome: Outcome, folder: Path, used: set[str], midi: dict[str, Any] | None = None) -> list[Path]:
+def output_files(folder: Path, stem: str) -> list[Path]:
+    return [folder / f"{stem}.mid", folder / f"{stem}.json"]
+
+
+def check_overwrites(folder: Path, stems: list[str], overwrite: bool) -> None:
+    """Refuse, before any job runs, to replace files already in ``-o`` (unless ``--overwrite``)."""
+    if overwrite:
+        return
+    taken = [p for stem in stems for p in output_files(folder, stem) if p.exists()]
+    if taken:
+        shown = ", ".join(p.name for p in taken[:4]) + (f" and {len(taken) - 4} more" if len(taken) > 4 else "")
+        raise InputError(f"-o {folder}: {shown} already exist{'s' if len(taken) == 1 else ''}; nothing was transcribed",
+                         hint="pass --overwrite to replace them, or choose another folder")
+
+
+def _write_outputs(outcome: Outcome, folder: Path, stem: str, midi_options: dict[str, Any] | None = None) -> list[Path]:
     from drumscribe.transcription.result import Transcription, write_atomic
 
     result = Transcription.from_json(outcome.document or "")
-    stem = _stem(outcome.input, used)
+    midi, doc = output_files(folder, stem)
     try:
-        return [
-            write_atomic(folder / f"{stem}.mid", result.to_midi(**(midi or {}))),
-            write_atomic(folder / f"{stem}.json", outcome.document or ""),
-        ]
+        return [write_atomic(midi, result.to_midi(**(midi_options or {}))), write_atomic(doc, outcome.document or "")]
     except OSError as exc:
         raise InputError(f"-o {folder}: cannot write results ({exc.strerror or exc})") from None
 
@@ -126,10 +148,16 @@ def _summary(outcome: Outcome, written: list[Path]) -> str:
     lines = [
         f"{outcome.input}: {_clock(result.duration)}, {result.tempo:.1f} BPM, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
+        f"  original {job['upload_key']} ({_stored_what(job)})",
     ]
     if written:
         lines.append("  wrote " + ", ".join(str(p) for p in written))
     return "\n".join(lines)
+
+
+def _stored_what(job: dict[str, Any]) -> str:
+    what = "as a lossless FLAC of the WAV" if job.get("stored_as") == "flac" else "as given"
+    return f"stored now {what}" if job["uploaded"] else f"already stored {what}: reused, same content"
 
 
 class _Progress:
@@ -180,6 +208,7 @@ def transcribe_cmd(
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.cli.jobs_cmd import midi_options
@@ -199,14 +228,16 @@ def transcribe_cmd(
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     outcomes: dict[int, Outcome] = {i: Outcome(item, False, error=error, exit_code=2) for i, (item, error) in enumerate(items) if error}
+    stems = output_names([item for item, _ in items])
+    if folder is not None:
+        check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
-    used: set[str] = set()
 
     def finish(index: int, outcome: Outcome) -> None:
         written: list[Path] = []
         if outcome.ok and folder is not None:
             try:
-                written = _write_outputs(outcome, folder, used, midi)
+                written = _write_outputs(outcome, folder, stems[index], midi)
             except DrumscribeError as exc:
                 outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
         outcomes[index] = outcome

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from drumscribe.config import Settings
 from drumscribe.errors import NotFoundError
-from drumscribe.jobs.store import _storage, job_files, load_job
+from drumscribe.jobs.store import _storage, find_job, job_files
 
 PAGES_DIR = ".views"  # under DRUMSCRIBE_HOME; bucket names cannot start with a dot, so no mirror clashes
 
@@ -46,8 +46,9 @@ def job_page(
     from drumscribe.views.embed import embeddable_audio
     from drumscribe.views.html import render_html
 
+    # no storage given: the active one, else the offline mirror (a job made before a bucket was set up)
+    storage, t = find_job(job_id, settings, storage, user, prefer_local=prefer_local)
     storage, settings = _storage(settings, storage, prefer_local)
-    t = load_job(job_id, settings, storage, user)
     files = job_files(job_id, settings, storage, user)
     source_key = t.source.key
     folder = Path(page_dir) if page_dir is not None else None

@@ -3,15 +3,21 @@
 One job, in order:
 
 1. the input is validated as audio (nothing is stored for a file that is not audio);
-2. the original is stored under ``uploads/{user}/{timestamp}_{hash}_{filename}`` (an ``s3://``
-   input that already lives under ``uploads/`` of the results bucket is used as is);
-3. a new job id; the audio is transcribed;
-4. ``processed/{user}/{job}/output.mid``, then ``processed/{user}/{job}/transcription.json``.
+2. its original is looked up among the user's uploads by content (same SHA-256: reused, nothing
+   stored twice), or prepared for storing: a WAV of integer PCM becomes a lossless FLAC of itself,
+   and the upload limit is checked on what will be stored (see ``jobs.originals``);
+3. a new job id; the audio is transcribed; nothing has been stored yet;
+4. the original, if it was not already there, under ``uploads/{user}/{timestamp}_{hash}_{filename}``
+   (an ``s3://`` input that already lives under ``uploads/`` of the results bucket is used as is);
+5. ``processed/{user}/{job}/output.mid``, then ``processed/{user}/{job}/transcription.json``.
    The JSON is written last: its presence marks a complete job.
 
-If anything fails after the job id exists, whatever was written under ``processed/{user}/{job}/``
-and ``temp/{job}/`` is deleted before the error propagates; the original stays in ``uploads/`` so
-the job can be retried from there.
+A job is complete or leaves nothing new: if anything fails or is interrupted (Ctrl-C, SIGTERM)
+after the job id exists, whatever it wrote under ``processed/{user}/{job}/`` and ``temp/{job}/``
+is deleted, and so is the original *this run* stored (a reused one stays). Only a process killed
+outright (SIGKILL, power loss) during steps 4-5, a fraction of a second, can leave an upload
+without a job or an ``output.mid`` without ``transcription.json``: never listed as a job; the
+upload is reused by the next run of the same file, and ``processed/`` expires after 30 days.
 
 Inputs: a local file, a local folder (every audio file below it), ``s3://bucket/key``, or
 ``s3://bucket/prefix/`` (every audio object under it). ``s3://`` inputs need S3 credentials.
@@ -19,21 +25,25 @@ Inputs: a local file, a local folder (every audio file below it), ``s3://bucket/
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError, InputError
-from drumscribe.storage.base import Storage
+from drumscribe.storage.base import ObjectInfo, Storage
 from drumscribe.transcription import audio
 from drumscribe.transcription.result import Transcription
 
 S3_SCHEME = "s3://"
+FLAC_ALLOWANCE = 3  # an s3:// WAV up to 3x the upload limit is fetched: its lossless FLAC may fit
 
 
 @dataclass(frozen=True)
@@ -41,13 +51,14 @@ class JobResult:
     job_id: str
     user_id: str
     input: str  # what the user named (path or s3:// URI)
-    upload_key: str  # uploads/... key of the original
-    uploaded: bool  # False when the input already was that upload
+    upload_key: str  # uploads/... key of the stored original
+    uploaded: bool  # True when this run stored it; False when an upload with the same content was reused
     midi_key: str
     transcription_key: str
     storage: str  # "s3" or "local"
     midi_uri: str
     transcription_uri: str
+    stored_as: str | None = None  # "flac": the stored original is a lossless FLAC of the WAV given
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,7 +143,10 @@ def _fetch_s3(uri: str, settings: Settings, workdir: Path) -> tuple[Path, str, s
 def _download_checked(src: Storage, key: str, settings: Settings, workdir: Path, shown: str) -> Path:
     """Download ``key`` into ``workdir`` after checking it is within the upload limit."""
     info = src.head(key)
-    if info.size > settings.max_upload_bytes:
+    # a WAV is stored as FLAC (recorded drums: 45-65 % of the WAV), so one over the limit may still
+    # fit: fetch it when it could, and let the check on the FLAC decide (jobs.originals.prepare)
+    allowance = FLAC_ALLOWANCE if Path(key).suffix.lower() in audio.FLAC_SOURCE_EXTENSIONS else 1
+    if info.size > settings.max_upload_bytes * allowance:
         raise InputError(
             f"{shown} is {info.size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB limit",
             hint="raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files",
@@ -152,15 +166,12 @@ def _fetch_stored(store: Storage, key: str, settings: Settings, workdir: Path) -
 
 def _original_name(key: str) -> str:
     """``uploads/u/20250101T000000Z_abcdef012345_song.wav`` -> ``song.wav``."""
-    name = key.rsplit("/", 1)[-1]
-    parts = name.split("_", 2)
-    if key.startswith(keys.UPLOADS + "/") and len(parts) == 3 and len(parts[1]) == keys.HASH_CHARS:
-        return parts[2]
-    return name
+    parsed = keys.parse_upload_key(key)
+    return parsed[3] if parsed else key.rsplit("/", 1)[-1]
 
 
-def _cleanup(storage: Storage, user_id: str, job_id: str) -> None:
-    """Remove every object of a failed job under processed/ and temp/ (best effort)."""
+def _cleanup(storage: Storage, user_id: str, job_id: str, created_upload: str | None = None) -> None:
+    """Remove what a failed job wrote: processed/ and temp/ objects, and the upload it created (best effort)."""
     for prefix in (keys.job_prefix(user_id, job_id), keys.temp_prefix(job_id)):
         try:
             doomed = [o.key for o in storage.list(prefix)]
@@ -168,6 +179,25 @@ def _cleanup(storage: Storage, user_id: str, job_id: str) -> None:
                 storage.delete_many(doomed)
         except DrumscribeError:
             pass  # the original error matters more; a leftover temp/ object expires by lifecycle
+    if created_upload:
+        try:
+            storage.delete(created_upload)
+        except DrumscribeError:
+            pass  # left behind, it is reused by the next run of the same file
+
+
+def _existing_upload(store: Storage, key: str, local: Path):
+    """An ``s3://`` input that already is an upload of the results bucket: used as is."""
+    from drumscribe.jobs.originals import FLAC, Original
+    from drumscribe.storage._common import sha256_file
+    from drumscribe.storage.uploads import SOURCE_SHA256_META
+
+    info = store.head(key)
+    source_sha = info.metadata.get(SOURCE_SHA256_META)
+    name = _original_name(key)
+    if source_sha:  # a FLAC drumscribe made of a WAV: the job names the WAV
+        return Original(source_sha, name.removesuffix("." + FLAC), existing=info, stored_as=FLAC)
+    return Original(info.sha256 or sha256_file(local)[0], name, existing=info)
 
 
 def transcribe_and_store(
@@ -182,6 +212,7 @@ def transcribe_and_store(
     midi_options: dict[str, Any] | None = None,
     job_id: str | None = None,
     stored_upload: str | None = None,
+    uploads_index: Mapping[str, Iterable[ObjectInfo]] | None = None,
 ) -> tuple[Transcription, JobResult]:
     """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
 
@@ -189,8 +220,10 @@ def transcribe_and_store(
     ``job_id`` names the job instead of a new id (a service that reports the id before the job
     runs, or retries it). ``stored_upload`` is an ``uploads/...`` key already in ``storage``
     (S3 or local): it is read from there and used as the original, never stored twice.
+    ``uploads_index`` (``storage.uploads.upload_index``): the user's uploads, listed once for a
+    batch; without it each job lists ``uploads/{user}/`` to find an upload with the same content.
     """
-    from drumscribe.storage.uploads import upload
+    from drumscribe.jobs import originals
     from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
 
     settings = settings or load_settings()
@@ -217,37 +250,65 @@ def transcribe_and_store(
             and key.startswith(keys.UPLOADS + "/")
         )
         if reuse:
-            original = store.head(key)
-            upload_key, uploaded = key, False
+            original = _existing_upload(store, key, local)
         else:
-            original = upload(local, storage=store, settings=settings, user_id=user, filename=filename)
-            upload_key, uploaded = original.key, True
+            original = originals.prepare(local, filename=filename, storage=store, settings=settings, user_id=user,
+                                         workdir=Path(tmp), index=uploads_index, name=shown)
 
         job_id = keys.validate_job_id(job_id) if job_id else keys.new_job_id()
         midi_key, json_key = keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
+        created: str | None = None
         try:
-            result = transcribe(local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown)
-            result = result.with_ids(
-                job_id=job_id,
-                user_id=user,
-                source=dataclasses.replace(
-                    result.source, key=upload_key, name=filename, sha256=original.sha256 or result.source.sha256
-                ),
-            )
-            store.put(midi_key, result.to_midi(**(midi_options or {})), content_type="audio/midi")
-            store.put(json_key, result.to_json().encode("utf-8"), content_type="application/json")  # last: marks done
+            with _sigterm_as_interrupt():
+                result = transcribe(local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown)
+                if original.existing is None:
+                    stored = originals.store(original, storage=store, settings=settings, user_id=user)
+                    created = stored.key
+                else:
+                    stored = original.existing
+                result = result.with_ids(
+                    job_id=job_id,
+                    user_id=user,
+                    source=dataclasses.replace(
+                        result.source, key=stored.key, name=original.filename, sha256=original.sha256, stored_as=original.stored_as
+                    ),
+                )
+                store.put(midi_key, result.to_midi(**(midi_options or {})), content_type="audio/midi")
+                store.put(json_key, result.to_json().encode("utf-8"), content_type="application/json")  # last: marks done
         except BaseException:
-            _cleanup(store, user, job_id)
+            _cleanup(store, user, job_id, created)
             raise
     return result, JobResult(
         job_id=job_id,
         user_id=user,
         input=shown,
-        upload_key=upload_key,
-        uploaded=uploaded,
+        upload_key=stored.key,
+        uploaded=created is not None,
         midi_key=midi_key,
         transcription_key=json_key,
         storage=store.name,
         midi_uri=store.uri(midi_key),
         transcription_uri=store.uri(json_key),
+        stored_as=original.stored_as,
     )
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """SIGTERM during a job: raised like Ctrl-C so the job's cleanup runs before the process ends."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While a job writes, SIGTERM (``kill``, a stopping container) interrupts it like Ctrl-C (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise JobInterrupted(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,6 +3,11 @@
 A job is ``processed/{user}/{job_id}/transcription.json`` (+ ``output.mid``). Job ids start
 with a UTC timestamp (``keys.new_job_id``), so sorting ids newest-first needs no extra reads;
 only the jobs that will be shown are downloaded, in parallel.
+
+Work made before a bucket was configured stays in the offline mirror (``$DRUMSCRIBE_HOME/local``)
+until ``drumscribe sync push --from-local`` sends it. Until then, and whenever no storage is
+passed explicitly, ``list_jobs`` lists those jobs too (``location="offline"``; a job in both
+places is listed once, from the active storage) and ``find_job``/``load_job`` fall back to them.
 """
 
 from __future__ import annotations
@@ -30,11 +35,15 @@ class JobSummary:
     tempo: float | None = None  # BPM
     counts: dict[str, int] = field(default_factory=dict)  # hits per instrument
     error: str | None = None  # set when the JSON could not be read
+    location: str = ""  # "s3" or "local" (the active storage), or "offline" (only in the offline mirror, not pushed yet)
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         return asdict(self)
+
+
+OFFLINE = "offline"
 
 
 def _storage(settings: Settings | None, storage: Any, prefer_local: bool = False):
@@ -59,21 +68,30 @@ def list_jobs(
 
     ``details=False`` skips reading each transcription (ids and sizes only: one listing).
     """
+    from drumscribe.storage import offline_storage
+
+    explicit = storage is not None
     storage, settings = _storage(settings, storage, prefer_local)
     user = user or settings.user
     prefix = f"{PROCESSED}/" if user == ALL_USERS else f"{PROCESSED}/{sanitize_user_id(user)}/"
-    jobs = []
-    for info in storage.list(prefix):
-        parsed = parse_processed_key(info.key)
-        if parsed and parsed[2] == TRANSCRIPTION_JSON:
-            jobs.append(JobSummary(job_id=parsed[1], user_id=parsed[0], key=info.key, size=info.size))
-    jobs.sort(key=lambda j: (j.job_id, j.user_id), reverse=True)
+    places = [(storage, storage.name)]
+    offline = None if explicit else offline_storage(settings, storage)
+    if offline is not None:
+        places.append((offline, OFFLINE))
+    found: dict[tuple[str, str], tuple[JobSummary, Any]] = {}
+    for place, location in places:
+        for info in place.list(prefix):
+            parsed = parse_processed_key(info.key)
+            if parsed and parsed[2] == TRANSCRIPTION_JSON and (parsed[0], parsed[1]) not in found:
+                job = JobSummary(job_id=parsed[1], user_id=parsed[0], key=info.key, size=info.size, location=location)
+                found[(parsed[0], parsed[1])] = (job, place)
+    ordered = sorted(found.values(), key=lambda jp: (jp[0].job_id, jp[0].user_id), reverse=True)
     if limit is not None:
-        jobs = jobs[: max(0, int(limit))]
-    if details and jobs:
-        with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-            list(pool.map(lambda job: _fill(storage, job), jobs))
-    return jobs
+        ordered = ordered[: max(0, int(limit))]
+    if details and ordered:
+        with ThreadPoolExecutor(max_workers=min(8, len(ordered))) as pool:
+            list(pool.map(lambda jp: _fill(jp[1], jp[0]), ordered))
+    return [job for job, _ in ordered]
 
 
 def _fill(storage: Any, job: JobSummary) -> None:
@@ -93,18 +111,35 @@ def _fill(storage: Any, job: JobSummary) -> None:
 
 def load_job(job_id: str, settings: Settings | None = None, storage: Any = None, user: str | None = None, *, prefer_local: bool = False):
     """The ``Transcription`` of one job; one-line ``NotFoundError`` if there is no such job."""
+    return find_job(job_id, settings, storage, user, prefer_local=prefer_local)[1]
+
+
+def find_job(job_id: str, settings: Settings | None = None, storage: Any = None, user: str | None = None,
+             *, prefer_local: bool = False) -> tuple[Any, Any]:
+    """(the storage holding it, its ``Transcription``): the active storage, else the offline mirror.
+
+    The offline mirror is only searched when no storage is passed (see the module docstring);
+    ``storage.uri()`` of what comes back tells which one it was.
+    """
+    from drumscribe.storage import offline_storage
     from drumscribe.transcription.result import Transcription
 
+    explicit = storage is not None
     storage, settings = _storage(settings, storage, prefer_local)
     user = user or settings.user
     validate_job_id(job_id)
     key = transcription_key(user, job_id)
-    try:
-        data = storage.get(key)
-    except NotFoundError:
-        raise NotFoundError(f"no job {job_id!r} for user {user!r} in {storage.uri()}",
-                            hint="`drumscribe jobs` lists them; --user picks another user") from None
-    return Transcription.from_json(data)
+    offline = None if explicit else offline_storage(settings, storage)
+    for place in (storage, offline):
+        if place is None:
+            continue
+        try:
+            return place, Transcription.from_json(place.get(key))
+        except NotFoundError:
+            continue
+    where = storage.uri() + (f" or {offline.uri()}" if offline is not None else "")
+    raise NotFoundError(f"no job {job_id!r} for user {user!r} in {where}",
+                        hint="`drumscribe jobs` lists them; --user picks another user")
 
 
 def job_files(job_id: str, settings: Settings | None = None, storage: Any = None, user: str | None = None,

@@ -70,6 +70,31 @@ def lifecycle(*, infrequent_access: bool = False) -> dict[str, Any]:
     return doc
 
 
+def describe_lifecycle(doc: dict[str, Any]) -> str:
+    """What the rules do, in words, from the document itself: which prefix expires when, and what never does."""
+    expiry: dict[str, int] = {}
+    moves: dict[str, str] = {}
+    abort = None
+    for rule in doc.get("Rules", ()):
+        if rule.get("Status") != "Enabled":
+            continue
+        prefix = (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", ""))
+        if "Expiration" in rule and "Days" in rule["Expiration"]:
+            expiry[prefix] = int(rule["Expiration"]["Days"])
+        for t in rule.get("Transitions", ()):
+            moves[prefix] = f"moves to {t['StorageClass']} after {t['Days']} days"
+        if "AbortIncompleteMultipartUpload" in rule:
+            abort = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+    parts = []
+    for prefix in ("temp/", "processed/", "uploads/"):
+        days = expiry.get(prefix)
+        what = f"{prefix} deleted after {days} day{'s' if days != 1 else ''}" if days else f"{prefix} kept until you delete it"
+        parts.append(what + (f" ({moves[prefix]})" if prefix in moves else ""))
+    if abort:
+        parts.append(f"unfinished multipart uploads aborted after {abort} day{'s' if abort != 1 else ''}")
+    return "; ".join(parts)
+
+
 def cors(origins: Iterable[str] | None = None) -> dict[str, Any]:
     doc = load(CORS)
     if origins:

@@ -196,8 +196,10 @@ def step_lifecycle(plan: Plan) -> StepResult:
     if rules is None or not documents.lifecycle_matches(rules, infrequent_access=plan.infrequent_access):
         doc = documents.lifecycle(infrequent_access=bool(plan.infrequent_access))
         call("put_bucket_lifecycle_configuration", Bucket=plan.bucket, LifecycleConfiguration=doc)
-        changes.append(f"{documents.LIFECYCLE} ({len(doc['Rules'])} rules)" + (", replacing the current rules" if rules else ""))
-    return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}")
+        changes.append(f"{documents.LIFECYCLE} ({len(doc['Rules'])} rules): {documents.describe_lifecycle(doc)}"
+                       + (", replacing the current rules" if rules else ""))
+    # what expires when, said in every run: the results under processed/ do not stay forever
+    return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}: {documents.describe_lifecycle({'Rules': rules or []})}")
 
 
 def step_cors(plan: Plan) -> StepResult:

@@ -10,6 +10,7 @@ an error; it is announced once per process on stderr so nobody wonders where fil
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drumscribe.config import Settings, load_settings
@@ -20,7 +21,9 @@ from drumscribe.storage.local import LocalStorage
 if TYPE_CHECKING:  # pragma: no cover
     from drumscribe.storage.s3 import S3Storage
 
-__all__ = ["get_storage", "Storage", "ObjectInfo", "LocalStorage", "S3Storage", "DeleteError"]
+__all__ = ["get_storage", "offline_storage", "offline_root", "Storage", "ObjectInfo", "LocalStorage", "S3Storage", "DeleteError"]
+
+OFFLINE_FOLDER = "local"  # Settings.local_root while no bucket is configured: where offline work lands
 
 _announced = False
 
@@ -44,6 +47,25 @@ def get_storage(settings: Settings | None = None, *, prefer_local: bool = False,
     if announce:
         _announce(f"Using local storage at {storage.root} ({reason})")
     return storage
+
+
+def offline_root(settings: Settings) -> Path:
+    """The local mirror used while no bucket is configured: ``$DRUMSCRIBE_HOME/local``."""
+    return settings.home / OFFLINE_FOLDER
+
+
+def offline_storage(settings: Settings, active: Storage | None = None) -> LocalStorage | None:
+    """The offline mirror, when a bucket is configured and the folder holds work; None otherwise.
+
+    Work made before ``setup`` stays there until ``drumscribe sync push --from-local`` sends it;
+    ``jobs`` and ``show`` look there too so it is never out of sight.
+    """
+    root = offline_root(settings)
+    if not settings.bucket or root == settings.local_root or not root.is_dir():
+        return None
+    if isinstance(active, LocalStorage) and Path(active.root).resolve() == root.resolve():
+        return None
+    return LocalStorage(root)
 
 
 def _announce(message: str) -> None:

@@ -3,6 +3,14 @@
 The size limit is enforced before a single byte is sent: files by ``stat``, streams by counting
 while they are hashed into a spool. Hashing streams through fixed-size blocks, so a big file is
 never read into memory whole.
+
+Finding an upload by content (``find_upload``): the key carries the first 12 hex digits of the
+SHA-256 of the file the user gave (``uploads/{user}/{timestamp}_{hash}_{name}``), so one listing
+of ``uploads/{user}/`` (one request per 1,000 uploads of that user, never the whole bucket) finds
+the candidates, and a HEAD of each (normally none or one) confirms the full SHA-256. No index
+object is kept: nothing can go stale when an upload is deleted, and a batch lists once and passes
+the result (``upload_index``) to every lookup. Past ~100,000 uploads per user an index key would
+be the next step.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Iterable, Mapping, Union
 
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
@@ -20,6 +28,8 @@ from drumscribe.storage._common import AUDIO_TYPES, as_path, chunks, guess_conte
 from drumscribe.storage.base import ObjectInfo, Storage
 
 Upload = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+SOURCE_SHA256_META = "source-sha256"  # on a lossless re-encoding (FLAC of a WAV): the SHA-256 of the file the user gave
+SOURCE_FORMAT_META = "source-format"  # ... and that file's format ("wav")
 
 def _too_big(what: str, size: int | None, limit_mb: float) -> InputError:
     hint = "raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files"
@@ -40,8 +50,15 @@ def upload(
     user_id: str | None = None,
     filename: str | None = None,
     content_type: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    source_sha256: str | None = None,
 ) -> ObjectInfo:
-    """Store audio under ``uploads/{user}/{timestamp}_{hash}_{filename}`` and return its info."""
+    """Store audio under ``uploads/{user}/{timestamp}_{hash}_{filename}`` and return its info.
+
+    ``source_sha256``: what is stored is a lossless re-encoding of another file (a FLAC of a WAV);
+    the key's hash and the ``source-sha256`` metadata then name that file, so ``find_upload``
+    finds it by the content the user has.
+    """
     settings = settings or load_settings()
     limit = settings.max_upload_bytes
     user = keys.sanitize_user_id(user_id or settings.user)
@@ -67,9 +84,12 @@ def upload(
             name = filename or Path(str(getattr(path_or_bytes, "name", "") or "audio")).name
         if size == 0:
             raise InputError(f"{filename or path or 'the data'} is empty: nothing to upload")
-        key = keys.upload_key(user, name, digest)
+        meta = dict(metadata or {})
+        if source_sha256:
+            meta[SOURCE_SHA256_META] = source_sha256
+        key = keys.upload_key(user, name, source_sha256 or digest)
         storage = storage or _default_storage(settings)
-        return storage.put(key, payload, content_type=content_type or guess_content_type(name))  # type: ignore[arg-type]
+        return storage.put(key, payload, content_type=content_type or guess_content_type(name), metadata=meta or None)  # type: ignore[arg-type]
     finally:
         if spool is not None:
             spool.close()
@@ -113,3 +133,52 @@ def _spool(stream: BinaryIO, settings: Settings) -> tuple[BinaryIO, str, int]:
         raise
     spool.seek(0)
     return spool, digest.hexdigest(), size  # type: ignore[return-value]
+
+
+def upload_index(storage: Storage, user_id: str) -> dict[str, list[ObjectInfo]]:
+    """The uploads of one user by the 12-digit hash their keys carry (one listing of ``uploads/{user}/``)."""
+    index: dict[str, list[ObjectInfo]] = {}
+    for info in storage.list(f"{keys.UPLOADS}/{keys.sanitize_user_id(user_id)}/"):
+        parsed = keys.parse_upload_key(info.key)
+        if parsed:
+            index.setdefault(parsed[2], []).append(info)
+    return index
+
+
+def same_content(info: ObjectInfo, sha256: str, stored_sha256: str | None = None) -> bool:
+    """Is this stored upload the file whose SHA-256 is ``sha256`` (the same bytes, or a lossless FLAC of them)?
+
+    ``stored_sha256``: the SHA-256 of the FLAC this file would be stored as. A copy that went
+    through ``sync`` keeps only its content hash (not the ``source-sha256`` metadata), so that
+    is how it is still recognised.
+    """
+    return (info.sha256 == sha256 or info.metadata.get(SOURCE_SHA256_META) == sha256
+            or (stored_sha256 is not None and info.sha256 == stored_sha256))
+
+
+def find_upload(
+    sha256: str,
+    *,
+    storage: Storage,
+    user_id: str,
+    index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+    stored_sha256: str | None = None,
+) -> ObjectInfo | None:
+    """The newest upload of ``user_id`` holding the file with this SHA-256, or None.
+
+    Pass ``index`` (from ``upload_index``) when looking up many files: one listing for all.
+    Candidates share the key's 12-digit hash; each is confirmed by a HEAD (its stored SHA-256, or
+    the ``source-sha256`` of a FLAC of a WAV, or ``stored_sha256``: see ``same_content``). A candidate that cannot be confirmed is not reused:
+    the worst case is one more copy, never the wrong original.
+    """
+    from drumscribe.errors import NotFoundError
+
+    index = upload_index(storage, user_id) if index is None else index
+    for listed in sorted(index.get(sha256[: keys.HASH_CHARS], ()), key=lambda i: i.key, reverse=True):
+        try:
+            info = storage.head(listed.key)
+        except NotFoundError:  # deleted since the listing
+            continue
+        if same_content(info, sha256, stored_sha256):
+            return info
+    return None

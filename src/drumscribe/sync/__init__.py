@@ -3,6 +3,11 @@
 ``sync("push")`` sends local changes, ``sync("pull")`` fetches remote ones, ``sync("status")``
 only reports. Decisions are content-based and three-way (see ``drumscribe.sync.plan``); transfers
 are atomic, parallel and resumable (see ``drumscribe.sync.transfer``).
+
+``from_local=True`` pushes from the *offline* mirror instead (``$DRUMSCRIBE_HOME/local``, where
+work lands while no bucket is configured) to the configured bucket: the same content-based plan,
+so running it again sends nothing twice, nothing is deleted on either side, and a key that
+differs on both sides is a conflict, never overwritten.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import sys
 import time
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import botocore.exceptions as bexc
@@ -20,11 +26,15 @@ from drumscribe import aws
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, InputError, MissingCredentialsError
 from drumscribe.keys import validate_bucket_name
+from drumscribe.storage import offline_root
 from drumscribe.sync.manifest import Manifest
 from drumscribe.sync.plan import CONFLICT, DELETE, DOWNLOAD, ERROR, UPLOAD, Item, Plan, build_plan
 from drumscribe.sync.transfer import Executor, Progress
 
-__all__ = ["sync", "SyncReport", "Plan", "Item", "make_plan", "run_plan", "open_bucket"]
+__all__ = ["sync", "SyncReport", "Plan", "Item", "make_plan", "run_plan", "open_bucket", "offline_root"]
+
+def sync_root(settings: Settings, from_local: bool = False) -> Path:
+    return offline_root(settings) if from_local else settings.local_root
 
 
 @dataclass
@@ -114,11 +124,13 @@ def make_plan(
     prefer: str | None = None,
     delete: bool = False,
     concurrency: int = 10,
+    from_local: bool = False,
 ) -> tuple[Plan, Manifest]:
-    manifest = manifest or Manifest.load(settings.local_root, settings.bucket, settings.endpoint_url)
+    root = sync_root(settings, from_local)
+    manifest = manifest or Manifest.load(root, settings.bucket, settings.endpoint_url)
     try:
         plan = build_plan(
-            client=client, bucket=settings.bucket, root=settings.local_root, manifest=manifest, direction=direction,
+            client=client, bucket=settings.bucket, root=root, manifest=manifest, direction=direction,
             prefix=prefix, include=include, exclude=exclude, prefer=prefer, delete=delete, concurrency=concurrency,
         )
     except (bexc.BotoCoreError, bexc.ClientError) as exc:
@@ -150,11 +162,12 @@ def run_plan(
     client: Any,
     concurrency: int = 10,
     progress: Progress | None = None,
+    from_local: bool = False,
 ) -> SyncReport:
     started = time.monotonic()
-    executor = Executor(client=client, bucket=settings.bucket, root=settings.local_root, manifest=manifest,
+    executor = Executor(client=client, bucket=settings.bucket, root=sync_root(settings, from_local), manifest=manifest,
                         concurrency=concurrency, progress=progress)
-    report = report_for(plan, settings, dry_run=False)
+    report = report_for(plan, settings, dry_run=False, from_local=from_local)
     status: dict[str, tuple[str, str | None]] = {}
     try:
         outcome = executor.run(plan)
@@ -179,9 +192,9 @@ def run_plan(
     return report
 
 
-def report_for(plan: Plan, settings: Settings, *, dry_run: bool) -> SyncReport:
+def report_for(plan: Plan, settings: Settings, *, dry_run: bool, from_local: bool = False) -> SyncReport:
     report = SyncReport(
-        direction=plan.direction, prefix=plan.prefix, bucket=plan.bucket, local_root=str(settings.local_root),
+        direction=plan.direction, prefix=plan.prefix, bucket=plan.bucket, local_root=str(sync_root(settings, from_local)),
         dry_run=dry_run, planned=plan.counts(), items=[i.as_dict() for i in plan.items],
         conflicts=[i.key for i in plan.of(CONFLICT)], excluded=plan.excluded, heads=plan.heads,
     )
@@ -205,14 +218,19 @@ def sync(
     concurrency: int = 10,
     progress: Progress | None = None,
     confirm: Callable[[Plan], bool] | None = None,
+    from_local: bool = False,
 ) -> SyncReport:
     """Push, pull or report (``"status"``) the differences between the local mirror and the bucket.
 
     Deletions happen only with ``delete=True``; they need ``yes=True`` or a ``confirm(plan)``
     callback that returns True, are refused beyond ``max_delete`` or when the source side is
     empty. Conflicts (both sides changed) are never overwritten unless ``prefer`` names a side.
+
+    ``from_local=True`` (push or status only, no deletions): the offline mirror (``offline_root``)
+    is the local side, so work made before a bucket was configured goes to the bucket.
     """
     settings = settings or load_settings()
+    check_from_local(direction, delete=delete, from_local=from_local)
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     if max_delete is not None and max_delete < 0:
@@ -221,19 +239,30 @@ def sync(
     started = time.monotonic()
     plan, manifest = make_plan(
         direction, prefix, settings=settings, client=client, include=include, exclude=exclude,
-        prefer=prefer, delete=delete and direction != "status", concurrency=concurrency,
+        prefer=prefer, delete=delete and direction != "status", concurrency=concurrency, from_local=from_local,
     )
     if direction == "status" or dry_run:
-        report = report_for(plan, settings, dry_run=dry_run)
+        report = report_for(plan, settings, dry_run=dry_run, from_local=from_local)
         report.seconds = round(time.monotonic() - started, 3)
         return report
     check_deletes(plan, max_delete=max_delete)
     if plan.of(DELETE) and not yes:
         if confirm is None or not confirm(plan):
             raise InputError(f"{len(plan.of(DELETE))} deletion(s) not confirmed; nothing was changed (pass yes=True or --yes)")
-    report = run_plan(plan, manifest, settings=settings, client=client, concurrency=concurrency, progress=progress)
+    report = run_plan(plan, manifest, settings=settings, client=client, concurrency=concurrency, progress=progress,
+                      from_local=from_local)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def check_from_local(direction: str, *, delete: bool, from_local: bool) -> None:
+    """``from_local`` only ever adds to the bucket: push (or status), never a deletion."""
+    if not from_local:
+        return
+    if direction == "pull":
+        raise ConfigError("--from-local sends offline work to the bucket: use it with push (or status), not pull")
+    if delete:
+        raise ConfigError("--from-local never deletes: the offline folder holds only part of the bucket; drop --delete")
 
 
 

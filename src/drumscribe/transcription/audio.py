@@ -1,4 +1,8 @@
-"""Decoding: any audio soundfile reads -> float32 mono in ±1 at the model's sample rate.
+"""Decoding: any audio soundfile reads (and AAC/M4A through PyAV) -> float32 mono in ±1 at the model's sample rate.
+
+libsndfile (soundfile) reads WAV, FLAC, OGG/Opus, MP3, AIFF and friends. What phones record
+(AAC in .m4a/.mp4/.aac) it does not: those are decoded by FFmpeg (PyAV, whose wheels ship it)
+into a temporary float file on disk, which is then read like any other, chunk by chunk.
 
 Sources: a path, ``bytes``, a binary file object, or a numpy array with its ``sample_rate``.
 Multichannel audio is mixed to mono (mean of the channels) and resampled with
@@ -45,8 +49,16 @@ from drumscribe.errors import InputError
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, np.ndarray]
 
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64",
+     ".m4a", ".mp4", ".aac"}
 )
+FFMPEG_EXTENSIONS = frozenset({".m4a", ".mp4", ".aac"})  # decoded by PyAV (FFmpeg), not libsndfile
+SUPPORTED_FORMATS = "WAV, FLAC, MP3, OGG/Vorbis, Opus, AIFF, CAF, W64/RF64 and AAC (.m4a, .mp4, .aac)"
+# What a stored original may be re-encoded to FLAC from, bit for bit: FLAC holds 8, 16 and 24-bit integer PCM.
+FLAC_SOURCE_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF"})
+FLAC_SOURCE_EXTENSIONS = frozenset({".wav", ".wave", ".rf64", ".w64", ".aif", ".aiff"})  # names those formats go by
+FLAC_SUBTYPES = {"PCM_16": "PCM_16", "PCM_24": "PCM_24", "PCM_S8": "PCM_S8", "PCM_U8": "PCM_S8"}
+FLAC_MAX_CHANNELS = 8
 MIN_SAMPLE_RATE = 4000  # below this there is no drum content left to transcribe
 MIN_SECONDS = 1.0  # shorter clips are padded with silence so every stage has enough frames
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"}
@@ -206,6 +218,7 @@ class AudioReader:
     def __init__(self, source: Source, *, sample_rate: int | None = None, name: str | None = None):
         self.name = display_name(source, name)
         self._file: sf.SoundFile | None = None
+        self._spool: BinaryIO | None = None  # FFmpeg's decoded float audio, for formats libsndfile lacks
         self._array: np.ndarray | None = None
         self.gain = 1.0
         if isinstance(source, np.ndarray):
@@ -256,15 +269,51 @@ class AudioReader:
             target = io.BytesIO(bytes(source))
         else:
             target = source
+        fmt = None
         try:
             with _quiet_mpg123():  # libsndfile picks the decoder from the content, not the name
                 self._file = sf.SoundFile(target)
         except sf.LibsndfileError as exc:
-            raise InputError(f"{self.name}: not a readable audio file ({_reason(exc)})") from None
+            if hasattr(target, "seek"):
+                target.seek(0)  # type: ignore[union-attr]
+            fmt = self._open_with_ffmpeg(target)  # AAC/M4A and whatever else FFmpeg knows
+            if fmt is None:
+                raise InputError(f"{self.name}: not a readable audio file ({_reason(exc)})", hint=f"drumscribe reads {SUPPORTED_FORMATS}") from None
         except (OSError, RuntimeError, TypeError, ValueError) as exc:
             raise InputError(f"{self.name}: cannot read audio ({exc})") from None
         f = self._file
-        return AudioInfo(self.name, int(f.samplerate), int(f.channels), max(int(f.frames), 0), f.format, f.subtype)
+        assert f is not None
+        return AudioInfo(self.name, int(f.samplerate), int(f.channels), max(int(f.frames), 0), fmt or f.format, f.subtype)
+
+    def _open_with_ffmpeg(self, target: object) -> str | None:
+        """Decode with FFmpeg into a temporary float file and open that; the format name, or None if FFmpeg cannot."""
+        try:
+            import av
+        except ImportError:  # pragma: no cover - av is a dependency; a broken install only loses AAC
+            return None
+        spool = tempfile.TemporaryFile(prefix="drumscribe-decoded-")
+        try:
+            with av.open(target, mode="r") as container:  # type: ignore[arg-type]
+                stream = next((st for st in container.streams if st.type == "audio"), None)
+                if stream is None:
+                    spool.close()
+                    return None
+                rate, channels = int(stream.codec_context.sample_rate), int(stream.codec_context.channels)
+                resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout, rate=rate)
+                with sf.SoundFile(spool, "w", samplerate=rate, channels=channels, format="W64", subtype="FLOAT") as out:
+                    for frame in container.decode(stream):
+                        for packed in resampler.resample(frame):
+                            out.write(packed.to_ndarray().reshape(-1, channels))
+                    for packed in resampler.resample(None):
+                        out.write(packed.to_ndarray().reshape(-1, channels))
+                fmt = f"{stream.codec_context.name.upper()} ({container.format.name.split(',')[0]})"
+        except (av.FFmpegError, OSError, ValueError, sf.LibsndfileError):
+            spool.close()
+            return None
+        spool.seek(0)
+        self._spool = spool
+        self._file = sf.SoundFile(spool)
+        return fmt
 
     def _scan_levels(self) -> None:
         peak = 0.0
@@ -304,6 +353,9 @@ class AudioReader:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     def __enter__(self) -> "AudioReader":
         return self
@@ -381,3 +433,28 @@ def chunks(reader: AudioReader, target_rate: int, *, chunk_seconds: int = 60, ma
 
 def is_audio_name(name: str) -> bool:
     return Path(name).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike) -> bool:
+    """Re-encode an integer-PCM WAV/AIFF as FLAC at ``dest``, sample for sample; False if it is not one.
+
+    FLAC is lossless: decoding gives back exactly the integer samples of the source (the tests
+    check it), at about half the size for recorded music. Streamed in blocks, so memory does not
+    grow with the length of the file. Anything else (float WAV, compressed formats) returns False.
+    """
+    try:
+        src = sf.SoundFile(str(source))
+    except sf.LibsndfileError:
+        return False  # a format only FFmpeg reads (AAC): stored as given
+    with src:
+        subtype = FLAC_SUBTYPES.get(src.subtype)
+        if src.format not in FLAC_SOURCE_FORMATS or subtype is None or src.channels > FLAC_MAX_CHANNELS:
+            return False
+        try:
+            # int32 holds every integer PCM width left-aligned, so the FLAC writer gets the exact samples back
+            with sf.SoundFile(str(dest), "w", samplerate=src.samplerate, channels=src.channels, format="FLAC", subtype=subtype) as out:
+                for block in src.blocks(blocksize=1 << 16, dtype="int32", always_2d=True):
+                    out.write(block)
+        except sf.LibsndfileError as exc:
+            raise InputError(f"{source}: cannot re-encode as FLAC ({_reason(exc)})") from None
+    return True

@@ -43,6 +43,7 @@ class SourceInfo:
     duration: float = 0.0  # seconds
     sample_rate: int = 0  # of the original
     channels: int = 0  # of the original
+    stored_as: str | None = None  # "flac": ``key`` holds a lossless FLAC of the WAV the user gave (``sha256`` is the WAV's)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class ModelInfo:
     classes: tuple[str, ...] = ()
     thresholds: Mapping[str, float] = field(default_factory=dict)
     offset: float = 0.0  # seconds added to every onset (calibrated with the model)
+
+
+def _known(cls: type, fields_: Mapping[str, Any]):
+    """A dataclass from a mapping, ignoring keys a newer drumscribe added (same schema major version)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in dict(fields_).items() if k in names})
 
 
 def utc_now() -> str:
@@ -133,7 +142,7 @@ class Transcription:
                 tempo=float(doc["tempo"]),
                 beats=tuple(doc.get("beats") or ()),
                 downbeats=tuple(doc.get("downbeats") or ()),
-                source=SourceInfo(**(doc.get("source") or {})),
+                source=_known(SourceInfo, doc.get("source") or {}),
                 model=ModelInfo(**model),
                 midi_offset=float(doc.get("midi_offset") or 0.0),
                 job_id=doc.get("job_id"),
@@ -184,13 +193,20 @@ class Transcription:
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write a file via a temporary sibling and rename, so readers never see half a file."""
+    """Write a file via a temporary sibling and rename, so readers never see half a file.
+
+    The file gets the mode ``open()`` would give it (0666 less the umask): results are not
+    secrets, and mkstemp's private 0600 would follow them into shared folders.
+    """
+    from drumscribe.storage._common import _FILE_MODE
+
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
+            os.fchmod(fh.fileno(), _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:
