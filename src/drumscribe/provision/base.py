@@ -69,6 +69,15 @@ class Plan:
     def sts(self):
         return aws.client(self.settings, "sts")
 
+    # the monitoring and role steps (provision/monitoring.py, roles.py) and doctor's security checks
+    @cached_property
+    def sns(self):
+        return aws.client(self.settings, "sns")
+
+    @cached_property
+    def cloudwatch(self):
+        return aws.client(self.settings, "cloudwatch")
+
 
 class Recorder:
     """Collects a step's write calls and performs them unless this is a dry run."""
