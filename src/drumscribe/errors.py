@@ -45,6 +45,10 @@ class NotFoundError(StorageError):
     """The object or bucket does not exist."""
 
 
+class ArchivedObjectError(StorageError):
+    """The object is in an archive storage class (GLACIER, DEEP_ARCHIVE) and must be restored first."""
+
+
 class AccessDeniedError(StorageError):
     """Credentials are valid but not allowed to do this."""
 

@@ -77,7 +77,7 @@ def _print_results(results, *, dry_run: bool, show_secret: bool) -> None:
                 out.print(f"the secret is in {r.env_file} only (use --show-secret to print it)")
 
 
-def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret) -> None:
+def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret, **extra) -> None:
     from drumscribe.provision import setup
 
     # `setup --dry-run cors` must not silently ignore --dry-run: options given before the step
@@ -106,6 +106,7 @@ def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_pol
             kms_key_id=kms_key_id,
             env_file=env_file,
             on_step=done.append,
+            **extra,  # options of the commands in setup_security_cmd.py (archive...)
         )
     finally:
         if done:  # show what was done even when a later step failed
@@ -157,8 +158,11 @@ def _step_command(step: str):
     return command
 
 
+OWN_COMMANDS = {"lifecycle", "iam"}  # they take more options: defined in setup_security_cmd.py
+
 for _step in STEP_HELP:
-    setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
+    if _step not in OWN_COMMANDS:
+        setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
 
 
 @iam_app.command("rotate-key")

@@ -56,6 +56,7 @@ class Plan:
     infrequent_access: bool | None = None  # None: keep the document with or without the IA rule
     kms_key_id: str | None = None
     env_file: Path = Path(".env")
+    archive: Any = None  # provision.archive: an Archive to apply, False to remove it, None to keep what is there
 
     @cached_property
     def s3(self):

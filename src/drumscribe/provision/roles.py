@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import botocore.exceptions as bexc
 
-from drumscribe.envfile import read_env, update_env
+from drumscribe.envfile import ignore_in_git, read_env, update_env
 from drumscribe.errors import ConfigError
 from drumscribe.provision import iam as _iam
 from drumscribe.provision.base import Plan, Recorder, StepResult
@@ -102,6 +102,8 @@ def _env_notes(plan: Plan, changes: list[str]) -> None:
         if not plan.dry_run:
             update_env(plan.env_file, stale)
         changes.append(f"{', '.join(stale)} written to {plan.env_file} (no access key)")
+        if not plan.dry_run and (added := ignore_in_git(plan.env_file)):
+            changes.append(added)
 
 
 def step_role(plan: Plan, kind: str, *, remove: bool = False) -> StepResult:
