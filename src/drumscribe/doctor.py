@@ -27,6 +27,7 @@ from drumscribe.provision.base import translate
 from drumscribe.provision.s3_steps import PUBLIC_ACCESS_BLOCK
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+WARN = "warn"  # only the security checks (doctor_security.py) warn: a practice missing, nothing broken
 _BOTO = (bexc.ClientError, bexc.BotoCoreError)
 # Doctor should answer quickly when the endpoint is down, not back off for a minute.
 _QUICK = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5, "read_timeout": 20}
@@ -45,14 +46,17 @@ class DoctorReport:
     backend: str  # "s3" or "local"
     checks: list[Check] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
+    security: list[Check] = field(default_factory=list)  # doctor_security.py: pass, warn, skip or fail
 
     @property
     def ok(self) -> bool:
-        # "exit 0 only if all pass": a skipped check is not a pass
-        return bool(self.checks) and all(c.status == PASS for c in self.checks)
+        # "exit 0 only if all pass": a skipped check is not a pass. Security checks only count when
+        # they fail: a warning is advice, and "no permission" is what a least-privilege key gets.
+        return bool(self.checks) and all(c.status == PASS for c in self.checks) and all(c.status != FAIL for c in self.security)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks]}
+        return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks],
+                "security": [asdict(c) for c in self.security]}
 
 
 class _Failed(Exception):
@@ -117,9 +121,12 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
             "and AWS credentials (.env, AWS_PROFILE or `aws sso login`), then run `drumscribe setup`"
         )
         _local_checks(settings, _Runner(report))
-        return report
-    report = DoctorReport("s3")
-    _s3_checks(settings, _Runner(report), list(origins or []) or None)
+    else:
+        report = DoctorReport("s3")
+        _s3_checks(settings, _Runner(report), list(origins or []) or None)
+    from drumscribe.doctor_security import security_checks
+
+    report.security = security_checks(settings, aws_ok=report.backend == "s3" and _Runner(report).passed("credentials"))
     return report
 
 

@@ -124,6 +124,12 @@ def git_tracks(path: str | Path) -> bool:
     return root is not None and _git(root, "ls-files", "--error-unmatch", "--", str(Path(path).absolute())) == 0
 
 
+def git_ignores(path: str | Path) -> bool:
+    """True when git ignores ``path`` (its .gitignore files or excludes cover it)."""
+    root = git_work_tree(path)
+    return root is not None and _git(root, "check-ignore", "-q", "--no-index", "--", str(Path(path).absolute())) == 0
+
+
 def ignore_in_git(path: str | Path) -> str | None:
     """Make sure git ignores the .env at ``path`` (and its .bak); returns what was added, or ``None``.
 
