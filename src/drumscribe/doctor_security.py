@@ -53,7 +53,7 @@ def _run(name: str, permission: str, fn: Callable[[], tuple[str, str, str]]) -> 
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
         if _denied(exc):
             return Check(name, SKIP, f"skipped: no permission ({permission}) for these credentials")
-        return Check(name, SKIP, f"skipped: could not check ({aws.translate(exc, action='check')})")
+        return Check(name, SKIP, f"skipped: could not check ({aws.error_code(exc) or type(exc).__name__})")
     return Check(name, status, detail, hint)
 
 
@@ -131,7 +131,7 @@ def alarms(settings: Settings, client: Callable[[str], Any]) -> tuple[str, str, 
     if int(attributes.get("SubscriptionsConfirmed", "0") or 0) == 0:
         pending = int(attributes.get("SubscriptionsPending", "0") or 0)
         return WARN, f"{len(found)} alarms -> topic {name}, but no confirmed subscription ({pending} pending)", \
-            "follow the link in the confirmation mail AWS sent (or rerun setup monitoring --email)"
+            "follow the link in the confirmation mail AWS sent; unconfirmed, it expires after 3 days: then run `drumscribe setup monitoring --email ADDRESS` again for a new mail"
     return PASS, f"{len(found)} alarms -> topic {name} ({attributes.get('SubscriptionsConfirmed')} confirmed subscription(s))", ""
 
 
@@ -148,7 +148,12 @@ def access_key_age(settings: Settings, client: Callable[[str], Any], *, now: dat
     if ":user/" not in arn:
         return SKIP, f"skipped: {arn} is not an IAM user", ""
     user = arn.rsplit("/", 1)[-1]
-    keys = client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    try:
+        keys = client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    except bexc.ClientError as exc:
+        if aws.error_code(exc) != "NoSuchEntity":
+            raise
+        return SKIP, f"skipped: IAM knows no user {user} in this account", ""
     mine = next((k for k in keys if k["AccessKeyId"] == frozen.access_key), None)
     if mine is None:
         return SKIP, f"skipped: key {short(frozen.access_key)} is not among {user}'s keys", ""

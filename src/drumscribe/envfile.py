@@ -152,7 +152,8 @@ def ignore_in_git(path: str | Path) -> str | None:
         missing.append(line)
     if not missing:
         return None
-    block = ("" if not text or text.endswith("\n") else "\n") + "# credentials: never commit (added by drumscribe)\n" + "".join(f"{m}\n" for m in missing)
+    header = "# credentials: never commit (added by drumscribe)"
+    block = ("" if not text or text.endswith("\n") else "\n") + ("" if header in text else header + "\n") + "".join(f"{m}\n" for m in missing)
     tmp = gitignore.with_name(f".gitignore.{os.getpid()}.tmp")
     tmp.write_text(text + block, encoding="utf-8")
     os.replace(tmp, gitignore)

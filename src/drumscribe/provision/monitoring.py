@@ -27,7 +27,7 @@ from drumscribe.provision.base import Plan, Recorder, StepResult, read_or_none
 
 METRICS_ID = "EntireBucket"
 GIB = 1024**3
-COST_NOTE = "request metrics cost up to $4.80/month (16 CloudWatch metrics at $0.30, billed only for hours with requests), alarms $0.10/month each"
+COST_NOTE = "up to $4.80/month: 16 CloudWatch metrics at $0.30, billed only for hours with requests; alarms $0.10/month each"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -155,10 +155,15 @@ def step_monitoring(plan: Plan, email: str | None = None, thresholds: Thresholds
         changes.append(f"request metrics {METRICS_ID} on ({COST_NOTE})")
 
     have = current_alarms(plan)
+    written: dict[str, list[str]] = {"new": [], "updated": []}
     for want in alarms(plan.bucket, topic_arn, thresholds):
         if not alarm_matches(have.get(want["AlarmName"]), want):
             cw("put_metric_alarm", **want)
-            changes.append(("updated" if want["AlarmName"] in have else "new") + f" alarm {want['AlarmName']}")
+            written["updated" if want["AlarmName"] in have else "new"].append(want["AlarmName"].removeprefix(alarm_prefix(plan.bucket)))
+    for how, names in written.items():
+        if names:  # the prefix once: "new alarms drumscribe-B-{bucket-size, 4xx-errors}"
+            shown = names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
+            changes.append(f"{how} alarm{'s' if len(names) > 1 else ''} {alarm_prefix(plan.bucket)}{shown}")
 
     return _result(plan, [sns, s3, cw], changes, f"topic {topic_name(plan.bucket)} -> {email}, request metrics on, 5 alarms")
 
