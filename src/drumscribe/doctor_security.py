@@ -4,6 +4,7 @@ They land in ``DoctorReport.security``, apart from the storage checks:
 
     env-in-git       the .env here is not tracked by git (fail when it is and holds a secret)
     alarms           `setup monitoring`'s alarms, their topic, a confirmed subscription, request metrics
+    ip-allowlist     `setup ip-allowlist`'s statement, if any: the ranges it lets in
     access-key-age   the key in use is younger than 90 days (else: `drumscribe iam rotate-key`)
     root-mfa         the account's root user has MFA (iam:GetAccountSummary)
     cloudtrail       a trail exists and is logging
@@ -62,8 +63,15 @@ def security_checks(settings: Settings, *, aws_ok: bool, cwd: Path | None = None
     checks = [_run("env-in-git", "git", lambda: env_in_git((cwd or Path.cwd()) / ".env"))]
     if not aws_ok:
         return checks
-    client = lambda service: aws.client(settings, service, **_QUICK)  # noqa: E731
+    session, clients = aws.make_session(settings), {}  # one session: service models load once
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = aws.client(settings, service, session=session, **_QUICK)
+        return clients[service]
+
     checks.append(_run("alarms", "cloudwatch:DescribeAlarms, sns:GetTopicAttributes", lambda: alarms(settings, client)))
+    checks.append(_run("ip-allowlist", "s3:GetBucketPolicy", lambda: ip_allowlist(settings.bucket or "", client("s3"))))
     checks.append(_run("access-key-age", "iam:ListAccessKeys", lambda: access_key_age(settings, client)))
     checks.append(_run("root-mfa", "iam:GetAccountSummary", lambda: root_mfa(client("iam"))))
     checks.append(_run("cloudtrail", "cloudtrail:DescribeTrails", lambda: cloudtrail(client("cloudtrail"))))
@@ -135,14 +143,36 @@ def alarms(settings: Settings, client: Callable[[str], Any]) -> tuple[str, str, 
     return PASS, f"{len(found)} alarms -> topic {name} ({attributes.get('SubscriptionsConfirmed')} confirmed subscription(s))", ""
 
 
+def ip_allowlist(bucket: str, s3: Any) -> tuple[str, str, str]:
+    """Optional: say which ranges may reach the bucket, and whether the statement is as setup writes it."""
+    import json
+
+    from drumscribe.provision import allowlist
+
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except bexc.ClientError as exc:
+        if aws.error_code(exc) != "NoSuchBucketPolicy":
+            raise
+        policy = None
+    found = allowlist.find_statement(policy, allowlist.SID)
+    if found is None:
+        return PASS, "no IP allowlist (optional: `drumscribe setup ip-allowlist CIDR... --yes`)", ""
+    ranges = allowlist.allowed_ranges(policy)
+    if not allowlist.same_statement(found, allowlist.statement(bucket, ranges)):
+        return WARN, f"statement {allowlist.SID} differs from what setup writes (edited by hand?)", \
+            f"run `drumscribe setup ip-allowlist {' '.join(ranges)} --yes` to rewrite it"
+    return PASS, f"requests only from {', '.join(ranges)}", ""
+
+
 def access_key_age(settings: Settings, client: Callable[[str], Any], *, now: datetime | None = None) -> tuple[str, str, str]:
     credentials = aws.make_session(settings).get_credentials()
     if credentials is None:
         return SKIP, "skipped: no credentials", ""
     frozen = credentials.get_frozen_credentials()
-    if frozen.token:
-        return PASS, "temporary credentials (a role or SSO session): nothing to rotate", ""
     arn = client("sts").get_caller_identity()["Arn"]
+    if frozen.token:  # e.g. `setup iam --role ec2` on the instance: assumed-role/drum-transcription-app-ec2/...
+        return PASS, f"temporary credentials ({arn}): nothing to rotate", ""
     if arn.endswith(":root"):
         return WARN, "these are the root user's access keys", "delete them (root should have none) and use an IAM user or role"
     if ":user/" not in arn:

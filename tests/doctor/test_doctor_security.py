@@ -59,7 +59,7 @@ def test_a_fresh_account_warns_but_does_not_fail(admin):
     report = doctor()
     found = security(report)
     assert {n: c.status for n, c in found.items()} == {
-        "env-in-git": PASS, "alarms": WARN, "access-key-age": PASS, "root-mfa": WARN, "cloudtrail": WARN,
+        "env-in-git": PASS, "alarms": WARN, "ip-allowlist": PASS, "access-key-age": PASS, "root-mfa": WARN, "cloudtrail": WARN,
     }
     assert report.ok  # warnings are advice
     assert "drumscribe setup monitoring --email" in found["alarms"].hint
@@ -93,6 +93,22 @@ def test_old_key_points_to_rotate_key(admin):
     assert status == WARN and "is 91 days old" in detail and hint == "run `drumscribe iam rotate-key` with administrator credentials"
 
 
+def test_ip_allowlist_ranges_are_shown(admin, bucket_name):
+    from drumscribe.provision.allowlist import setup_ip_allowlist
+
+    setup_ip_allowlist(["203.0.113.0/24"], yes=True, bucket=bucket_name)
+    check = security(doctor())["ip-allowlist"]
+    assert check.status == PASS and check.detail == "requests only from 203.0.113.0/24"
+
+
+def test_temporary_credentials_have_nothing_to_rotate(admin):
+    sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
+    creds = sts.get_session_token()["Credentials"]
+    settings = load_settings().replace(access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"], session_token=creds["SessionToken"])
+    status, detail, _ = access_key_age(settings, lambda service: aws.client(settings, service))
+    assert status == PASS and detail.startswith("temporary credentials (") and "nothing to rotate" in detail
+
+
 def test_root_mfa_on_passes():
     class IAM:
         def get_account_summary(self):
@@ -122,7 +138,7 @@ def test_app_key_skips_what_it_may_not_see(admin, bucket_name, tmp_path):
     with enable_iam_authentication():
         report = doctor(settings)
     found = security(report)
-    for name in ("alarms", "access-key-age", "root-mfa", "cloudtrail"):
+    for name in ("alarms", "access-key-age", "root-mfa", "cloudtrail"):  # (moto lets anyone read a bucket policy)
         assert found[name].status == SKIP and found[name].detail.startswith("skipped: no permission"), found[name]
     assert found["env-in-git"].status == PASS and report.ok
 

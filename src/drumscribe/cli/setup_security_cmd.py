@@ -16,7 +16,7 @@ from rich.table import Table
 
 from drumscribe.cli.app import err, settings_from
 from drumscribe.cli.setup_cmd import (
-    _BUCKET, _DRY, _ENV, _IA, _KMS, _ORIGINS, _REGION, _SHOW, _print_results, _run, setup_app,
+    _BUCKET, _DRY, _ENV, _IA, _KMS, _ORIGINS, _REGION, _SHOW, STEP_HELP, _print_results, _run, setup_app,
 )
 from drumscribe.errors import ConfigError
 
@@ -49,8 +49,7 @@ def setup_lifecycle(
     ),
     no_archive: bool = typer.Option(False, "--no-archive", help="Remove the uploads/ archive rule. Without any archive option the rule in place is kept."),
 ) -> None:
-    """Apply lifecycle-policy.json: temp/ expires after 1 day, processed/ after 30, unfinished multipart uploads aborted after 1;
-    optionally archive uploads/ after N days."""
+    """Apply lifecycle-policy.json (temp/ 1 day, processed/ 30, unfinished multipart uploads 1); optionally archive uploads/ after N days."""
     _run(ctx, ["lifecycle"], bucket, region, dry_run, None, False, infrequent_access, None, Path(".env"), False,
          archive_uploads_after=archive_after, archive_class=archive_class, remove_archive=no_archive)
 
@@ -154,3 +153,12 @@ def _warn(ranges: list[str], private: list[str], bucket: str | None) -> None:
     err.print(table)
     err.print("[bold yellow]warning:[/] every other address is denied, including yours and your administrators'. "
               f"If you lock yourself out: {escape(RECOVERY.format(bucket=bucket))}.")
+
+
+def _in_documented_order() -> None:
+    """`setup --help` lists the guide's steps in the order `setup` runs them, then the new ones."""
+    order = [*STEP_HELP, "monitoring", "ip-allowlist"]
+    setup_app.registered_commands.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
+
+
+_in_documented_order()

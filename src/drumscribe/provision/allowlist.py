@@ -175,5 +175,7 @@ def setup_ip_allowlist(
     """
     from drumscribe.provision.run import run_step
 
+    if remove and list(cidrs):
+        raise ConfigError("--remove takes no ranges: it removes the whole allowlist statement")
     cidrs = [] if remove else parse_cidrs(cidrs)  # bad input fails before any request
     return run_step("ip-allowlist", step_ip_allowlist, bucket=bucket, region=region, settings=settings, dry_run=dry_run, cidrs=cidrs, remove=remove, yes=yes)

@@ -136,6 +136,7 @@ def step_monitoring(plan: Plan, email: str | None = None, thresholds: Thresholds
     thresholds = thresholds or Thresholds()
     sns, s3, cw = Recorder(plan, "sns"), Recorder(plan, "s3"), Recorder(plan, "cloudwatch")
     changes: list[str] = []
+    metrics_on = _metrics_configured(plan)  # first: a missing bucket stops the step before anything is made
 
     topic_arn = find_topic(plan)
     if topic_arn is None:
@@ -150,7 +151,7 @@ def step_monitoring(plan: Plan, email: str | None = None, thresholds: Thresholds
         sns("subscribe", TopicArn=topic_arn, Protocol="email", Endpoint=email)
         changes.append(f"{email} subscribed (AWS mails a confirmation link: alerts arrive once it is followed)")
 
-    if not _metrics_configured(plan):
+    if not metrics_on:
         s3("put_bucket_metrics_configuration", Bucket=plan.bucket, Id=METRICS_ID, MetricsConfiguration={"Id": METRICS_ID})
         changes.append(f"request metrics {METRICS_ID} on ({COST_NOTE})")
 
