@@ -130,3 +130,22 @@ def test_lifecycle_archive_from_the_cli(cli, moto_server, bucket):
     removed = cli("setup", "lifecycle", "--bucket", bucket, "--no-archive")
     assert removed.exit_code == 0 and "│ changed " in removed.output
     assert len(server(moto_server, "s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]) == 3
+
+
+def test_doctor_with_the_app_key_skips_what_it_may_not_see(cli, moto_server, bucket_name, monkeypatch):
+    """`setup` writes the least-privilege key to .env; with moto enforcing IAM, doctor run with that
+    key skips the account-level checks as "no permission" and still exits 0."""
+    from moto.core import enable_iam_authentication
+
+    assert cli("setup", "--bucket", bucket_name, "--no-tls-policy").exit_code == 0
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # from now on .env's key is the one used
+        monkeypatch.delenv(name)
+    with enable_iam_authentication():
+        result = cli("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    security = {c["name"]: c for c in report["security"]}
+    assert {c["status"] for c in report["checks"]} == {"pass"} and report["ok"] is True
+    assert report["checks"][1]["detail"].endswith(":user/drum-transcription-app")
+    for name in ("alarms", "access-key-age", "root-mfa", "cloudtrail"):
+        assert security[name]["status"] == "skip" and security[name]["detail"].startswith("skipped: no permission"), security[name]
