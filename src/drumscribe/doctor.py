@@ -2,8 +2,10 @@
 
 Each check passes, fails (with a hint that says how to fix it) or is skipped (an earlier failure
 makes it meaningless, or the credentials may not read that setting). ``DoctorReport.ok`` is true
-only when every check passed. The app's IAM policy grants read access to the bucket settings
-doctor inspects, so the app's own key can pass every check. With no S3 bucket configured (or ``--local``) the local mirror is checked.
+only when every check passed. Then ``doctor_security`` adds the guide's security practices
+(``.env`` in git, alarms, key age, root MFA, CloudTrail) to ``report.security``; they warn rather
+than fail, except for a tracked ``.env`` holding a key or broken alarms. The app's IAM policy
+grants read access to the bucket settings doctor inspects, so the app's own key can pass every check. With no S3 bucket configured (or ``--local``) the local mirror is checked.
 
 S3 checks use raw clients on purpose: doctor inspects the bucket itself, e.g. the test object is
 written *without* an encryption header so that its encryption proves the bucket's default.
@@ -126,7 +128,8 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
         _s3_checks(settings, _Runner(report), list(origins or []) or None)
     from drumscribe.doctor_security import security_checks
 
-    report.security = security_checks(settings, aws_ok=report.backend == "s3" and _Runner(report).passed("credentials"))
+    aws_ok = report.backend == "s3" and _Runner(report).passed("credentials")  # the AWS ones need working credentials
+    report.security = security_checks(settings, aws_ok=aws_ok)
     return report
 
 

@@ -13,11 +13,11 @@ GLACIER_IR and INTELLIGENT_TIERING (without the opt-in archive tiers) read back 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from drumscribe.errors import ConfigError
+from drumscribe.provision import documents
 
 RULE_ID = "ArchiveUploads"
 PREFIX = "uploads/"
@@ -68,15 +68,9 @@ def find(rules: list[dict] | None) -> Archive | None:
         transitions = rule.get("Transitions") or []
         if rule.get("ID") == RULE_ID and len(transitions) == 1 and transitions[0].get("StorageClass") in CLASSES:
             found = Archive(int(transitions[0].get("Days", -1)), transitions[0]["StorageClass"])
-            if json.dumps(_norm(rule), sort_keys=True) == json.dumps(_norm(found.rule()), sort_keys=True):
+            if documents.normalize_lifecycle([rule]) == documents.normalize_lifecycle([found.rule()]):
                 return found
     return None
-
-
-def _norm(rule: dict) -> Any:
-    from drumscribe.provision.documents import normalize_lifecycle
-
-    return normalize_lifecycle([rule])
 
 
 def desired_lifecycle(current: list[dict] | None, *, infrequent_access: bool | None, archive: Archive | bool | None) -> tuple[dict, str]:
@@ -84,8 +78,6 @@ def desired_lifecycle(current: list[dict] | None, *, infrequent_access: bool | N
 
     ``None`` options keep the ``uploads/`` rule that is in place (the IA rule or an archive rule).
     """
-    from drumscribe.provision import documents
-
     if isinstance(archive, Archive) and infrequent_access:
         raise ConfigError("--infrequent-access and --archive-uploads-after both set a transition for uploads/",
                           hint="give one: --infrequent-access means --archive-uploads-after 30 --archive-class STANDARD_IA")

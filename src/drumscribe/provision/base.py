@@ -70,7 +70,7 @@ class Plan:
     def sts(self):
         return aws.client(self.settings, "sts")
 
-    # the monitoring and role steps (provision/monitoring.py, roles.py) and doctor's security checks
+    # for the monitoring step (provision/monitoring.py)
     @cached_property
     def sns(self):
         return aws.client(self.settings, "sns")
