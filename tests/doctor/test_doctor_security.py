@@ -138,7 +138,7 @@ def test_app_key_skips_what_it_may_not_see(admin, bucket_name, tmp_path):
     with enable_iam_authentication():
         report = doctor(settings)
     found = security(report)
-    for name in ("alarms", "access-key-age", "root-mfa", "cloudtrail"):  # (moto lets anyone read a bucket policy)
+    for name in ("alarms", "ip-allowlist", "access-key-age", "root-mfa", "cloudtrail"):
         assert found[name].status == SKIP and found[name].detail.startswith("skipped: no permission"), found[name]
     assert found["env-in-git"].status == PASS and report.ok
 
