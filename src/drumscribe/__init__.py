@@ -31,6 +31,11 @@ _EXPORTS: dict[str, str] = {
     "setup": "drumscribe.provision:setup",
     "remove_tls_policy": "drumscribe.provision:remove_tls_policy",
     "doctor": "drumscribe.doctor:doctor",
+    # the guide's monitoring and security practices (issue 14)
+    "setup_monitoring": "drumscribe.provision.monitoring:setup_monitoring",
+    "setup_ip_allowlist": "drumscribe.provision.allowlist:setup_ip_allowlist",
+    "setup_role": "drumscribe.provision.roles:setup_role",
+    "restore": "drumscribe.storage.restore:restore",
     # transcription
     "transcribe": "drumscribe.transcription.pipeline:transcribe",
     "transcribe_and_store": "drumscribe.jobs.run:transcribe_and_store",

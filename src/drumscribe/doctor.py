@@ -2,8 +2,10 @@
 
 Each check passes, fails (with a hint that says how to fix it) or is skipped (an earlier failure
 makes it meaningless, or the credentials may not read that setting). ``DoctorReport.ok`` is true
-only when every check passed. The app's IAM policy grants read access to the bucket settings
-doctor inspects, so the app's own key can pass every check. With no S3 bucket configured (or ``--local``) the local mirror is checked.
+only when every check passed. Then ``doctor_security`` adds the guide's security practices
+(``.env`` in git, alarms, key age, root MFA, CloudTrail) to ``report.security``; they warn rather
+than fail, except for a tracked ``.env`` holding a key or broken alarms. The app's IAM policy
+grants read access to the bucket settings doctor inspects, so the app's own key can pass every check. With no S3 bucket configured (or ``--local``) the local mirror is checked.
 
 S3 checks use raw clients on purpose: doctor inspects the bucket itself, e.g. the test object is
 written *without* an encryption header so that its encryption proves the bucket's default.
@@ -27,6 +29,7 @@ from drumscribe.provision.base import translate
 from drumscribe.provision.s3_steps import PUBLIC_ACCESS_BLOCK
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+WARN = "warn"  # only the security checks (doctor_security.py) warn: a practice missing, nothing broken
 _BOTO = (bexc.ClientError, bexc.BotoCoreError)
 # Doctor should answer quickly when the endpoint is down, not back off for a minute.
 _QUICK = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5, "read_timeout": 20}
@@ -45,14 +48,17 @@ class DoctorReport:
     backend: str  # "s3" or "local"
     checks: list[Check] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
+    security: list[Check] = field(default_factory=list)  # doctor_security.py: pass, warn, skip or fail
 
     @property
     def ok(self) -> bool:
-        # "exit 0 only if all pass": a skipped check is not a pass
-        return bool(self.checks) and all(c.status == PASS for c in self.checks)
+        # "exit 0 only if all pass": a skipped check is not a pass. Security checks only count when
+        # they fail: a warning is advice, and "no permission" is what a least-privilege key gets.
+        return bool(self.checks) and all(c.status == PASS for c in self.checks) and all(c.status != FAIL for c in self.security)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks]}
+        return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks],
+                "security": [asdict(c) for c in self.security]}
 
 
 class _Failed(Exception):
@@ -130,9 +136,13 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
             "and AWS credentials (.env, AWS_PROFILE or `aws sso login`), then run `drumscribe setup`"
         )
         _local_checks(settings, _Runner(report))
-        return report
-    report = DoctorReport("s3")
-    _s3_checks(settings, _Runner(report), list(origins or []) or ([origin] if origin else None), origin)
+    else:
+        report = DoctorReport("s3")
+        _s3_checks(settings, _Runner(report), list(origins or []) or ([origin] if origin else None), origin)
+    from drumscribe.doctor_security import security_checks
+
+    aws_ok = report.backend == "s3" and _Runner(report).passed("credentials")  # the AWS ones need working credentials
+    report.security = security_checks(settings, aws_ok=aws_ok)
     return report
 
 

@@ -94,3 +94,67 @@ def update_env(path: str | Path, values: Mapping[str, str], *, backup: bool = Tr
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}")
     return saved
+
+
+# -- keeping .env out of git ------------------------------------------------------------------
+
+
+def git_work_tree(path: str | Path) -> Path | None:
+    """The root of the git work tree holding ``path`` (a ``.git`` folder or file above it), if any."""
+    folder = Path(path).absolute().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def _git(root: Path, *args: str) -> int | None:
+    """``git -C root args`` exit status; ``None`` when git cannot be run."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=20).returncode
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_tracks(path: str | Path) -> bool:
+    """True when ``path`` is committed or staged in its git work tree (its contents are in git)."""
+    root = git_work_tree(path)
+    return root is not None and _git(root, "ls-files", "--error-unmatch", "--", str(Path(path).absolute())) == 0
+
+
+def git_ignores(path: str | Path) -> bool:
+    """True when git ignores ``path`` (its .gitignore files or excludes cover it)."""
+    root = git_work_tree(path)
+    return root is not None and _git(root, "check-ignore", "-q", "--no-index", "--", str(Path(path).absolute())) == 0
+
+
+def ignore_in_git(path: str | Path) -> str | None:
+    """Make sure git ignores the .env at ``path`` (and its .bak); returns what was added, or ``None``.
+
+    Outside a git work tree, or when ``.gitignore`` (or any exclude file) already covers it,
+    nothing is written. The line is anchored at the work tree's root (``/sub/.env``).
+    """
+    path = Path(path).absolute()
+    root = git_work_tree(path)
+    if root is None:
+        return None
+    rel = path.relative_to(root).as_posix()
+    wanted = [f"/{rel}", f"/{rel}.bak"]
+    gitignore = root / ".gitignore"
+    text = gitignore.read_text(encoding="utf-8") if gitignore.is_file() else ""
+    missing = []
+    for line, target in zip(wanted, (path, path.with_name(path.name + ".bak"))):
+        ignored = _git(root, "check-ignore", "-q", "--no-index", "--", str(target))
+        if ignored == 0 or (ignored is None and line in text.splitlines()):
+            continue
+        missing.append(line)
+    if not missing:
+        return None
+    header = "# credentials: never commit (added by drumscribe)"
+    block = ("" if not text or text.endswith("\n") else "\n") + ("" if header in text else header + "\n") + "".join(f"{m}\n" for m in missing)
+    tmp = gitignore.with_name(f".gitignore.{os.getpid()}.tmp")
+    tmp.write_text(text + block, encoding="utf-8")
+    os.replace(tmp, gitignore)
+    return f"{', '.join(missing)} added to {gitignore}"

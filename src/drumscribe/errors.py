@@ -70,6 +70,10 @@ class NotFoundError(StorageError):
     exit_code = EXIT_BAD_INPUT
 
 
+class ArchivedObjectError(StorageError):
+    """The object is in an archive storage class (GLACIER, DEEP_ARCHIVE) and must be restored first."""
+
+
 class AccessDeniedError(StorageError):
     """Credentials are valid but not allowed to do this."""
 

@@ -6,6 +6,10 @@ storage only (GB-month x price; no requests, retrieval or transfer) from a price
 be overridden: ``storage_stats(prices=...)``, ``drumscribe stats --prices FILE.json`` or
 ``DRUMSCRIBE_PRICES=FILE.json``. The file is ``{"STANDARD": 0.023, ...}`` in USD per GB-month,
 optionally ``{"prices": {...}, "source": "...", "date": "..."}``.
+
+``saving_usd_month`` (per class and in total) is what keeping the same objects in STANDARD would
+cost more: the saving of ``setup lifecycle --archive-uploads-after`` (or ``--infrequent-access``).
+Retrieval and restore charges of the archive classes are not in it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class ClassCost:
     billable_bytes: int = 0
     usd_per_gb_month: float | None = None
     usd_month: float | None = None
+    saving_usd_month: float | None = None  # what the same objects would cost in STANDARD, less what they cost here
 
 
 @dataclass
@@ -74,6 +79,7 @@ class StorageStats:
     prices_source: str = PRICES_SOURCE
     prices_date: str = PRICES_DATE
     unpriced: list[str] = field(default_factory=list)  # storage classes missing from the table
+    saving_usd_month: float = 0.0  # against keeping everything in STANDARD (archived uploads/, IA...)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,9 +150,13 @@ def storage_stats(
             continue
         cost.usd_per_gb_month = price
         cost.usd_month = cost.billable_bytes / GB * price
-        if cls in ARCHIVE_OVERHEAD:
-            standard_overhead += cost.objects * 8 * KB / GB * table.get("STANDARD", 0.0)
+        overhead = cost.objects * 8 * KB / GB * table.get("STANDARD", 0.0) if cls in ARCHIVE_OVERHEAD else 0.0
+        standard_overhead += overhead
         stats.usd_month += cost.usd_month
+        if "STANDARD" in table:
+            # minimum sizes and archive overhead count: small objects can cost more outside STANDARD
+            cost.saving_usd_month = cost.bytes / GB * table["STANDARD"] - cost.usd_month - overhead
+            stats.saving_usd_month += cost.saving_usd_month
     stats.usd_month += standard_overhead
     stats.prefixes = dict(sorted(stats.prefixes.items()))
     stats.users = dict(sorted(stats.users.items(), key=lambda kv: -kv[1].bytes))

@@ -76,10 +76,14 @@ def test_which_principal_is_simulated(caller, expected):
 
 
 class _StubbedIam:
-    """Stands in for aws.client(settings, "iam") inside doctor; every other client is moto's."""
+    """Stands in for aws.client(settings, "iam") inside doctor: the simulation answers as told,
+    every other IAM call (and every other client) is moto's."""
 
-    def __init__(self, decision_for):
-        self.decision_for = decision_for
+    def __init__(self, decision_for, real):
+        self.decision_for, self.real = decision_for, real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
 
     def simulate_principal_policy(self, PolicySourceArn, ActionNames, ResourceArns):
         return answer(ActionNames, self.decision_for)
@@ -95,7 +99,7 @@ def doctor_with_iam(s3_mock, bucket_name, monkeypatch):
     real = aws.client
 
     def run(decision_for):
-        monkeypatch.setattr(aws, "client", lambda settings, service, **kw: _StubbedIam(decision_for) if service == "iam" else real(settings, service, **kw))
+        monkeypatch.setattr(aws, "client", lambda settings, service, **kw: _StubbedIam(decision_for, real(settings, service, **kw)) if service == "iam" else real(settings, service, **kw))
         return {c.name: c for c in doctor().checks}
 
     return run

@@ -6,11 +6,12 @@ import json
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from drumscribe.cli.app import app, force_local, out, settings_from
 
-STYLE = {"pass": "green", "fail": "bold red", "skip": "dim"}
+STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "warn": "yellow"}
 
 
 @app.command("doctor")
@@ -33,15 +34,19 @@ def doctor_cmd(
     else:
         for line in report.info:
             out.print(f"[blue]info[/] {line}")
-        table = Table(title=f"drumscribe doctor ({report.backend})", title_justify="left")
-        table.add_column("check")
-        table.add_column("result")
-        table.add_column("detail", overflow="fold")
-        for c in report.checks:
-            detail = c.detail + (f"\n[italic]fix: {c.hint}[/]" if c.hint else "")
-            table.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", detail)
-        out.print(table)
-        failed = [c.name for c in report.checks if c.status == "fail"]
+        for title, checks in ((f"drumscribe doctor ({report.backend})", report.checks),
+                              ("security (as far as these credentials may see)", report.security)):
+            if not checks:
+                continue
+            table = Table(title=title, title_justify="left")
+            table.add_column("check")
+            table.add_column("result")
+            table.add_column("detail", overflow="fold")
+            for c in checks:
+                detail = escape(c.detail) + (f"\n[italic]fix: {escape(c.hint)}[/]" if c.hint else "")
+                table.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", detail)
+            out.print(table)
+        failed = [c.name for c in report.checks + report.security if c.status == "fail"]
         skipped = [c.name for c in report.checks if c.status == "skip"]
         if failed:
             out.print(f"[bold red]failed:[/] {', '.join(failed)}")
@@ -49,6 +54,9 @@ def doctor_cmd(
             out.print(f"[green]no check failed[/] (skipped: {', '.join(skipped)})")
         else:
             out.print("[green]all checks passed[/]")
+        warned = [c.name for c in report.security if c.status == "warn"]
+        if warned:
+            out.print(f"[yellow]security warnings:[/] {', '.join(warned)}")
     if not report.ok:
         # SystemExit rather than typer.Exit: GuardedGroup re-raises SystemExit as is
         raise SystemExit(1)

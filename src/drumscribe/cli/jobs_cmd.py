@@ -245,5 +245,8 @@ def stats(
     _wide(out).print(table)
     out.print(f"estimated storage cost: {_usd(s.usd_month)}/month ({escape(s.prices_source)}, prices of {s.prices_date}; "
               "requests and transfer not included)")
+    if any(cls != "STANDARD" for cls in s.classes):
+        out.print(f"storage classes other than STANDARD save {_usd(s.saving_usd_month)}/month against keeping it all in STANDARD"
+                  " (retrieval and restore charges not included)")
     if s.unpriced:
         err.print(f"no price for {', '.join(s.unpriced)}: add it with --prices FILE.json")

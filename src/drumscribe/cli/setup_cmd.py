@@ -82,7 +82,7 @@ def _print_results(results, *, dry_run: bool, show_secret: bool) -> None:
                 out.print(f"the secret is in {r.env_file} only (use --show-secret to print it)")
 
 
-def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret) -> None:
+def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret, **extra) -> None:
     from drumscribe.provision import setup
 
     # `setup --dry-run cors` must not silently ignore --dry-run: options given before the step
@@ -111,6 +111,7 @@ def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_pol
             kms_key_id=kms_key_id,
             env_file=env_file,
             on_step=done.append,
+            **extra,  # options of the commands in setup_security_cmd.py (archive...)
         )
     finally:
         if done:  # show what was done even when a later step failed
@@ -179,8 +180,10 @@ def _step_command(step: str):
     return command
 
 
+OWN_COMMANDS = {"lifecycle", "iam"}  # they take more options: defined in setup_security_cmd.py
+
 for _step in STEP_HELP:
-    if _step != "tls-policy":  # has its own command below (--remove)
+    if _step not in OWN_COMMANDS and _step != "tls-policy":  # tls-policy has its own command below (--remove)
         setup_app.command(_step, help=STEP_HELP[_step])(_step_command(_step))
 
 

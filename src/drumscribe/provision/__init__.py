@@ -9,7 +9,8 @@ safe to run again. ``dry_run=True`` reads but never writes, and reports the call
     encryption    default encryption: AES256, or SSE-KMS with a bucket key when kms_key_id is given
     tls-policy    bucket policy that denies any request not made over TLS (tls_policy=False skips it;
                   skipped with a note through a plain http:// endpoint; remove_tls_policy() takes it out)
-    lifecycle     lifecycle-policy.json (temp/ 1 day, processed/ 30 days, abort multipart after 1 day)
+    lifecycle     lifecycle-policy.json (temp/ 1 day, processed/ 30 days, abort multipart after 1 day),
+                  plus uploads/ to an archive class after N days if asked (provision/archive.py)
     cors          cors-config.json, AllowedOrigins replaced by ``origins`` if given
     iam           policy DrumTranscriptionS3Policy (covers every bucket set up: a new bucket is added,
                   none removed), user drum-transcription-app, an access key -> .env only when no
@@ -25,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 import botocore.exceptions as bexc
 
 from drumscribe.config import Settings, load_settings
+from drumscribe.envfile import ignore_in_git
 from drumscribe.errors import ConfigError, DrumscribeError
 from drumscribe.keys import validate_bucket_name
 from drumscribe.provision import iam as _iam
@@ -76,12 +78,19 @@ def setup(
     kms_key_id: str | None = None,
     env_file: str | Path = ".env",
     on_step: Callable[[StepResult], None] | None = None,
+    archive_uploads_after: int | None = None,
+    archive_class: str | None = None,
+    remove_archive: bool = False,
 ) -> list[StepResult]:
     """Run the setup steps; returns one ``StepResult`` per step. Raises ``DrumscribeError`` (one line).
 
     ``on_step`` is called as each step finishes, so a caller can show progress even when a later
-    step fails.
+    step fails. ``archive_uploads_after``/``archive_class`` add a lifecycle transition for
+    uploads/ (``provision.archive``); ``remove_archive`` takes it out; left out, it is kept.
     """
+    from drumscribe.provision.archive import make_archive
+
+    archive = make_archive(archive_uploads_after, archive_class, remove=remove_archive)
     names = list(steps) if steps else list(STEPS)
     unknown = [n for n in names if n not in STEPS]
     if unknown:
@@ -96,12 +105,14 @@ def setup(
         tls_policy=tls_policy,
         infrequent_access=infrequent_access,
         kms_key_id=kms_key_id,
+        archive=archive,
     )
     results = []
     for name in STEPS:  # always in the documented order, whatever order they were asked in
         if name not in names:
             continue
         result = _run_step(plan, name, STEPS[name])
+        _keep_env_out_of_git(result, plan)
         results.append(result)
         if on_step:
             on_step(result)
@@ -133,6 +144,15 @@ def remove_tls_policy(
     return _run_step(plan, "tls-policy", s3_steps.step_remove_tls_policy)
 
 
+def _keep_env_out_of_git(result: StepResult, plan: Plan) -> None:
+    """The guide's first practice, "never commit AWS credentials": a .env written inside a git
+    work tree is added to its .gitignore (``envfile.ignore_in_git``), and the row says so."""
+    if result.env_file and not plan.dry_run and Path(result.env_file).exists():
+        added = ignore_in_git(result.env_file)
+        if added:
+            result.detail += f"; {added}"
+
+
 def rotate_key(
     bucket: str | None = None,
     region: str | None = None,
@@ -146,6 +166,7 @@ def rotate_key(
     if not env.get("AWS_ACCESS_KEY_ID"):  # say this before anything else: nothing to rotate
         raise ConfigError(f"no AWS_ACCESS_KEY_ID in {env_file}", hint="run `drumscribe setup iam` first")
     plan = make_plan(bucket=bucket or env.get("AWS_S3_BUCKET"), region=region or env.get("AWS_REGION"), settings=settings, env_file=env_file)
+    ignore_in_git(plan.env_file)  # the new key lands in the same file: keep it out of git too
     try:
         return _iam.rotate_key(plan, timeout=timeout)
     except (bexc.ClientError, bexc.BotoCoreError) as exc:

@@ -63,6 +63,7 @@ class Plan:
     infrequent_access: bool | None = None  # None: keep the document with or without the IA rule
     kms_key_id: str | None = None
     env_file: Path = Path(".env")
+    archive: Any = None  # provision.archive: an Archive to apply, False to remove it, None to keep what is there
 
     @cached_property
     def s3(self):
@@ -75,6 +76,15 @@ class Plan:
     @cached_property
     def sts(self):
         return aws.client(self.settings, "sts")
+
+    # for the monitoring step (provision/monitoring.py)
+    @cached_property
+    def sns(self):
+        return aws.client(self.settings, "sns")
+
+    @cached_property
+    def cloudwatch(self):
+        return aws.client(self.settings, "cloudwatch")
 
 
 class Recorder:

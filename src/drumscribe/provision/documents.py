@@ -206,7 +206,13 @@ def lifecycle_matches(actual_rules: list[dict[str, Any]] | None, *, infrequent_a
     """True when ``actual_rules`` equal the document (``None``: with or without the IA rule)."""
     options = [False, True] if infrequent_access is None else [infrequent_access]
     actual = normalize_lifecycle(actual_rules)
-    return any(actual == normalize_lifecycle(lifecycle(infrequent_access=ia)["Rules"]) for ia in options)
+    if any(actual == normalize_lifecycle(lifecycle(infrequent_access=ia)["Rules"]) for ia in options):
+        return True
+    from drumscribe.provision import archive  # it builds on this module
+
+    # `setup lifecycle --archive-uploads-after` puts its uploads/ rule in place of the IA rule
+    kept = archive.find(actual_rules) if infrequent_access is None else None
+    return kept is not None and actual == normalize_lifecycle(lifecycle()["Rules"] + [kept.rule()])
 
 
 def normalize_cors(rules: list[dict[str, Any]] | None) -> list[Any]:

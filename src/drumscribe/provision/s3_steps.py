@@ -14,7 +14,7 @@ import botocore.exceptions as bexc
 
 from drumscribe import aws
 from drumscribe.errors import ProvisioningError
-from drumscribe.provision import documents, policy
+from drumscribe.provision import archive, documents, policy
 from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none, translate
 
 PUBLIC_ACCESS_BLOCK = {
@@ -193,13 +193,14 @@ def step_lifecycle(plan: Plan) -> StepResult:
     got = read_or_none(plan.s3.get_bucket_lifecycle_configuration, ("NoSuchLifecycleConfiguration",), plan=plan, what="read lifecycle of", Bucket=plan.bucket)
     rules = (got or {}).get("Rules")
     changes = []
-    if rules is None or not documents.lifecycle_matches(rules, infrequent_access=plan.infrequent_access):
-        doc = documents.lifecycle(infrequent_access=bool(plan.infrequent_access))
+    doc, uploads = archive.desired_lifecycle(rules, infrequent_access=plan.infrequent_access, archive=plan.archive)
+    also = f" + {uploads}" if uploads else ""
+    if rules is None or documents.normalize_lifecycle(rules) != documents.normalize_lifecycle(doc["Rules"]):
         call("put_bucket_lifecycle_configuration", Bucket=plan.bucket, LifecycleConfiguration=doc)
-        changes.append(f"{documents.LIFECYCLE} ({len(doc['Rules'])} rules): {documents.describe_lifecycle(doc)}"
+        changes.append(f"{documents.LIFECYCLE}{also} ({len(doc['Rules'])} rules): {documents.describe_lifecycle(doc)}"
                        + (", replacing the current rules" if rules else ""))
     # what expires when, said in every run: the results under processed/ do not stay forever
-    return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}: {documents.describe_lifecycle({'Rules': rules or []})}")
+    return call.result("lifecycle", changes, f"matches {documents.LIFECYCLE}{also}: {documents.describe_lifecycle({'Rules': rules or []})}")
 
 
 def step_cors(plan: Plan) -> StepResult:

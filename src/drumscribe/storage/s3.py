@@ -24,7 +24,7 @@ from boto3.s3.transfer import TransferConfig
 
 from drumscribe import aws
 from drumscribe.config import Settings
-from drumscribe.errors import ConfigError, DrumscribeError, InputError, NotFoundError, StorageError
+from drumscribe.errors import ArchivedObjectError, ConfigError, DrumscribeError, InputError, NotFoundError, StorageError
 from drumscribe.keys import validate_bucket_name, validate_key, validate_prefix
 from drumscribe.storage._common import (
     CHUNK,
@@ -103,6 +103,11 @@ class S3Storage(Storage):
 
     def _error(self, exc: BaseException, key: str | None, action: str) -> DrumscribeError:
         code = aws.error_code(exc)
+        if code == "InvalidObjectState" and key:
+            # an original archived by `setup lifecycle --archive-class GLACIER|DEEP_ARCHIVE`
+            storage_class = exc.response.get("Error", {}).get("StorageClass")  # type: ignore[attr-defined]
+            return ArchivedObjectError(f"{self.uri(key)} is archived in {storage_class or 'an archive storage class'} and cannot be read until it is restored",
+                                       hint=restore_hint(self.bucket, key, storage_class))
         if code in ("404", "NotFound") and key and self._bucket_missing():
             # HEAD responses have no body, so a missing bucket looks like a missing key
             code = "NoSuchBucket"
@@ -302,6 +307,18 @@ class S3Storage(Storage):
             return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=expires, HttpMethod=method)
         except _BOTO_ERRORS as exc:
             raise self._error(exc, key, "presign") from None
+
+
+# how long a Standard-tier restore takes, per archive class that needs one
+RESTORE_WAIT = {"GLACIER": "3-5 hours (Standard tier; Expedited: 1-5 minutes)", "DEEP_ARCHIVE": "up to 12 hours (Standard tier)"}
+
+
+def restore_hint(bucket: str, key: str, storage_class: str | None) -> str:
+    """How to get an archived object back, in one line: the commands and how long it takes."""
+    request = '{"Days":7,"GlacierJobParameters":{"Tier":"Standard"}}'
+    wait = RESTORE_WAIT.get(storage_class or "", "hours")
+    return (f"restore it first with `drumscribe restore {key}` or `aws s3api restore-object --bucket {bucket} --key {key} "
+            f"--restore-request '{request}'`, wait {wait}, then run this again")
 
 
 class _Reader(io.RawIOBase):
