@@ -112,7 +112,7 @@ def show(
             f"job      {t.job_id or job_id}" + (f"  (user {t.user_id})" if t.user_id else ""),
             f"source   {t.source.name or t.source.key or '?'}",
             f"created  {_date(t.created_at)} UTC",
-            f"length   {_duration(t.duration)}   tempo {t.tempo:.1f} BPM   {len(t.beats)} beats",
+            f"length   {_duration(t.duration)}   tempo {f'{t.tempo:.1f} BPM' if t.tempo is not None else 'none (no steady pulse)'}   {len(t.beats)} beats",
             f"hits     {counts}",
             "",
             render_tab(t, chosen),

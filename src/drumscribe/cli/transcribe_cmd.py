@@ -113,7 +113,14 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def _summary(outcome: Outcome, written: list[Path]) -> str:
+def tempo_text(tempo: float | None, tracked: bool = True) -> str:
+    """``120.0 BPM``; without a tempo, why: no steady pulse, or beats not tracked (``--no-beats``)."""
+    if tempo is not None:
+        return f"{tempo:.1f} BPM"
+    return "no steady pulse" if tracked else "beats not tracked"
+
+
+def _summary(outcome: Outcome, written: list[Path], beats: bool = True) -> str:
     from drumscribe.transcription.result import Transcription
 
     result = Transcription.from_json(outcome.document or "")
@@ -121,7 +128,7 @@ def _summary(outcome: Outcome, written: list[Path]) -> str:
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
     lines = [
-        f"{outcome.input}: {_clock(result.duration)}, {result.tempo:.1f} BPM, {counts}",
+        f"{outcome.input}: {_clock(result.duration)}, {tempo_text(result.tempo, beats)}, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
     ]
     if written:
@@ -173,7 +180,7 @@ def transcribe_cmd(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
-    no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
+    no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (tempo null, no beats; MIDI at 120 BPM from 0)."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.storage import get_storage
@@ -207,7 +214,7 @@ def transcribe_cmd(
             progress.say(_failure_line(outcome), to_stderr=True)
         elif not as_json:
             # stdout; while a bar is live, rich routes stdout above it
-            progress.say(_summary(outcome, written), to_stderr=False)
+            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)

@@ -61,7 +61,7 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class Transcription:
     events: tuple[DrumEvent, ...]
-    tempo: float  # BPM
+    tempo: float | None  # BPM; None when there is no steady pulse (or beats were not tracked)
     beats: tuple[float, ...] = ()
     downbeats: tuple[float, ...] = ()
     source: SourceInfo = field(default_factory=SourceInfo)
@@ -130,7 +130,7 @@ class Transcription:
             model["thresholds"] = dict(model.get("thresholds") or {})
             return cls(
                 events=tuple(DrumEvent(**e) for e in doc.get("events") or ()),
-                tempo=float(doc["tempo"]),
+                tempo=None if doc["tempo"] is None else float(doc["tempo"]),
                 beats=tuple(doc.get("beats") or ()),
                 downbeats=tuple(doc.get("downbeats") or ()),
                 source=SourceInfo(**(doc.get("source") or {})),
@@ -159,7 +159,7 @@ class Transcription:
         from drumscribe.transcription import midi
 
         grid = midi.Grid(
-            tempo_us=int(midi.make_grid(self.tempo, None).tempo_us),
+            tempo_us=int(midi.make_grid(self.tempo or 120.0, None).tempo_us),  # no pulse: a neutral 120
             offset=self.midi_offset,
             anchor_ticks=0,
         )
