@@ -32,8 +32,10 @@ import numpy as np
 
 BEATS_PER_BAR = 4
 MIN_BPM, MAX_BPM = 55.0, 215.0
+DBN_FPS = 50  # the DBN's frame rate: beats are put back on the 100 fps activation afterwards
+NUM_TEMPI = 60  # log-spaced beat periods (at most one per whole-frame period)
 OBSERVATION_LAMBDA = 16  # madmom's default: the beat region is the first 1/16 of each beat period
-WINDOW_SECONDS = 60  # DBN window: its Viterbi memory is frames x ~5500 tempo states (~170 MB for 80 s)
+WINDOW_SECONDS = 60  # DBN window: its Viterbi memory is frames x ~3000 tempo states (~100 MB for 80 s)
 WINDOW_MARGIN_SECONDS = 10
 BEAT_WEIGHTS = {"kick": 1.0, "snare": 1.0}  # every other class counts OTHER_WEIGHT
 OTHER_WEIGHT = 0.3
@@ -44,6 +46,7 @@ MIN_BEATS = 4  # fewer beats than a bar: no steady pulse
 MIN_SUPPORT = 0.4  # at least this fraction of the beats must fall on a hit ...
 HIT_LEVEL = 0.15  # ... i.e. a weighted activation this high within SUPPORT_FRAMES of the beat
 SUPPORT_FRAMES = 3
+EDGE_TOLERANCE = 0.1  # a beat added at either end may sit this fraction of a period off the grid
 FIRST_HIT_LEVEL = 0.4  # a kick this likely (about the model's thresholds) on a beat starts bar 1
 PHASE_MARGIN = 0.25  # contrast (in activation units) below which the drum pattern is no evidence
 PEAK_FRAMES = 2  # a beat's strength per class: the largest activation within this many frames
@@ -77,35 +80,93 @@ def beat_activation(activations: np.ndarray, classes: Sequence[str]) -> np.ndarr
     return np.asarray(activations, np.float32) @ weights
 
 
-def track_beats(activation: np.ndarray, *, fps: float) -> np.ndarray:
-    """Beat frames (float, sub-frame refined) of a 1-D beat activation, the DBN run window by window."""
-    from drumscribe._madmom import madmom  # noqa: F401  (before any madmom.* import)
-    from madmom.features.beats import DBNBeatTrackingProcessor
+_dbns: dict[int, object] = {}
 
+
+def _dbn(fps: int):
+    """madmom's beat DBN, built once per process (its state space and transitions take a while)."""
+    if fps not in _dbns:
+        from drumscribe._madmom import madmom  # noqa: F401  (before any madmom.* import)
+        from madmom.features.beats import DBNBeatTrackingProcessor
+
+        _dbns[fps] = DBNBeatTrackingProcessor(min_bpm=MIN_BPM, max_bpm=MAX_BPM, fps=fps, num_tempi=NUM_TEMPI,
+                                              observation_lambda=OBSERVATION_LAMBDA, threshold=MIN_ACTIVITY)
+    return _dbns[fps]
+
+
+def track_beats(activation: np.ndarray, *, fps: float) -> np.ndarray:
+    """Beat frames (float, sub-frame refined) of a 1-D beat activation at ``fps``.
+
+    The DBN runs at ``DBN_FPS`` (the activation max-pooled: a fifth of the cost, the tempo states
+    scale with the frame rate too), window by window; each beat is then put back on the
+    activation's own peak within a pooled frame, refined to sub-frame precision, and beats the
+    DBN left out at either end are added where the drums carry on at the same period.
+    """
     act = np.asarray(activation, dtype=np.float32)
     peak = float(act.max(initial=0.0))
     if len(act) < 2 or peak < MIN_ACTIVITY:
         return np.zeros(0)
+    pool = max(1, int(round(fps / DBN_FPS)))
+    n = len(act) // pool * pool
+    pooled = act[:n].reshape(-1, pool).max(axis=1) if pool > 1 else act
     # scaled by the loudest moment so that quiet and loud recordings look alike to the DBN
-    obs = np.clip(act * (ACTIVATION_CEILING / peak), ACTIVATION_FLOOR, ACTIVATION_CEILING).astype(np.float32)
-    fps_i = int(round(fps))
-    dbn = DBNBeatTrackingProcessor(min_bpm=MIN_BPM, max_bpm=MAX_BPM, fps=fps_i,
-                                   observation_lambda=OBSERVATION_LAMBDA, threshold=MIN_ACTIVITY)
-    win, margin = WINDOW_SECONDS * fps_i, WINDOW_MARGIN_SECONDS * fps_i
+    obs = np.clip(pooled * (ACTIVATION_CEILING / peak), ACTIVATION_FLOOR, ACTIVATION_CEILING).astype(np.float32)
+    dbn_fps = int(round(fps / pool))
+    dbn = _dbn(dbn_fps)
+    win, margin = WINDOW_SECONDS * dbn_fps, WINDOW_MARGIN_SECONDS * dbn_fps
     found: list[np.ndarray] = []
     for core_start in range(0, len(obs), win):
         lo = max(0, core_start - margin)
         hi = min(len(obs), core_start + win + margin)
-        frames = np.round(np.asarray(dbn(obs[lo:hi]), dtype=np.float64) * fps_i).astype(int) + lo
+        frames = np.round(np.asarray(dbn(obs[lo:hi]), dtype=np.float64) * dbn_fps).astype(int) + lo
         core_end = core_start + win if core_start + win < len(obs) else np.inf
         found.append(frames[(frames >= core_start) & (frames < core_end)])
-    frames = np.concatenate(found) if found else np.zeros(0, int)
+    pooled_frames = np.concatenate(found) if found else np.zeros(0, int)
+    frames = [_peak_near(act, f * pool + pool // 2, pool) for f in pooled_frames]
     # windows can each claim a beat a few frames apart at a seam: keep the first
-    if len(frames) > 1:
-        frames = frames[np.concatenate([[True], np.diff(frames) > 0.5 * 60.0 * fps_i / MAX_BPM])]
+    frames = [f for i, f in enumerate(frames) if i == 0 or f - frames[i - 1] > 0.5 * 60.0 * fps / MAX_BPM]
+    frames = _extend_edges(act, _trim_edges(act, frames))
     from drumscribe.transcription.peaks import refine
 
     return np.array([f + refine(act, int(f)) for f in frames], dtype=np.float64)
+
+
+def _peak_near(act: np.ndarray, frame: int, reach: int) -> int:
+    lo, hi = max(0, frame - reach), min(len(act), frame + reach + 1)
+    return lo + int(np.argmax(act[lo:hi])) if hi > lo else min(max(frame, 0), len(act) - 1)
+
+
+def _has_hit(act: np.ndarray, frame: int) -> bool:
+    return float(act[max(0, frame - SUPPORT_FRAMES) : frame + SUPPORT_FRAMES + 1].max(initial=0.0)) >= HIT_LEVEL
+
+
+def _trim_edges(act: np.ndarray, frames: list[int]) -> list[int]:
+    """Drop beats before the first and after the last one that falls on a hit: the DBN carries the
+    pulse on through silence at either end (a fade, a file's last frame), where no one hears one."""
+    hit = [i for i, f in enumerate(frames) if _has_hit(act, int(f))]
+    return list(frames[hit[0] : hit[-1] + 1]) if hit else []
+
+
+def _extend_edges(act: np.ndarray, frames: list[int]) -> list[int]:
+    """Add beats one period before the first and after the last while a hit is there (the DBN's
+    bar pointer often starts a beat late: a downbeat at 0.000 s would be lost, and bar 1 with it)."""
+    if len(frames) < MIN_BEATS:
+        return frames
+    frames = list(frames)
+    head, tail = float(np.median(np.diff(frames[:MIN_BEATS]))), float(np.median(np.diff(frames[-MIN_BEATS:])))
+    reach = max(SUPPORT_FRAMES, int(round(EDGE_TOLERANCE * head)))  # beats drift: look a little either side
+    while frames[0] - head >= -reach:
+        f = _peak_near(act, int(round(frames[0] - head)), reach)
+        if act[f] < HIT_LEVEL or f >= frames[0]:
+            break
+        frames.insert(0, f)
+    reach = max(SUPPORT_FRAMES, int(round(EDGE_TOLERANCE * tail)))
+    while frames[-1] + tail <= len(act) - 1 + reach:
+        f = _peak_near(act, int(round(frames[-1] + tail)), reach)
+        if act[f] < HIT_LEVEL or f <= frames[-1]:
+            break
+        frames.append(f)
+    return frames
 
 
 def supported(activation: np.ndarray, frames: np.ndarray) -> float:
@@ -114,8 +175,7 @@ def supported(activation: np.ndarray, frames: np.ndarray) -> float:
         return 0.0
     act = np.asarray(activation)
     idx = np.clip(np.round(frames).astype(int), 0, len(act) - 1)
-    hits = [act[max(0, i - SUPPORT_FRAMES) : i + SUPPORT_FRAMES + 1].max() >= HIT_LEVEL for i in idx]
-    return float(np.mean(hits))
+    return float(np.mean([_has_hit(act, int(i)) for i in idx]))
 
 
 def strengths_at(activations: np.ndarray, frames: np.ndarray) -> np.ndarray:
