@@ -257,3 +257,15 @@ def test_numpy_resampler_matches_scipy_resample_poly(source_rate):
     for n in (1, 3, len(x)):
         expected = scipy_resample_poly(x[:n], up, down)
         assert resample_poly(x[:n], up, down) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("samples", [100, 512, 2205, 22050 * 3 + 7])
+def test_block_stft_gives_madmoms_features_exactly(samples):
+    """The features the model was trained on: BlockSTFTProcessor only changes how they are computed."""
+    from drumscribe.transcription.features import FeatureProcessor
+    from madmom.audio.stft import ShortTimeFourierTransformProcessor
+
+    madmoms = FeatureProcessor()
+    madmoms.processors[2] = ShortTimeFourierTransformProcessor()  # madmom's frame-by-frame STFT
+    x = (np.random.default_rng(samples).standard_normal(samples) * 0.3).astype(np.float32)
+    np.testing.assert_allclose(FeatureProcessor()(x), madmoms(x), rtol=0, atol=1e-6)
