@@ -1,7 +1,8 @@
 """Drum-transcription accuracy on the MDB Drums development subset (never shipped, never copied).
 
     .venv/bin/python benchmarks/accuracy.py                      # packaged model, own path
-    .venv/bin/python benchmarks/accuracy.py --pipeline           # through pipeline.transcribe()
+    .venv/bin/python benchmarks/accuracy.py --pipeline           # through pipeline.transcribe(), beats included
+    .venv/bin/python benchmarks/accuracy.py --madmom-downbeats   # + madmom's full downbeat tracker (slow)
     .venv/bin/python benchmarks/accuracy.py --model PATH --offset 0.008 --json out.json
 
 Per class (KD, SD, HH, TT, CY): precision / recall / F at ±50 ms and ±20 ms, true positives,
@@ -367,7 +368,8 @@ def main(argv=None) -> int:
         if not a.no_beats:
             rhythm_fns["drumscribe"] = lambda wav: (run(wav).beats, run(wav).downbeats)
 
-        how = f"pipeline.transcribe(beats=False) with {'model ' + str(a.model) if a.model else 'the packaged model'}"
+        how = (f"pipeline.transcribe(beats={not a.no_beats}) with "
+               f"{'model ' + str(a.model) if a.model else 'the packaged model'}")
     else:
         runner = ModelRunner(a.model)
         th = json.loads(a.thresholds) if a.thresholds else None
