@@ -90,3 +90,11 @@ def test_a_clip_shorter_than_the_network_context_is_transcribed(real_model):
     clip *= np.sqrt(np.linspace(1.0, 0.0, len(clip)))  # faded out: a hard cut of a ringing kick is a click
     t = transcribe(clip, sample_rate=SR, model=real_model)
     assert [e.instrument for e in t.events] == ["kick"] and t.tempo is None
+
+
+def test_two_hits_and_noise_have_no_tempo(real_model):
+    two_hits = render([(0.5, "snare", 1.0), (4.0, "kick", 1.0)], 6.0, SR)
+    noise = (np.random.default_rng(0).standard_normal(5 * SR) * 0.1).astype(np.float32)  # sets off "crashes"
+    for signal in (two_hits, noise):
+        t = transcribe(signal, sample_rate=SR, model=real_model)
+        assert t.tempo is None and t.beats == () and t.downbeats == ()

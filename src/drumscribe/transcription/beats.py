@@ -9,9 +9,12 @@ DBN's memory grows with frames x tempo states, so it runs on overlapping windows
 sub-frame peak of the activation and given the model's onset offset, so a beat sits exactly on
 the drum hit that marks it (madmom's own beat networks put it about 10 ms early).
 
-No pulse: fewer than ``MIN_BEATS`` beats, or beats that mostly fall where nothing is struck
-(``MIN_SUPPORT``), mean there is no steady pulse to report: no beats, no downbeats, tempo
-``None`` (silence, a single hit, a 0.1 s clip, noise).
+No pulse: fewer than ``MIN_BEATS`` beats, beats that mostly fall where nothing is struck
+(``MIN_SUPPORT``), or fewer than ``MIN_BEATS`` beats with a kick or snare on them (noise sets off
+the cymbal output, not a pulse) mean there is no steady pulse to report: no beats, no downbeats,
+tempo ``None`` (silence, a single hit, two hits, a 0.1 s clip, noise). Hits struck at random can
+still get one: the DBN finds a slow, smooth pulse through a good share of them, and a test of how
+many hits sit on its grid would also reject shuffles and 16th-note ghost notes.
 
 Downbeats (4/4): which of every four beats starts the bar is read from the drum pattern, the
 classic rock/pop cue. Per position in the bar, the mean kick, snare and crash activations on the
@@ -232,6 +235,9 @@ def analyse(activations: np.ndarray, classes: Sequence[str], *, fps: float, offs
     groups = _groups(classes)
     at = strengths_at(activations, frames)
     per_beat = {g: (at[:, cols].max(axis=1) if cols else np.zeros(len(frames))) for g, cols in groups.items()}
+    if groups["kick"] or groups["snare"]:  # a pulse is carried by the kick and snare, not by cymbals alone
+        if np.sum(np.maximum(per_beat["kick"], per_beat["snare"]) >= FIRST_HIT_LEVEL) < MIN_BEATS:
+            return BeatResult()
     first, how = downbeat_phase(per_beat["kick"], per_beat["snare"], per_beat["crash"])
     times = np.maximum(frames / float(fps) + offset, 0.0)
     beats = [round(float(b), 4) for b in times]
