@@ -124,3 +124,21 @@ def test_beat_tracker_finds_the_tempo_of_a_synthesized_groove(groove_signal, rea
     on_grid = [b for b in result.beats if 0.45 < b < 16.5]
     assert all(abs((b - 0.5) / 0.5 - round((b - 0.5) / 0.5)) < 0.05 for b in on_grid)
     assert result.downbeats[0] == pytest.approx(0.5, abs=0.02)  # the groove's first kick
+
+
+def test_eighth_notes_tracked_as_beats_are_halved():
+    backbone = np.array([True, False] * 8)  # a kick or snare on every other "beat" only
+    assert beats.eighth_note_parity(backbone, 150.0) == 0
+    assert beats.eighth_note_parity(~backbone, 150.0) == 1
+    assert beats.eighth_note_parity(np.ones(16, bool), 150.0) is None  # on every beat: a fast beat
+    assert beats.eighth_note_parity(backbone, 110.0) is None  # slower: a brushed snare may just be missed
+
+
+def test_a_slow_groove_is_not_tracked_at_double_tempo(real_model):
+    from synth import groove
+
+    signal = render(groove(8, bpm=75.0, start=0.3), 27.5, SR)
+    feats = FeatureProcessor()(resample(signal, SR, SAMPLE_RATE))
+    result = beats.analyse(real_model.activations(feats), real_model.classes, fps=real_model.fps, offset=real_model.offset)
+    assert result.tempo == pytest.approx(75.0, rel=0.02)  # its eighth-note hi-hats alone would say 150
+    assert result.downbeats[0] == pytest.approx(0.3, abs=0.02)

@@ -16,6 +16,10 @@ tempo ``None`` (silence, a single hit, two hits, a 0.1 s clip, noise). Hits stru
 still get one: the DBN finds a slow, smooth pulse through a good share of them, and a test of how
 many hits sit on its grid would also reject shuffles and 16th-note ghost notes.
 
+Octave: a slow groove's eighth-note hi-hats can carry the DBN to twice the tempo; tracked at
+130 BPM or faster with the kick and snare on every other beat only, every other beat is dropped
+(``eighth_note_parity``).
+
 Downbeats (4/4): which of every four beats starts the bar is read from the drum pattern, the
 classic rock/pop cue. Per position in the bar, the mean kick, snare and crash activations on the
 beats give two contrasts: *backbeat* (kick minus snare on beats 1 and 3 against 2 and 4) decides
@@ -52,6 +56,8 @@ SUPPORT_FRAMES = 3
 EDGE_TOLERANCE = 0.1  # a beat added at either end may sit this fraction of a period off the grid
 FIRST_HIT_LEVEL = 0.4  # a kick this likely (about the model's thresholds) on a beat starts bar 1
 PHASE_MARGIN = 0.25  # contrast (in activation units) below which the drum pattern is no evidence
+HALVE_FROM_BPM = 130.0  # tracked this fast or faster (half: 65 BPM or more), a kick/snare on only every other beat halves it
+HALVE_SHARE = 0.9  # ... on at least this share of one half of the beats and at most 1 - it of the other
 PEAK_FRAMES = 2  # a beat's strength per class: the largest activation within this many frames
 
 
@@ -211,6 +217,23 @@ def downbeat_phase(kick: np.ndarray, snare: np.ndarray, crash: np.ndarray) -> tu
     return (parity or 0), "first beat"
 
 
+def eighth_note_parity(backbone: np.ndarray, bpm: float) -> int | None:
+    """Which half of the beats to keep (0 or 1) when the tracked "beats" are eighth notes, else None.
+
+    A slow groove's hi-hat eighth notes can carry the DBN to double tempo (75 BPM tracked at 150).
+    The sign: at ``HALVE_FROM_BPM`` or faster, every other beat carries the kick or snare and the
+    beats between carry neither (``backbone``: per beat, a kick or snare on it). A real fast beat
+    has its backbone on every beat (a kick or snare on each) or on an irregular share of them.
+    """
+    if bpm < HALVE_FROM_BPM or len(backbone) < 2 * MIN_BEATS:
+        return None
+    share = [float(np.mean(backbone[p::2])) for p in (0, 1)]
+    for p in (0, 1):
+        if share[p] >= HALVE_SHARE and share[1 - p] <= 1.0 - HALVE_SHARE:
+            return p
+    return None
+
+
 def tempo_of(beats) -> float | None:
     """60 / the median inter-beat interval (robust to a few missed or extra beats); None without two beats."""
     beats = np.asarray(beats, dtype=np.float64)
@@ -236,8 +259,13 @@ def analyse(activations: np.ndarray, classes: Sequence[str], *, fps: float, offs
     at = strengths_at(activations, frames)
     per_beat = {g: (at[:, cols].max(axis=1) if cols else np.zeros(len(frames))) for g, cols in groups.items()}
     if groups["kick"] or groups["snare"]:  # a pulse is carried by the kick and snare, not by cymbals alone
-        if np.sum(np.maximum(per_beat["kick"], per_beat["snare"]) >= FIRST_HIT_LEVEL) < MIN_BEATS:
+        backbone = np.maximum(per_beat["kick"], per_beat["snare"]) >= FIRST_HIT_LEVEL
+        if np.sum(backbone) < MIN_BEATS:
             return BeatResult()
+        keep = eighth_note_parity(backbone, 60.0 * fps / float(np.median(np.diff(frames))))
+        if keep is not None:  # the DBN followed the hi-hat's eighth notes: the beat is every other one
+            frames = frames[keep::2]
+            per_beat = {g: v[keep::2] for g, v in per_beat.items()}
     first, how = downbeat_phase(per_beat["kick"], per_beat["snare"], per_beat["crash"])
     times = np.maximum(frames / float(fps) + offset, 0.0)
     beats = [round(float(b), 4) for b in times]
