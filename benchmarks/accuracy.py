@@ -1,7 +1,8 @@
 """Drum-transcription accuracy on the MDB Drums development subset (never shipped, never copied).
 
     .venv/bin/python benchmarks/accuracy.py                      # packaged model, own path
-    .venv/bin/python benchmarks/accuracy.py --pipeline           # through pipeline.transcribe()
+    .venv/bin/python benchmarks/accuracy.py --pipeline           # through pipeline.transcribe(), beats included
+    .venv/bin/python benchmarks/accuracy.py --madmom-downbeats   # + madmom's full downbeat tracker (slow)
     .venv/bin/python benchmarks/accuracy.py --model PATH --offset 0.008 --json out.json
 
 Per class (KD, SD, HH, TT, CY): precision / recall / F at ±50 ms and ±20 ms, true positives,
@@ -13,6 +14,12 @@ counted as SD/HH. Matching: ``mir_eval.util.match_events`` (maximum bipartite ma
 window, the same as ``mir_eval.onset.f_measure``), or an equivalent greedy matcher without mir_eval.
 Label quirks of the data (see its README): ride counts as CY; three drum-only tracks annotate no
 hi-hat at all, so any hi-hat output there counts as a false positive.
+
+Rhythm: beat and downbeat F-measure (``mir_eval.beat.f_measure``: ±70 ms, no trimming of the first
+5 s, the tracks are short) against ``annotations/beats`` (one file per song, beats numbered 1-4;
+1 = downbeat), the mean over tracks, and the median offset of matched beats (estimate - annotation).
+``--madmom-downbeats`` adds madmom's full downbeat tracker (RNNDownBeatProcessor, 8 BLSTMs, and
+DBNDownBeatTrackingProcessor, 3/4 or 4/4) on the same tracks for comparison, with its CPU time.
 """
 
 from __future__ import annotations
@@ -44,6 +51,67 @@ def tracks(data: Path) -> dict[str, list[tuple[str, Path, Path]]]:
                 items.append((name, wav, ann))
         out[kind] = items
     return out
+
+
+def read_beats(data: Path, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(beat times, downbeat times) annotated for a song, or None."""
+    path = data / "annotations" / "beats" / f"MusicDelta_{name}_MIX.beats"
+    if not path.exists():
+        return None
+    rows = np.loadtxt(path, ndmin=2)
+    return rows[:, 0], rows[rows[:, 1] == 1, 0]
+
+
+def _beat_f(ref: np.ndarray, est) -> float:
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(ref, np.asarray(est, float)))
+
+
+def rhythm_scores(items, data: Path, estimates) -> dict | None:
+    """Mean beat / downbeat F over the tracks that have beat annotations, per track, median offset."""
+    try:
+        import mir_eval
+    except ImportError:
+        return None
+    per_track, offsets = {}, []
+    for (name, _, _), est in zip(items, estimates):
+        ref = read_beats(data, name)
+        if ref is None or est is None:
+            continue
+        beats, downbeats = est
+        per_track[name] = {"beat_F": _beat_f(ref[0], beats), "downbeat_F": _beat_f(ref[1], downbeats)}
+        b = np.asarray(beats, float)
+        offsets += [float(b[j] - ref[0][i]) for i, j in mir_eval.util.match_events(ref[0], b, 0.07)] if len(b) else []
+    if not per_track:
+        return None
+    return {
+        "beat_F": float(np.mean([t["beat_F"] for t in per_track.values()])),
+        "downbeat_F": float(np.mean([t["downbeat_F"] for t in per_track.values()])),
+        "median_beat_offset_ms": float(np.median(offsets) * 1000) if offsets else None,
+        "per_track": per_track,
+    }
+
+
+class MadmomDownbeats:
+    """madmom's full downbeat tracker, for comparison: 8 BLSTMs + the bar-pointer DBN (3/4 or 4/4)."""
+
+    def __init__(self):
+        from drumscribe._madmom import madmom  # noqa: F401  (before any madmom.* import)
+        from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+
+        self.rnn = RNNDownBeatProcessor()
+        self.dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)
+        self.cpu_seconds = 0.0
+
+    def __call__(self, wav: Path):
+        from drumscribe.transcription.audio import load
+
+        x = load(wav, 44100).samples
+        t = time.process_time()
+        found = self.dbn(self.rnn(x))
+        self.cpu_seconds += time.process_time() - t
+        return found[:, 0], found[found[:, 1] == 1, 0]
 
 
 def read_annotations(path: Path) -> dict[str, np.ndarray]:
@@ -124,6 +192,7 @@ class ModelRunner:
         self.curves: dict[Path, np.ndarray] = {}  # per-class band curves, for the open/closed hi-hat split
         self.feature_seconds = 0.0
         self.network_seconds = 0.0
+        self.beat_seconds = 0.0
         self.audio_seconds = 0.0
 
     def activations(self, wav: Path) -> np.ndarray:
@@ -141,6 +210,16 @@ class ModelRunner:
             self.feature_seconds += t1 - t
             self.audio_seconds += len(x) / self.model.sample_rate
         return self.cache[wav]
+
+    def rhythm(self, wav: Path):
+        """(beats, downbeats) from the activations, as the pipeline finds them."""
+        from drumscribe.transcription import beats
+
+        m = self.model
+        t = time.process_time()
+        found = beats.analyse(self.activations(wav), m.classes, fps=m.fps, offset=m.offset)
+        self.beat_seconds += time.process_time() - t
+        return found.beats, found.downbeats
 
     def events(self, wav: Path, thresholds=None, offset=None):
         from drumscribe.transcription import hihat
@@ -180,7 +259,8 @@ def hihat_split_counts(items, events) -> dict[str, int]:
     return counts
 
 
-def evaluate(data: Path, events_fn) -> dict:
+def evaluate(data: Path, events_fn, rhythm_fns: dict | None = None) -> dict:
+    """``rhythm_fns``: {label: wav -> (beats, downbeats)}, each scored against the beat annotations."""
     out = {}
     for kind, items in tracks(data).items():
         events = [events_fn(wav) for _, wav, _ in items]
@@ -188,6 +268,26 @@ def evaluate(data: Path, events_fn) -> dict:
         out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
         out[kind]["per_track"] = {name: score([pt])["50ms"] for (name, _, _), pt in zip(items, per_track)}
         out[kind]["hihat_open_closed"] = hihat_split_counts(items, events)
+        out[kind]["rhythm"] = {}
+        for label, fn in (rhythm_fns or {}).items():
+            scores = rhythm_scores(items, data, [fn(wav) for _, wav, _ in items])
+            if scores is not None:
+                out[kind]["rhythm"][label] = scores
+    return out
+
+
+def output_classes_of(model) -> dict[str, list[str]]:
+    """Eval class -> the instruments the model plays into it (hi-hat: closed, and open by the split)."""
+    from drumscribe.transcription.instruments import INSTRUMENTS
+    from drumscribe.transcription.pipeline import note_of
+
+    out: dict[str, list[str]] = {c: [] for c in CLASSES}
+    for c in model.classes:
+        name = note_of(c)[0]
+        for played in ([name, "hihat_open"] if name == "hihat_closed" else [name]):
+            ec = INSTRUMENTS[played].eval_class
+            if ec in out and played not in out[ec]:
+                out[ec].append(played)
     return out
 
 
@@ -200,8 +300,10 @@ def format_per_track(results: dict) -> str:
     return "\n".join(lines)
 
 
-def format_table(results: dict) -> str:
+def format_table(results: dict, outputs: dict[str, list[str]] | None = None) -> str:
     lines = []
+    if outputs:
+        lines.append("\noutput classes: " + "; ".join(f"{c} = {' + '.join(v) or '(none)'}" for c, v in outputs.items()))
     for kind, res in results.items():
         lines.append(f"\n{kind} ({', '.join(res['tracks'])})")
         lines.append(f"{'class':6}" + "".join(f"{'P':>7}{'R':>7}{'F':>7}{'TP':>6}{'FP':>6}{'FN':>6}  |" for _ in WINDOWS)
@@ -218,6 +320,12 @@ def format_table(results: dict) -> str:
         for k in ("mean3", "mean5"):
             label = "KD/SD/HH" if k == "mean3" else "5-class"
             lines.append(f"mean F {label}: ±50 ms {res['50ms'][k]:.3f}   ±20 ms {res['20ms'][k]:.3f}")
+        for label, r in res.get("rhythm", {}).items():
+            off = r["median_beat_offset_ms"]
+            lines.append(f"rhythm, {label}: beat F {r['beat_F']:.3f}   downbeat F {r['downbeat_F']:.3f}   "
+                         f"median beat offset {off:+.1f} ms" if off is not None else f"rhythm, {label}: no beats")
+            lines.append("  per track (beat F / downbeat F): " + "  ".join(
+                f"{n} {t['beat_F']:.2f}/{t['downbeat_F']:.2f}" for n, t in r["per_track"].items()))
         h = res.get("hihat_open_closed")
         if h and sum(h.values()):
             lines.append(f"hi-hat open/closed, detected hats matched to annotated ones: open called open "
@@ -235,20 +343,33 @@ def main(argv=None) -> int:
     p.add_argument("--thresholds", type=str, default=None, help='override thresholds, JSON {"kick": 0.5, ...}')
     p.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
     p.add_argument("--per-track", action="store_true", help="also print per-track figures")
+    p.add_argument("--no-beats", action="store_true", help="skip the beat and downbeat figures")
+    p.add_argument("--madmom-downbeats", action="store_true",
+                   help="also score madmom's full downbeat tracker (8 BLSTMs + DBN; slow) for comparison")
     a = p.parse_args(argv)
     if not (a.data / "audio").is_dir():
         print(f"no MDB dev data at {a.data}; skipping", file=sys.stderr)
         return 0
     t0 = time.perf_counter()
+    rhythm_fns: dict = {}
     if a.pipeline:
         from drumscribe.transcription.pipeline import transcribe
 
-        def events_fn(wav):
-            if a.model is not None:
-                return transcribe(wav, model=a.model, beats=False).events
-            return transcribe(wav, beats=False).events
+        done: dict = {}
 
-        how = f"pipeline.transcribe(beats=False) with {'model ' + str(a.model) if a.model else 'the packaged model'}"
+        def run(wav):
+            if wav not in done:
+                done[wav] = transcribe(wav, model=a.model, beats=not a.no_beats)
+            return done[wav]
+
+        def events_fn(wav):
+            return run(wav).events
+
+        if not a.no_beats:
+            rhythm_fns["drumscribe"] = lambda wav: (run(wav).beats, run(wav).downbeats)
+
+        how = (f"pipeline.transcribe(beats={not a.no_beats}) with "
+               f"{'model ' + str(a.model) if a.model else 'the packaged model'}")
     else:
         runner = ModelRunner(a.model)
         th = json.loads(a.thresholds) if a.thresholds else None
@@ -256,19 +377,33 @@ def main(argv=None) -> int:
         def events_fn(wav):
             return runner.events(wav, thresholds=th, offset=a.offset)
 
+        if not a.no_beats:
+            rhythm_fns["drumscribe"] = runner.rhythm
+
         m = runner.model
         how = (f"model {m.name} {m.version} classes={m.classes} thresholds={th or m.thresholds} "
                f"offset={a.offset if a.offset is not None else m.offset}")
-    results = evaluate(a.data, events_fn)
+    madmom_ref = MadmomDownbeats() if a.madmom_downbeats else None
+    if madmom_ref is not None:
+        rhythm_fns["madmom RNNDownBeatProcessor + DBNDownBeatTrackingProcessor"] = madmom_ref
+    results = evaluate(a.data, events_fn, rhythm_fns)
     print(f"MDB Drums dev, {how}")
-    print(format_table(results))
+    from drumscribe.transcription.pipeline import get_model
+
+    print(format_table(results, output_classes_of(get_model(a.model))))
     if a.per_track:
         print(format_per_track(results))
     if not a.pipeline and runner.audio_seconds:
         au = runner.audio_seconds
         print(f"\nspeed over {au:.0f} s of audio (threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): "
               f"features {au / runner.feature_seconds:.0f}x real time, network {au / runner.network_seconds:.0f}x, "
-              f"both {au / (runner.feature_seconds + runner.network_seconds):.0f}x")
+              f"both {au / (runner.feature_seconds + runner.network_seconds):.0f}x"
+              + (f", beats and downbeats {au / runner.beat_seconds:.0f}x (CPU)" if runner.beat_seconds else ""))
+    if madmom_ref is not None and madmom_ref.cpu_seconds:
+        import soundfile as sf
+
+        au = sum(sf.info(str(w)).duration for items in tracks(a.data).values() for _, w, _ in items)
+        print(f"madmom's full downbeat tracker: {au / madmom_ref.cpu_seconds:.1f}x real time (CPU, drum-only and mixes)")
     print(f"\n({time.perf_counter() - t0:.1f} s)")
     if a.json:
         a.json.write_text(json.dumps(results, indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from service_helpers import post_form, run_job, ticket, upload, wait
 
@@ -52,7 +53,7 @@ def test_result_page_has_the_summary_the_tab_and_links(client, song):
     done = run_job(client, song)
     page = client.get(f"/api/jobs/{done['job_id']}/view")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "song.wav" in page.text and "120.0 BPM" in page.text
+    assert "song.wav" in page.text and re.search(r"1(19\.[5-9]|20\.[0-4]) BPM", page.text)
     assert "BD  |O-------O-------|" in page.text  # the drum tab
     assert ">MIDI</a>" in page.text and ">JSON</a>" in page.text
     # the page itself is static and user-free; /jobs/<id> serves it for the result view

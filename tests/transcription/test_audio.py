@@ -240,3 +240,32 @@ def test_threads_decoding_mp3s_at_once_leave_stderr_working(tmp_path, capfd):
     os.write(2, b"still here\n")  # fd 2 is the real stderr again, not a trap left behind
     err = capfd.readouterr().err
     assert err.endswith("still here\n") and "MPEG" not in err
+
+
+@pytest.mark.parametrize("source_rate", [8000, 11025, 22050, 44100, 48000, 96000])
+def test_numpy_resampler_matches_scipy_resample_poly(source_rate):
+    """audio.resample avoids importing scipy.signal (~0.9 s of start-up) but must give its output."""
+    from math import gcd
+
+    from scipy.signal import resample_poly as scipy_resample_poly
+
+    from drumscribe.transcription.resample import resample_poly
+
+    g = gcd(source_rate, 22050)
+    up, down = 22050 // g, source_rate // g
+    x = np.random.default_rng(source_rate).standard_normal(source_rate // 3 + 7).astype(np.float32)
+    for n in (1, 3, len(x)):
+        expected = scipy_resample_poly(x[:n], up, down)
+        assert resample_poly(x[:n], up, down) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("samples", [100, 512, 2205, 22050 * 3 + 7])
+def test_block_stft_gives_madmoms_features_exactly(samples):
+    """The features the model was trained on: BlockSTFTProcessor only changes how they are computed."""
+    from drumscribe.transcription.features import FeatureProcessor
+    from madmom.audio.stft import ShortTimeFourierTransformProcessor
+
+    madmoms = FeatureProcessor()
+    madmoms.processors[2] = ShortTimeFourierTransformProcessor()  # madmom's frame-by-frame STFT
+    x = (np.random.default_rng(samples).standard_normal(samples) * 0.3).astype(np.float32)
+    np.testing.assert_allclose(FeatureProcessor()(x), madmoms(x), rtol=0, atol=1e-6)

@@ -1,4 +1,4 @@
-"""Velocities from the signal; tempo, beats and downbeats from madmom's beat models."""
+"""Velocities from the signal; tempo, beats and downbeats from the drum activations."""
 
 from __future__ import annotations
 
@@ -39,9 +39,8 @@ def test_halving_a_kick_costs_six_db_of_velocity():
     assert v[1] / v[0] == pytest.approx(0.71, abs=0.03)
 
 
-def test_tempo_is_the_median_inter_beat_interval_with_a_default():
-    assert beats.tempo_of([]) == beats.DEFAULT_TEMPO == 120.0
-    assert beats.tempo_of([1.0]) == 120.0
+def test_tempo_is_the_median_inter_beat_interval_and_none_without_a_pulse():
+    assert beats.tempo_of([]) is None and beats.tempo_of([1.0]) is None
     assert beats.tempo_of([0, 0.5, 1.0, 1.5, 2.6, 3.1]) == pytest.approx(120.0)  # one gap ignored
 
 
@@ -55,29 +54,91 @@ def pulse_activation(seconds, period, phase=0.0, fps=100):
 def test_beats_are_tracked_window_by_window_without_seams(monkeypatch):
     monkeypatch.setattr(beats, "WINDOW_SECONDS", 20)
     monkeypatch.setattr(beats, "WINDOW_MARGIN_SECONDS", 5)
-    found = beats.track_beats(pulse_activation(70, 0.5, 0.25))
+    found = beats.track_beats(pulse_activation(70, 0.5, 0.25), fps=100) / 100
     assert len(found) == pytest.approx(140, abs=1)
     ibi = np.diff(found)
     assert ibi.min() > 0.45 and ibi.max() < 0.55  # no duplicates or gaps where windows meet
 
 
-def test_downbeats_take_the_phase_with_the_strongest_downbeat_activation():
-    times = np.arange(0.5, 30.0, 0.5)
-    down = np.zeros(3000, np.float32)
-    for t in times[2::4]:  # the third beat starts each bar
-        down[int(round(t * 100))] = 0.8
-    picked, ratio = beats.pick_downbeats(times, down)
-    assert np.allclose(picked, times[2::4]) and ratio > beats.DOWNBEAT_MIN_RATIO
+CLASSES = ("kick", "snare", "hihat_closed", "tom_mid", "crash")
 
 
-def test_silence_has_no_beats_and_the_default_tempo():
-    result = beats.analyse(np.zeros((500, 2), np.float32))
-    assert (result.beats, result.downbeats, result.tempo) == ([], [], 120.0)
+def strike(act, seconds, name, level=0.9, fps=100):
+    """A hit as the network shows it: a peak a few frames wide."""
+    frame, column = int(round(seconds * fps)), CLASSES.index(name)
+    for d, share in ((-1, 0.4), (0, 1.0), (1, 0.6), (2, 0.2)):
+        if 0 <= frame + d < len(act):
+            act[frame + d, column] = max(act[frame + d, column], level * share)
 
 
-def test_beat_tracker_finds_the_tempo_of_a_synthesized_groove(groove_signal):
-    act = beats.BeatActivationProcessor()(resample(groove_signal, SR, beats.SAMPLE_RATE))
-    result = beats.analyse(act)
+def drum_activations(bars, pattern, *, beat=0.5, start=0.0, fps=100):
+    """Activations of a drum pattern: ``pattern[j]`` = classes struck on beat j of each bar (eighth hats on top)."""
+    act = np.zeros((int((start + bars * 4 * beat + 1) * fps), len(CLASSES)), np.float32)
+    for bar in range(bars):
+        for j, names in enumerate(pattern):
+            for name in names:
+                strike(act, start + (bar * 4 + j) * beat, name)
+        for e in range(8):
+            strike(act, start + (bar * 4 + e / 2) * beat, "hihat_closed", 0.8)
+    return act
+
+
+def test_beats_come_from_the_drums_and_sit_on_the_hits_with_the_model_offset():
+    act = drum_activations(8, [("kick",), ("snare",), ("kick",), ("snare",)], start=0.5)
+    result = beats.analyse(act, CLASSES, fps=100, offset=0.007)
+    assert result.tempo == pytest.approx(120.0, rel=0.01)
+    expected = 0.5 + 0.5 * np.arange(32) + 0.007  # not an eighth-note (hi-hat) tempo, not early
+    assert len(result.beats) == 32 and np.abs(np.array(result.beats) - expected).max() < 0.006
+
+
+@pytest.mark.parametrize("pattern, first, how", [
+    ([("kick",), ("snare",), ("kick",), ("snare",)], 0, "first kick"),  # kick 1 and 3: the drums cannot tell 1 from 3
+    ([("kick", "crash"), ("snare",), ("kick",), ("snare",)], 0, "pattern"),  # a crash marks beat 1
+    ([("kick",), ("snare",), (), ("snare",)], 0, "pattern"),  # kick on 1 only
+])
+def test_downbeat_phase_is_read_from_the_drum_pattern(pattern, first, how):
+    act = drum_activations(8, pattern, start=0.5)
+    result = beats.analyse(act, CLASSES, fps=100)
+    assert result.downbeats == result.beats[first::4] and result.phase_from == how
+
+
+def test_a_pickup_beat_before_the_first_kick_is_not_bar_one():
+    # one snare beat of pickup at 0.5 s, then bars with the kick on 1 and 3 from 1.0 s
+    act = drum_activations(8, [("kick",), ("snare",), ("kick",), ("snare",)], start=1.0)
+    strike(act, 0.5, "snare")
+    result = beats.analyse(act, CLASSES, fps=100)
+    assert result.beats[0] == pytest.approx(0.5, abs=0.01) and result.downbeats[0] == pytest.approx(1.0, abs=0.01)
+
+
+def test_no_steady_pulse_means_no_beats_and_no_tempo():
+    cymbals_only = drum_activations(8, [("crash",), ("crash",), ("crash",), ("crash",)])
+    for act in (np.zeros((500, 5), np.float32), drum_activations(1, [("kick",), (), (), ()])[:100], cymbals_only):
+        result = beats.analyse(act, CLASSES, fps=100)
+        assert (result.beats, result.downbeats, result.tempo) == ([], [], None)
+
+
+def test_beat_tracker_finds_the_tempo_of_a_synthesized_groove(groove_signal, real_model):
+    feats = FeatureProcessor()(resample(groove_signal, SR, SAMPLE_RATE))
+    result = beats.analyse(real_model.activations(feats), real_model.classes, fps=real_model.fps, offset=real_model.offset)
     assert result.tempo == pytest.approx(120.0, rel=0.03)
     on_grid = [b for b in result.beats if 0.45 < b < 16.5]
-    assert all(abs((b - 0.5) / 0.5 - round((b - 0.5) / 0.5)) < 0.1 for b in on_grid)
+    assert all(abs((b - 0.5) / 0.5 - round((b - 0.5) / 0.5)) < 0.05 for b in on_grid)
+    assert result.downbeats[0] == pytest.approx(0.5, abs=0.02)  # the groove's first kick
+
+
+def test_eighth_notes_tracked_as_beats_are_halved():
+    backbone = np.array([True, False] * 8)  # a kick or snare on every other "beat" only
+    assert beats.eighth_note_parity(backbone, 150.0) == 0
+    assert beats.eighth_note_parity(~backbone, 150.0) == 1
+    assert beats.eighth_note_parity(np.ones(16, bool), 150.0) is None  # on every beat: a fast beat
+    assert beats.eighth_note_parity(backbone, 110.0) is None  # slower: a brushed snare may just be missed
+
+
+def test_a_slow_groove_is_not_tracked_at_double_tempo(real_model):
+    from synth import groove
+
+    signal = render(groove(8, bpm=75.0, start=0.3), 27.5, SR)
+    feats = FeatureProcessor()(resample(signal, SR, SAMPLE_RATE))
+    result = beats.analyse(real_model.activations(feats), real_model.classes, fps=real_model.fps, offset=real_model.offset)
+    assert result.tempo == pytest.approx(75.0, rel=0.02)  # its eighth-note hi-hats alone would say 150
+    assert result.downbeats[0] == pytest.approx(0.3, abs=0.02)

@@ -49,7 +49,7 @@ def setup_lifecycle(
     ),
     no_archive: bool = typer.Option(False, "--no-archive", help="Remove the uploads/ archive rule. Without any archive option the rule in place is kept."),
 ) -> None:
-    """Apply lifecycle-policy.json (temp/ 1 day, processed/ 30, unfinished multipart uploads 1); optionally archive uploads/ after N days."""
+    """Apply lifecycle-policy.json: temp/ deleted after 1 day, processed/ (results) after 30 days, uploads/ (originals) kept until you delete them; unfinished multipart uploads aborted after 1 day. Optionally archive uploads/ after N days."""
     _run(ctx, ["lifecycle"], bucket, region, dry_run, None, False, infrequent_access, None, Path(".env"), False,
          archive_uploads_after=archive_after, archive_class=archive_class, remove_archive=no_archive)
 

@@ -138,15 +138,16 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def _summary(outcome: Outcome, written: list[Path]) -> str:
+def _summary(outcome: Outcome, written: list[Path], beats: bool = True) -> str:
     from drumscribe.transcription.result import Transcription
+    from drumscribe.views.summary import format_tempo as tempo_text
 
     result = Transcription.from_json(outcome.document or "")
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items()) or "no hits"
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
     lines = [
-        f"{outcome.input}: {_clock(result.duration)}, {result.tempo:.1f} BPM, {counts}",
+        f"{outcome.input}: {_clock(result.duration)}, {tempo_text(result.tempo, beats)}, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
         f"  original {job['upload_key']} ({_stored_what(job)})",
     ]
@@ -204,7 +205,7 @@ def transcribe_cmd(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
-    no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (faster; tempo 120, MIDI starts at 0)."),
+    no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (tempo null, no beats; MIDI at 120 BPM from 0)."),
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
@@ -246,7 +247,7 @@ def transcribe_cmd(
             progress.say(_failure_line(outcome), to_stderr=True)
         elif not as_json:
             # stdout; while a bar is live, rich routes stdout above it
-            progress.say(_summary(outcome, written), to_stderr=False)
+            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)

@@ -6,7 +6,7 @@ into a temporary float file on disk, which is then read like any other, chunk by
 
 Sources: a path, ``bytes``, a binary file object, or a numpy array with its ``sample_rate``.
 Multichannel audio is mixed to mono (mean of the channels) and resampled with
-``scipy.signal.resample_poly`` (exact rational factor from the gcd of the two rates).
+``resample.resample_poly`` (scipy's resample_poly in numpy; exact rational factor from the gcd of the two rates).
 
 Long files are never decoded whole: :func:`chunks` reads overlapping windows with
 ``SoundFile.seek`` so memory depends on the chunk length, not on the file length. Every window
@@ -42,7 +42,7 @@ from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from drumscribe.transcription.resample import resample_poly  # numpy: scipy.signal costs ~0.9 s to import
 
 from drumscribe.errors import InputError
 

@@ -179,11 +179,13 @@ def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: fl
     # the beats before the first downbeat follow; whatever is not a whole 4/4 bar is a pickup bar
     sixteenth = period_us / 1e6 / 4
     lead = beats[0]
-    lead_16 = max(1, round(lead / sixteenth)) if lead * 1e6 * TICKS_PER_BEAT / period_us >= 1 else 0
+    # a first beat less than half a 16th in (a song that starts on its first beat, give or take the
+    # onset's own few ms) is the origin itself: bar 1 starts at 0, no pickup of a 16th at a freak tempo
+    lead_16 = round(lead / sixteenth)
     pickup = (lead_16 + 4 * (d % BEATS_PER_BAR)) % (4 * BEATS_PER_BAR)
     first_tick = lead_16 * TICKS_PER_BEAT // 4
     points = [(b, first_tick + i * TICKS_PER_BEAT) for i, b in enumerate(beats)]
-    if lead_16 == 0:  # the first beat is at 0 (within a tick): it is the origin
+    if lead_16 == 0:  # the first beat is at 0 (within half a 16th): the origin stands in for it
         points = points[1:]
     signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)
     if pickup:

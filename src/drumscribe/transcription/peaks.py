@@ -40,7 +40,8 @@ def _peaks(act: np.ndarray, threshold: float, min_frames: int) -> np.ndarray:
     return np.sort(np.array(keep, int))
 
 
-def _refine(act: np.ndarray, i: int) -> float:
+def refine(act: np.ndarray, i: int) -> float:
+    """Sub-frame position of the peak at ``i`` (-0.5..0.5): the vertex of a parabola through it and its neighbours."""
     if 0 < i < len(act) - 1:
         a, b, c = float(act[i - 1]), float(act[i]), float(act[i + 1])
         den = a - 2 * b + c
@@ -69,7 +70,7 @@ def detect_onsets(activations: np.ndarray, model, *, thresholds: dict | None = N
     for c, name in enumerate(classes):
         a = act[:, c]
         for i in _peaks(a, float(th[name]), min_frames):
-            t = (i + _refine(a, int(i))) / fps + off
+            t = (i + refine(a, int(i))) / fps + off
             onsets.append(Onset(time=max(0.0, float(t)), instrument=name, confidence=float(a[i]), frame=int(i)))
     onsets.sort(key=lambda o: (o.time, classes.index(o.instrument)))
     return onsets

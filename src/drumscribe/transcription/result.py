@@ -70,7 +70,7 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class Transcription:
     events: tuple[DrumEvent, ...]
-    tempo: float  # BPM
+    tempo: float | None  # BPM; None when there is no steady pulse (or beats were not tracked)
     beats: tuple[float, ...] = ()
     downbeats: tuple[float, ...] = ()
     source: SourceInfo = field(default_factory=SourceInfo)
@@ -139,7 +139,7 @@ class Transcription:
             model["thresholds"] = dict(model.get("thresholds") or {})
             return cls(
                 events=tuple(DrumEvent(**e) for e in doc.get("events") or ()),
-                tempo=float(doc["tempo"]),
+                tempo=None if doc["tempo"] is None else float(doc["tempo"]),
                 beats=tuple(doc.get("beats") or ()),
                 downbeats=tuple(doc.get("downbeats") or ()),
                 source=_known(SourceInfo, doc.get("source") or {}),
@@ -184,7 +184,7 @@ class Transcription:
 
         midi.check_options(align, tracks)
         notes = load_note_map(note_map)
-        tempo_map = midi.beat_tempo_map(self.beats, self.downbeats, self.tempo, align=align, midi_offset=self.midi_offset)
+        tempo_map = midi.beat_tempo_map(self.beats, self.downbeats, self.tempo or 120.0, align=align, midi_offset=self.midi_offset)
         events = ((e.time, notes.note(e.instrument, e.note), e.velocity, e.instrument) for e in self.events)
         data = midi.midi_bytes(midi.build_midi(events, tempo_map, tracks=tracks))
         if path is None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from drumscribe.errors import InputError
 from drumscribe.views.lanes import bars, colour, display_name, lanes
-from drumscribe.views.summary import format_date, format_duration, model_name, source_name
+from drumscribe.views.summary import format_date, format_duration, format_tempo, model_name, source_name
 
 SAFE_SCHEMES = {"", "http", "https", "file", "data", "blob"}  # never javascript: or the like
 
@@ -86,7 +86,7 @@ def _summary(t: Any, links: Mapping[str, str], links_expire: str | None) -> str:
         ("Job", t.job_id or ""),
         ("Created", f"{format_date(t.created_at)} UTC" if t.created_at else ""),
         ("Length", format_duration(t.duration)),
-        ("Tempo", f"{t.tempo:.1f} BPM, {len(t.beats)} beats, {len(t.downbeats)} bars detected"),
+        ("Tempo", f"{format_tempo(t.tempo)}, {len(t.beats)} beats, {len(t.downbeats)} bars detected"),
         ("Model", model_name(t)),
     ]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows if v)

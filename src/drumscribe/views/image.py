@@ -84,7 +84,8 @@ def render_image(transcription: Any, format: str = "png", *, bars: str | Sequenc
     ax.set_xlabel("seconds", fontsize=8, color="#4b5563")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    title = f"{source_name(t)}   {t.tempo:.0f} BPM   {sum(1 for _ in shown)} hits"
+    tempo = f"{t.tempo:.0f} BPM" if t.tempo is not None else "no steady pulse"
+    title = f"{source_name(t)}   {tempo}   {sum(1 for _ in shown)} hits"
     fig.text(0.01, 1 - 0.12 / fig.get_figheight(), title, fontsize=10, va="top", ha="left", parse_math=False)
     buffer = io.BytesIO()
     from matplotlib import rc_context

@@ -28,6 +28,13 @@ def source_name(transcription: Any) -> str:
     return source.name or (source.key.rsplit("/", 1)[-1] if source.key else "") or "?"
 
 
+def format_tempo(tempo: float | None, tracked: bool = True) -> str:
+    """``120.0 BPM``; without a tempo, why: no steady pulse, or beats not tracked (``--no-beats``)."""
+    if tempo is not None:
+        return f"{tempo:.1f} BPM"
+    return "no steady pulse" if tracked else "beats not tracked"
+
+
 def model_name(transcription: Any) -> str:
     model = transcription.model
     return " ".join(part for part in (model.name, model.version) if part) or "?"
@@ -40,6 +47,6 @@ def summary_lines(transcription: Any, job_id: str | None = None) -> list[str]:
         f"job      {t.job_id or job_id or '?'}" + (f"  (user {t.user_id})" if t.user_id else ""),
         f"source   {t.source.name or t.source.key or '?'}",
         f"created  {format_date(t.created_at)} UTC",
-        f"length   {format_duration(t.duration)}   tempo {t.tempo:.1f} BPM   {len(t.beats)} beats",
+        f"length   {format_duration(t.duration)}   tempo {format_tempo(t.tempo)}   {len(t.beats)} beats",
         f"hits     {format_hits(t.counts()) or 'no hits'}",
     ]
