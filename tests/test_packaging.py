@@ -66,3 +66,11 @@ def test_python_m_drumscribe_version():
     result = subprocess.run([sys.executable, "-m", "drumscribe", "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.strip() == f"drumscribe {drumscribe.__version__}"
+
+
+def test_click_is_not_imported_directly():
+    # typer vendors its own click and does not depend on PyPI's: a plain `pip install drumscribe`
+    # has no `click` module (moto[server] in the test extra brings one, which hid this once).
+    offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                 if re.search(r"^\s*(import click\b|from click\b)", p.read_text(), re.M)]
+    assert offenders == []

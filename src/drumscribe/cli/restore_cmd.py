@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import List
 
-import click
 import typer
 
 from drumscribe.cli.app import app, settings_from
@@ -23,4 +22,4 @@ def restore_cmd(
 
     storage = S3Storage(settings_from(ctx))
     for key in keys:
-        click.echo(restore(key, days=days, tier=tier, storage=storage))
+        typer.echo(restore(key, days=days, tier=tier, storage=storage))

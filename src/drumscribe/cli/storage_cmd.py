@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 
 from drumscribe.cli.app import app, err, force_local, settings_from
@@ -57,7 +56,7 @@ def upload_cmd(
     storage = get_storage(settings, prefer_local=force_local(ctx))
     for path in files:
         info = upload(path, storage=storage, settings=settings, content_type=content_type)
-        click.echo(info.key)
+        typer.echo(info.key)
 
 
 @app.command("ls")
@@ -81,17 +80,17 @@ def ls_cmd(
             }
             for o in objects
         ]
-        click.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(rows, indent=2))
         return
     if not objects:
         err.print(f"No objects under {storage.uri(prefix) if prefix else storage.uri()}")
         return
     width = max(len("KEY"), *(len(o.key) for o in objects))
     size_width = max(len("SIZE"), *(len(str(o.size)) for o in objects))
-    click.echo(f"{'KEY':<{width}}  {'SIZE':>{size_width}}  MODIFIED")
+    typer.echo(f"{'KEY':<{width}}  {'SIZE':>{size_width}}  MODIFIED")
     for o in objects:
         modified = o.last_modified.strftime("%Y-%m-%d %H:%M:%S") if o.last_modified else "-"
-        click.echo(f"{o.key:<{width}}  {o.size:>{size_width}}  {modified}")
+        typer.echo(f"{o.key:<{width}}  {o.size:>{size_width}}  {modified}")
 
 
 @app.command("get")
@@ -107,7 +106,7 @@ def get_cmd(
     if target.exists() and not force:
         raise InputError(f"{target} already exists", hint="pass --force to overwrite it")
     written = _storage(ctx).download(key, target)
-    click.echo(str(written))
+    typer.echo(str(written))
 
 
 @app.command("rm")
@@ -129,7 +128,7 @@ def rm_cmd(
     present = [k for k in keys if storage.exists(k)]
     missing = [k for k in keys if k not in present]
     for key in storage.delete_many(present) if present else []:
-        click.echo(f"deleted {key}")
+        typer.echo(f"deleted {key}")
     if missing:
         raise NotFoundError(f"not found: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
 
@@ -148,4 +147,4 @@ def presign_cmd(
     storage = _storage(ctx)
     if not put:
         storage.head(key)  # a URL to a missing object would only fail later, in someone's browser
-    click.echo(storage.presign(key, expires=seconds, method="PUT" if put else "GET", content_type=content_type))
+    typer.echo(storage.presign(key, expires=seconds, method="PUT" if put else "GET", content_type=content_type))
