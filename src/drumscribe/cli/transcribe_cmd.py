@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
-import click
 import typer
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
@@ -182,14 +181,14 @@ class _Progress:
         if self.bar is not None:
             self.bar.advance(self.task)
         elif self.total > 1 and outcome.ok:  # a failure is reported by its own error line
-            click.echo(f"[{self.done}/{self.total}] done: {outcome.input}", err=True)
+            typer.echo(f"[{self.done}/{self.total}] done: {outcome.input}", err=True)
 
     def say(self, text: str, *, to_stderr: bool) -> None:
         """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""
         if self.bar is not None and (to_stderr or out.is_terminal):
             self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
-            click.echo(text, err=to_stderr)
+            typer.echo(text, err=to_stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -276,13 +275,13 @@ def transcribe_cmd(
     if as_json:
         documents = [outcomes[i].document for i in range(len(items)) if outcomes[i].ok]
         if len(items) == 1 and documents:
-            click.echo(documents[0])
+            typer.echo(documents[0])
         elif len(items) > 1:
-            click.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
+            typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
     failed = [o for o in outcomes.values() if not o.ok]
     if failed:
         if len(items) > 1:
-            click.echo(f"{len(failed)} of {len(items)} inputs failed.", err=True)
+            typer.echo(f"{len(failed)} of {len(items)} inputs failed.", err=True)
         codes = {o.exit_code for o in failed}
         # SystemExit, not typer.Exit: GuardedGroup passes SystemExit through untouched
         raise SystemExit(codes.pop() if len(codes) == 1 else 1)
