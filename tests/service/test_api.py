@@ -49,16 +49,53 @@ def test_the_upload_is_stored_once_under_the_users_prefix(client, song):
     assert uploads == [key]  # the job read the browser's upload; it did not store a second copy
 
 
-def test_result_page_has_the_summary_the_tab_and_links(client, song):
+def page_data(html: str) -> dict:
+    """The JSON block the result page's script draws the grid from (hits, lanes, the original's URL)."""
+    return json.loads(re.search(r'<script type="application/json" id="drumscribe-data">(.*?)</script>', html, re.S).group(1))
+
+
+def test_result_page_has_the_grid_the_summary_the_tab_and_links(client, song):
     done = run_job(client, song)
     page = client.get(f"/api/jobs/{done['job_id']}/view")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "song.wav" in page.text and re.search(r"1(19\.[5-9]|20\.[0-4]) BPM", page.text)
-    assert "BD  |O-------O-------|" in page.text  # the drum tab
-    assert ">MIDI</a>" in page.text and ">JSON</a>" in page.text
+    html = page.text
+    assert "song.wav" in html and re.search(r"1(19\.[5-9]|20\.[0-4]) BPM", html)  # the summary (a 120 BPM groove)
+    data = page_data(html)
+    assert len(data["hits"]) == sum(done["result"]["counts"].values()) == 24  # one grid hit per event
+    assert [lane["name"] for lane in data["lanes"]] == ["hihat_closed", "snare", "kick"]
+    assert "BD  |O-------O-------|" in html  # the text tab, under the grid
+    assert "default-src 'none'" in html  # the view's own CSP: only its hashed script and style run
+
+    links = dict((label, href.replace("&amp;", "&")) for href, label in re.findall(r'<a href="([^"]+)"[^>]*>(MIDI|JSON)</a>', html))
+    assert client.get(links["MIDI"]).content.startswith(b"MThd")  # signed links: no token needed
+    assert json.loads(client.get(links["JSON"]).content)["job_id"] == done["job_id"]
+    assert "links valid until" in html
+    # the original plays from the upload the browser made, through a signed link too
+    assert data["audio"].startswith("/api/files?key=uploads%2Ftester%2F")
+    assert client.get(data["audio"]).content == song
+
     # the page itself is static and user-free; /jobs/<id> serves it for the result view
     assert client.get(f"/jobs/{done['job_id']}").text == client.get("/").text
     assert "app.js" in client.get("/").text and client.get("/static/app.js").status_code == 200
+
+
+def test_result_page_links_only_the_users_own_stored_original(client, song):
+    done = run_job(client, song)
+    root = load_settings().local_root
+    result = root / keys.transcription_key("tester", done["job_id"])
+    own = json.loads(result.read_text())["source"]["key"]
+
+    (root / own).unlink()  # the upload is gone: the synthesized drums play alone
+    assert page_data(client.get(f"/api/jobs/{done['job_id']}/view").text)["audio"] is None
+
+    # a result naming someone else's upload never gets a link to it
+    theirs = root / "uploads" / "bob" / "20261201T000000Z_0123456789ab_secret.wav"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(song)
+    doc = json.loads(result.read_text())
+    doc["source"]["key"] = theirs.relative_to(root).as_posix()
+    result.write_text(json.dumps(doc))
+    assert page_data(client.get(f"/api/jobs/{done['job_id']}/view").text)["audio"] is None
 
 
 def test_a_failed_job_shows_one_line_and_can_be_retried(client):

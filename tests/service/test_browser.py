@@ -8,12 +8,15 @@ cleanly when chromium is not installed.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from service_helpers import ALICE, free_port, serve_process
+from service_helpers import ALICE, bearer, free_port, serve_process
 
 from drumscribe.provision import setup
 
@@ -44,6 +47,45 @@ def served(moto_server, bucket_name, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
     with serve_process(tmp_path / "serve.log", port) as served_origin:
         yield served_origin
+
+
+def check_result_page(page, origin: str, row, *, links_from: str, token: str | None = None) -> None:
+    """Open a done job's result page from its row and use it as a listener would: the grid has a
+    hit per event, the original plays (from ``links_from``) under the synthesized drums, the MIDI
+    downloads; the page runs sandboxed with no script errors and no access to the app's storage."""
+    job_id = row.get_attribute("data-job-id")
+    request = urllib.request.Request(f"{origin}/api/jobs/{job_id}", headers=bearer(token) if token else {})
+    counts = json.load(urllib.request.urlopen(request, timeout=10))["result"]["counts"]
+    errors = []
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text} {m.location}") if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+
+    row.query_selector("a[href^='/jobs/']").click()
+    page.wait_for_selector("#result:not([hidden])")
+    frame = page.frame_locator("#result-frame")
+    frame.locator("body[data-state=ready]").wait_for(timeout=10_000)
+    assert frame.locator(".hit").count() == sum(counts.values())  # one grid hit per event
+    assert "groove.wav" in frame.locator("h1").text_content() and "BPM" in frame.locator("#summary").text_content()
+    assert "BD  |" in frame.locator("#tab pre").text_content()
+    inside = page.query_selector("#result-frame").content_frame()
+    links = inside.evaluate("Object.fromEntries([...document.links].map((a) => [a.textContent, a.href]))")
+    assert set(links) == {"MIDI", "JSON"} and all(url.startswith(links_from) for url in links.values())
+    assert inside.evaluate("origin") == "null"  # an opaque origin: sandboxed scripts, not the app's
+    assert inside.evaluate("(() => { try { return localStorage.length; } catch (e) { return e.name; } })()") == "SecurityError"
+    assert inside.evaluate("document.getElementById('original').src").startswith(links_from.replace("/api/files?", "/api/files"))
+    frame.locator("#play").click()
+    deadline = time.monotonic() + 15
+    while inside.evaluate("document.getElementById('original').currentTime") < 0.3:  # the original plays...
+        assert time.monotonic() < deadline, frame.locator("#status").text_content()
+        page.wait_for_timeout(50)
+    assert inside.evaluate("document.body.dataset.state") == "playing"  # ...with the synthesized drums over it
+    assert frame.locator("#orig-on").is_checked()
+    frame.locator("#play").click()
+
+    with page.expect_download() as download:  # a link opens a new tab, outside the sandbox, that downloads
+        frame.locator("a", has_text="MIDI").click()
+    assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+    assert errors == []
 
 
 def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, served, moto_server, bucket_name, song, tmp_path):
@@ -78,11 +120,8 @@ def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, ser
     page.wait_for_function("document.querySelectorAll('#jobs tr[data-state=done]').length == 2", timeout=30_000)
     assert "dropped.wav" in page.text_content("#jobs")
 
-    # the job's own result page: the summary and the tab, without a reload of the list
-    row.query_selector("a[href^='/jobs/']").click()
-    page.wait_for_selector("#result:not([hidden])")
-    frame = page.frame_locator("#result-frame")
-    assert "BD  |" in frame.locator("pre").text_content(timeout=10_000)
+    # the job's own result page, without a reload of the list: grid, playback, summary, downloads
+    check_result_page(page, served, row, links_from=f"{moto_server}/{bucket_name}/")
 
 
 def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(chromium, monkeypatch, song, tmp_path):
@@ -107,3 +146,4 @@ def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(
         with page.expect_download() as download:
             row.query_selector("a.download[data-kind=midi]").click()
         assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+        check_result_page(page, origin, row, links_from=f"{origin}/api/files?", token=ALICE)

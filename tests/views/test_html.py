@@ -33,6 +33,19 @@ def test_job_strings_are_escaped_everywhere():
     assert page.count("<script") == 2  # the JSON data block and our script, nothing else
 
 
+def test_a_tab_given_to_the_page_is_shown_as_text_under_the_summary():
+    page = render_html(groove(), tab="BD  |O---o---|\n<script>window.pwned=2</script>")
+    assert page.index('id="summary"') < page.index('<section id="tab"') < page.index('id="drumscribe-data"')
+    assert "BD  |O---o---|\n&lt;script&gt;window.pwned=2&lt;/script&gt;</pre>" in page
+    assert page.count("<script") == 2
+    assert '<section id="tab"' not in render_html(groove())  # only when asked for
+
+
+def test_links_open_a_new_tab_so_the_page_stays():
+    page = render_html(groove(), links={"MIDI": "output.mid"})
+    assert '<a href="output.mid" download target="_blank" rel="noopener">MIDI</a>' in page
+
+
 def test_safe_url_keeps_links_a_page_may_hold():
     for url in ("output.mid", "../mirror/a%20b.wav", "file:///x/y.wav", "https://b.s3.amazonaws.com/k?X-Amz-Signature=1",
                 "data:audio/ogg;base64,AAAA"):

@@ -45,7 +45,7 @@ def page_data(html: str) -> dict:
 
 
 def hrefs(html: str) -> dict[str, str]:
-    return {label: url.replace("&amp;", "&") for url, label in re.findall(r'<a href="([^"]+)" download>([^<]+)</a>', html)}
+    return {label: url.replace("&amp;", "&") for url, label in re.findall(r'<a href="([^"]+)" download[^>]*>([^<]+)</a>', html)}
 
 
 def test_every_format_in_the_table_renders_a_transcription():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -25,6 +26,7 @@ from drumscribe.service.s3service import LOCAL_FILES_PATH, LOCAL_UPLOAD_PATH
 
 router = APIRouter(prefix="/api")
 FORM_OVERHEAD = 64 * 1024  # room for the form fields around the file in a multipart body
+LINK_SECONDS = 3600  # how long the result page's links (original, MIDI, JSON) work
 
 
 def context(request: Request) -> Context:
@@ -198,9 +200,11 @@ async def view(job_id: str, request: Request, user: str = Depends(current_user))
         transcription = await asyncio.to_thread(ctx.transcription, user, job_id)
     except NotFoundError:
         raise HTTPException(404, f"no finished job {job_id}") from None
-    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id)),
-             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id))}
-    return HTMLResponse(render_result(transcription, links))
+    expires = datetime.now(timezone.utc) + timedelta(seconds=LINK_SECONDS)
+    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id), LINK_SECONDS),
+             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id), LINK_SECONDS)}
+    audio = await _original_url(ctx, user, transcription.source.key)
+    return HTMLResponse(render_result(transcription, links, audio_url=audio, links_expire=expires))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobStatus, status_code=202, summary="Run a failed or interrupted job again")
@@ -276,6 +280,17 @@ async def _find(ctx: Context, user: str, job_id: str) -> JobStatus:
     if summary is None:
         raise HTTPException(404, f"no job {job_id}")
     return summary
+
+
+async def _original_url(ctx: Context, user: str, key: str | None) -> str | None:
+    """A browser link to a job's original upload: only one of the caller's own, and only while it is stored."""
+    try:
+        key = jobs.check_upload_key(user, key or "")
+    except DrumscribeError:
+        return None  # no key, or one outside uploads/{user}/: the page plays the synthesized drums alone
+    if not await ctx.service.file_exists(key):
+        return None
+    return await ctx.service.browser_url(key, LINK_SECONDS)
 
 
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:

@@ -96,7 +96,9 @@ def _summary(t: Any, links: Mapping[str, str], links_expire: str | None) -> str:
         f"<b>{count}</b></li>" for name, count in counts.items()
     ) or "<li>no hits</li>"
     safe = {label: safe_url(url) for label, url in links.items()}
-    anchors = " ".join(f'<a href="{escape(url, quote=True)}" download>{escape(label)}</a>' for label, url in safe.items() if url)
+    # a new tab: following a link never replaces the page (or, served in a frame, the frame)
+    anchors = " ".join(f'<a href="{escape(url, quote=True)}" download target="_blank" rel="noopener">{escape(label)}</a>'
+                       for label, url in safe.items() if url)
     expiry = f' <span class="note">(links valid until {escape(links_expire)})</span>' if anchors and links_expire else ""
     return (
         f'<table class="facts">{body}<tr><th>Hits</th><td><ul class="counts">{hits}</ul>'
@@ -114,6 +116,7 @@ def render_html(
     audio_type: str = "audio/ogg",
     links: Mapping[str, str] | None = None,
     links_expire: datetime | str | None = None,
+    tab: str | None = None,
 ) -> str:
     """The page of ``transcription`` as one HTML string.
 
@@ -121,6 +124,7 @@ def render_html(
     ``file://`` URL or a presigned https URL); or ``audio``: its bytes, embedded as a ``data:`` URI
     (see :func:`drumscribe.views.embed.embeddable_audio` to compress it first). ``links``: label ->
     URL of files to offer (the MIDI and JSON), ``links_expire`` when presigned ones stop working.
+    ``tab``: a text drum tab (``render_tab``'s) to show under the summary, as plain text.
     """
     t = transcription
     if audio is not None and audio_url:
@@ -142,6 +146,7 @@ def render_html(
         heading=escape(source_name(t)),
         css=css,
         summary=_summary(t, links or {}, links_expire),
+        tab=f'\n<section id="tab" aria-label="Drum tab"><pre>{escape(tab)}</pre></section>' if tab else "",
         data=_json_for_html(_page_data(t, source)),
         script=script,
     )
@@ -176,7 +181,7 @@ _TEMPLATE = """<!DOCTYPE html>
   <div id="labels"></div>
   <div id="scroller"><div id="canvas"><div id="ruler"></div><div id="lanes"></div><div id="playhead"></div></div></div>
 </section>
-<section id="summary" aria-label="Summary">{summary}</section>
+<section id="summary" aria-label="Summary">{summary}</section>{tab}
 <audio id="original" preload="auto"></audio>
 <script type="application/json" id="drumscribe-data">{data}</script>
 <script>{script}</script>
