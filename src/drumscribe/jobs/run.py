@@ -24,7 +24,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
@@ -88,29 +88,35 @@ def expand_inputs(inputs: list[str], *, settings: Settings | None = None) -> lis
     Folders expand to their audio files (recursive, sorted), ``s3://bucket/prefix/`` (or a bare
     bucket) to its audio objects. An input that expands to nothing yields one error entry.
     """
-    out: list[tuple[str, str | None]] = []
+    return list(iter_inputs(inputs, settings=settings))
+
+
+def iter_inputs(inputs: list[str], *, settings: Settings | None = None) -> Iterator[tuple[str, str | None]]:
+    """``expand_inputs`` lazily: an S3 prefix is listed page by page as the caller consumes it."""
     for item in inputs:
         try:
             if is_s3_uri(item):
                 bucket, key = parse_s3_uri(item)
                 if key and not key.endswith("/"):
-                    out.append((item, None))
+                    yield item, None
                     continue
                 settings = settings or load_settings()
-                found = [f"s3://{bucket}/{o.key}" for o in s3_storage_for(bucket, settings).list(key) if audio.is_audio_name(o.key)]
+                found = False
+                for o in s3_storage_for(bucket, settings).list(key):
+                    if audio.is_audio_name(o.key):
+                        found = True
+                        yield f"s3://{bucket}/{o.key}", None
                 if not found:
                     raise InputError(f"{item}: no audio objects under this prefix")
-                out.extend((f, None) for f in found)
             elif Path(item).is_dir():
-                found = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and audio.is_audio_name(p.name))
-                if not found:
+                paths = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and audio.is_audio_name(p.name))
+                if not paths:
                     raise InputError(f"{item}: folder holds no audio files ({', '.join(sorted(audio.AUDIO_EXTENSIONS))})")
-                out.extend((f, None) for f in found)
+                yield from ((f, None) for f in paths)
             else:
-                out.append((item, None))
+                yield item, None
         except DrumscribeError as exc:
-            out.append((item, str(exc)))
-    return out
+            yield item, str(exc)
 
 
 def _results_storage(storage: Storage | None, settings: Settings) -> Storage:
@@ -167,8 +173,14 @@ def transcribe_and_store(
     model: Any = None,
     beats: bool = True,
     chunk_seconds: int | None = None,
+    job_id: str | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[Transcription, JobResult]:
-    """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results."""
+    """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
+
+    ``job_id``: the id to write under (default: a new one); a batch passes its own so that a retry
+    after a dead worker knows which half-written job to clear. ``timings``: see ``transcribe``.
+    """
     from drumscribe.storage.uploads import upload
     from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
 
@@ -198,10 +210,12 @@ def transcribe_and_store(
             original = upload(local, storage=store, settings=settings, user_id=user, filename=filename)
             upload_key, uploaded = original.key, True
 
-        job_id = keys.new_job_id()
+        job_id = keys.validate_job_id(job_id) if job_id else keys.new_job_id()
         midi_key, json_key = keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
         try:
-            result = transcribe(local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown)
+            result = transcribe(
+                local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown, timings=timings
+            )
             result = result.with_ids(
                 job_id=job_id,
                 user_id=user,
