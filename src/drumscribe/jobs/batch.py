@@ -109,7 +109,7 @@ class TaskOptions:
 
     settings: tuple[tuple[str, Any], ...]  # SHARED_SETTINGS of the client
     user: str
-    prefer_local: bool = False
+    storage: str = "s3"  # the client's results storage, "s3" or "local": workers must use the same
     model: Any = None  # a model file path, a loaded model, or None for the packaged one
     beats: bool = True
     skip_done: bool = True
@@ -122,12 +122,18 @@ _context: dict[Any, tuple[Settings, Any]] = {}  # per worker process: settings a
 
 
 def _worker_context(opts: TaskOptions) -> tuple[Settings, Any]:
-    if opts.settings not in _context:
+    key = (opts.settings, opts.storage)
+    if key not in _context:
+        from drumscribe.jobs.run import s3_storage_for
         from drumscribe.storage import get_storage
 
         settings = load_settings(overrides={k: v for k, v in opts.settings if v is not None})
-        _context[opts.settings] = settings, get_storage(settings, prefer_local=opts.prefer_local, announce=False)
-    return _context[opts.settings]
+        if opts.storage == "s3":  # never fall back to a worker's local disk: no credentials is an error
+            storage = s3_storage_for(settings.bucket, settings)
+        else:
+            storage = get_storage(settings, prefer_local=True, announce=False)
+        _context[key] = settings, storage
+    return _context[key]
 
 
 def _worker_name() -> str:
@@ -168,7 +174,8 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
                 return BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration,
                                    task_seconds=time.perf_counter() - start, worker=_worker_name())
         job_id = opts.job_id or keys.new_job_id()
-        _cleanup(storage, opts.user, job_id)  # what an attempt killed mid-write left (a no-op the first time)
+        if storage.exists(keys.midi_key(opts.user, job_id)):  # an attempt was killed between its two writes
+            _cleanup(storage, opts.user, job_id)
         timings: dict[str, float] = {}
         result, job = transcribe_and_store(item, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
                                            beats=opts.beats, job_id=job_id, timings=timings)
@@ -262,7 +269,7 @@ def transcribe_many(
     loaded = get_model(model)  # a bad model fails once, here
     done = {} if force else complete_jobs(storage, user, loaded.name, loaded.version)
     opts = TaskOptions(
-        settings=tuple((name, getattr(settings, name)) for name in SHARED_SETTINGS), user=user, prefer_local=prefer_local,
+        settings=tuple((name, getattr(settings, name)) for name in SHARED_SETTINGS), user=user, storage=storage.name,
         model=str(model) if isinstance(model, os.PathLike) else model, beats=beats, skip_done=not force, documents=documents,
     )
     items = iter_inputs(list(inputs), settings=settings)
@@ -368,6 +375,9 @@ def _run_on_dask(items, opts: TaskOptions, done: dict, cluster: Any, jobs, retri
         if isinstance(storage, LocalStorage) and not same_machine:
             raise ConfigError("workers of a remote Dask cluster cannot write to this machine's local storage",
                               hint="configure an S3 bucket (`drumscribe setup`), or use --cluster local")
+        from drumscribe.jobs._dask_plugin import Preload
+
+        client.register_plugin(Preload(opts))  # model and storage client loaded once per worker, as it joins
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         shared = client.scatter(done, broadcast=True) if done else None  # sent once per worker, not per task
         in_flight: dict[Any, tuple[int, str, str]] = {}

@@ -72,6 +72,12 @@ def s3_storage_for(bucket: str, settings: Settings) -> Storage:
     """S3 storage for ``bucket``; a one-line ``ConfigError`` when S3 is not configured."""
     from drumscribe import aws
 
+    # one client per bucket and credentials per process: building a boto3 client (and finding
+    # credentials) costs ~90 ms, more than the S3 requests of a whole job, and a batch worker runs many
+    key = (bucket, settings.endpoint_url, settings.region_name, settings.profile, settings.access_key_id,
+           settings.secret_access_key, settings.session_token)
+    if key in _s3_storages:
+        return _s3_storages[key]
     if not aws.has_credentials(settings):
         raise ConfigError(
             f"reading s3://{bucket} needs AWS credentials but none were found",
@@ -79,7 +85,11 @@ def s3_storage_for(bucket: str, settings: Settings) -> Storage:
         )
     from drumscribe.storage.s3 import S3Storage
 
-    return S3Storage(settings if settings.bucket == bucket else settings.replace(bucket=bucket))
+    _s3_storages[key] = S3Storage(settings if settings.bucket == bucket else settings.replace(bucket=bucket))
+    return _s3_storages[key]
+
+
+_s3_storages: dict[tuple, Storage] = {}
 
 
 def expand_inputs(inputs: list[str], *, settings: Settings | None = None) -> list[tuple[str, str | None]]:
