@@ -120,13 +120,13 @@ def test_a_worker_killed_mid_batch_loses_nothing(bucket, client):
     assert len(assert_only_complete_jobs(bucket)) == SONGS
 
 
-def test_a_retry_clears_what_a_killed_attempt_half_wrote(bucket):
-    """The write order leaves output.mid alone if a worker dies between the two writes; the retry clears it."""
+def test_a_retry_completes_what_a_killed_attempt_half_wrote(bucket):
+    """The write order leaves output.mid alone if a worker dies between the two writes; the retry,
+    under the same job id, overwrites it and completes the job."""
     settings = load_settings()
     job_id = keys.new_job_id()
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.put_object(Bucket=bucket, Key=keys.midi_key("tester", job_id), Body=b"MThd half")
-    s3.put_object(Bucket=bucket, Key=keys.temp_key(job_id, "scratch.wav"), Body=b"x")
     opts = batch.TaskOptions(settings=tuple((n, getattr(settings, n)) for n in batch.SHARED_SETTINGS), user="tester", job_id=job_id)
 
     result = batch.run_task(f"s3://{bucket}/{objects(bucket, 'uploads/')[0]}", opts)
@@ -134,6 +134,19 @@ def test_a_retry_clears_what_a_killed_attempt_half_wrote(bucket):
     assert result.status == "done" and result.job["job_id"] == job_id
     assert assert_only_complete_jobs(bucket) == {job_id}
     assert s3.get_object(Bucket=bucket, Key=keys.midi_key("tester", job_id))["Body"].read().startswith(b"MThd\x00")
+
+
+def test_an_input_failing_after_a_killed_attempt_leaves_nothing_behind(bucket):
+    settings = load_settings()
+    job_id = keys.new_job_id()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key=keys.midi_key("tester", job_id), Body=b"MThd half")
+    opts = batch.TaskOptions(settings=tuple((n, getattr(settings, n)) for n in batch.SHARED_SETTINGS), user="tester", job_id=job_id)
+
+    result = batch.run_task(f"s3://{bucket}/uploads/tester/deleted-meanwhile.wav", opts)
+
+    assert result.status == "failed" and "deleted-meanwhile.wav" in result.error
+    assert objects(bucket, "processed/") == []
 
 
 def test_a_bad_input_is_reported_and_the_others_finish(bucket, client):

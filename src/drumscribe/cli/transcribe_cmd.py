@@ -251,7 +251,8 @@ def _batch_summary(report: Any) -> str:
     s = report.summary()
     where = s["cluster"] or "local processes"
     return (f"{s['done']} done, {s['skipped']} skipped, {s['failed']} failed: {_clock(s['audio_seconds'])} of audio in "
-            f"{_clock(s['wall_seconds'])} ({s['audio_hours_per_hour']:.1f} audio hours per hour) on {s['workers']} workers ({where})")
+            f"{_clock(s['wall_seconds'])} ({s['audio_hours_per_hour']:.1f} audio hours per hour) on {s['workers']} "
+            f"worker{'s' if s['workers'] != 1 else ''} ({where})")
 
 
 class _BatchProgress(_Progress):

@@ -16,10 +16,11 @@ Idempotent: unless ``force``, an input whose content (sha256) already has a comp
 the same model is reported as skipped and not transcribed again. The content hash comes from
 the object's ``sha256`` metadata (every object drumscribe stores has it), else from reading it.
 
-Faults: a task whose worker dies is re-run elsewhere by Dask (bounded); every task writes under
-a job id chosen by the client, and clears what an earlier attempt of the same id left under
-``processed/`` and ``temp/`` before it starts, so a killed attempt leaves nothing half-written
-once the batch ends. Bad input is a failed result, never an exception that stops the batch.
+Faults: a task whose worker dies is re-run elsewhere by Dask (bounded). Every task writes under
+a job id chosen by the client, so a retry overwrites what the killed attempt half-wrote and
+completes it; an input that fails for good has its job prefix cleared (by the task, or by the
+client when no attempt survived), so nothing half-written stays under ``processed/`` once the
+batch ends. Bad input is a failed result, never an exception that stops the batch.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def content_sha256(item: str, settings: Settings) -> str | None:
 
 def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int = 0) -> BatchResult:
     """One input on a worker. Bad input -> a failed result; transient storage errors raise (retried)."""
-    from drumscribe.jobs.run import _cleanup, transcribe_and_store
+    from drumscribe.jobs.run import transcribe_and_store
     from drumscribe.storage import LocalStorage
     from drumscribe.transcription.pipeline import get_model
 
@@ -173,21 +174,28 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
             if existing is not None:
                 return BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration,
                                    task_seconds=time.perf_counter() - start, worker=_worker_name())
+        # a retry after a dead worker writes under the same job id: whatever the killed attempt
+        # wrote (output.mid without its transcription.json) is overwritten, then completed
         job_id = opts.job_id or keys.new_job_id()
-        if storage.exists(keys.midi_key(opts.user, job_id)):  # an attempt was killed between its two writes
-            _cleanup(storage, opts.user, job_id)
         timings: dict[str, float] = {}
         result, job = transcribe_and_store(item, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
                                            beats=opts.beats, job_id=job_id, timings=timings)
     except StorageError as exc:
         if isinstance(storage, LocalStorage) or not _transient(exc):
-            return _failed(index, item, exc, start)
+            return _given_up(storage, opts, index, item, exc, start)
         raise  # S3 hiccup: let Dask retry the task
     except DrumscribeError as exc:
-        return _failed(index, item, exc, start)
+        return _given_up(storage, opts, index, item, exc, start)
     return BatchResult(index, item, DONE, job=job.to_dict(), audio_seconds=result.duration, work_seconds=sum(timings.values()),
                        task_seconds=time.perf_counter() - start, worker=_worker_name(),
                        document=result.to_json() if opts.documents else None)
+
+
+def _given_up(storage: Any, opts: TaskOptions, index: int, item: str, exc: DrumscribeError, start: float) -> BatchResult:
+    """This input failed for good: also clear what an earlier, killed attempt of its job id left."""
+    if opts.job_id:
+        _clear_job(storage, opts.user, opts.job_id)
+    return _failed(index, item, exc, start)
 
 
 def _transient(exc: StorageError) -> bool:
@@ -411,6 +419,7 @@ def _run_on_dask(items, opts: TaskOptions, done: dict, cluster: Any, jobs, retri
                     settle(next(queue))
             for future in queue:
                 settle(future)
+            workers = max(workers, len(client.scheduler_info(n_workers=-1).get("workers", {})))  # some joined late
         except BaseException:
             client.cancel(list(in_flight))  # Ctrl-C or an error: nothing more runs for this batch
             raise
