@@ -12,11 +12,13 @@ timed. For each worker count two batches run on the same cluster: "cold" (fresh 
 processes: imports and the model load fall inside the run) and "warm" (the same workers, a new
 bucket: a long-lived cluster's steady state). With ``--repeat N`` the fastest of N is shown.
 
-Columns: wall seconds; audio hours per hour; speed-up over the first row; and where the
-worker-seconds went: ``work`` is transcription proper (decode, features, network, beats, MIDI),
-``in-task I/O`` the rest of each task (S3 head/get/list/put, hashing, the model's first load),
-``scheduling+idle`` what is left of wall x workers (submitting, Dask's per-task overhead,
-results coming back, a worker idle at the end). Overhead % = (wall x workers - work) / work.
+Columns: wall seconds; audio hours per hour; speed-up over the first row; then per task, on
+average: ``work`` (transcription proper: decode, features, network, beats, onsets), ``S3+other``
+(the rest of the task: S3 head/get/put, MIDI and JSON encoding), ``Dask gap`` (from the end of
+one task to the start of the next on the same worker: scheduling, results travelling), and the
+overhead (S3+other + gap) / work. ``start``: from the call to the first task starting (connecting,
+reading the finished jobs, listing, the workers loading the model when cold); ``tail``: from the
+last task's end to the call returning.
 """
 
 from __future__ import annotations
@@ -76,14 +78,26 @@ def timed_batch(client, workers: int, audio: list[bytes], state: str) -> dict:
     from drumscribe import transcribe_many
 
     bucket, settings = fresh_bucket(audio)
-    start = time.perf_counter()
+    t0 = time.time()
     report = transcribe_many([f"s3://{bucket}/uploads/"], cluster=client, settings=settings)
-    wall = time.perf_counter() - start
+    t1 = time.time()
     assert report.count("done") == len(audio), report.summary()
-    work = sum(r.work_seconds for r in report.results)
-    task = sum(r.task_seconds for r in report.results)
-    return {"workers": workers, "state": state, "wall": wall, "audio": report.audio_seconds, "work": work,
-            "io": task - work, "sched": wall * workers - task, "tasks": len(report.results)}
+    by_worker: dict[str, list] = {}
+    for r in report.results:
+        by_worker.setdefault(r.worker, []).append(r)
+    gaps = []  # from one task's end to the next task's start on the same worker: Dask's per-task cost
+    for tasks in by_worker.values():
+        tasks.sort(key=lambda r: r.started_at)
+        gaps += [b.started_at - a.finished_at for a, b in zip(tasks, tasks[1:])]
+    n = len(report.results)
+    return {
+        "workers": workers, "state": state, "wall": t1 - t0, "audio": report.audio_seconds,
+        "work": sum(r.work_seconds for r in report.results) / n,
+        "io": sum(r.task_seconds - r.work_seconds for r in report.results) / n,
+        "gap": sum(gaps) / max(1, len(gaps)),
+        "startup": min(r.started_at for r in report.results) - t0,
+        "tail": t1 - max(r.finished_at for r in report.results),
+    }
 
 
 def run(workers: int, audio: list[bytes]) -> list[dict]:
@@ -91,7 +105,7 @@ def run(workers: int, audio: list[bytes]) -> list[dict]:
     import distributed
 
     env = {name: os.environ[name] for name in (*ENV, "AWS_ENDPOINT_URL", "DRUMSCRIBE_HOME", "DRUMSCRIBE_CONFIG")}
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   env=env) as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(workers)
         return [timed_batch(client, workers, audio, "cold"), timed_batch(client, workers, audio, "warm")]
@@ -130,14 +144,14 @@ def main() -> None:
     print(f"{args.songs} songs x {args.seconds:g} s on a LocalCluster (processes, 1 thread each), S3 on moto; "
           f"{os.cpu_count()} cores, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'workers':>7} {'state':>5} {'wall s':>7} {'audio h/h':>9} {'speed-up':>8} {'work s':>7} {'in-task I/O s':>13} "
-          f"{'sched+idle s':>12} {'overhead':>8} {'per task':>8}")
+    print(f"{'workers':>7} {'state':>5} {'wall s':>7} {'audio h/h':>9} {'speed-up':>8} | per task: {'work s':>6} "
+          f"{'S3+other ms':>11} {'Dask gap ms':>11} {'overhead':>8} | {'start s':>7} {'tail s':>6}")
     for (state, workers), row in sorted(best.items()):
         base = best[(state, args.workers[0])]["wall"]
-        overhead = row["wall"] * row["workers"] - row["work"]
-        print(f"{workers:>7} {state:>5} {row['wall']:>7.1f} {row['audio'] / row['wall']:>9.1f} {base / row['wall']:>7.2f}x "
-              f"{row['work']:>7.1f} {row['io']:>13.2f} {row['sched']:>12.2f} {100 * overhead / row['work']:>7.1f}% "
-              f"{1000 * overhead / row['tasks']:>6.0f}ms")
+        overhead = (row["io"] + row["gap"]) / row["work"]
+        print(f"{workers:>7} {state:>5} {row['wall']:>7.1f} {row['audio'] / row['wall']:>9.1f} {base / row['wall']:>7.2f}x | "
+              f"{row['work']:>16.2f} {1000 * row['io']:>11.0f} {1000 * row['gap']:>11.0f} {100 * overhead:>7.1f}% | "
+              f"{row['startup']:>7.1f} {row['tail']:>6.1f}")
 
 
 if __name__ == "__main__":

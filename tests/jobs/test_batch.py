@@ -28,11 +28,9 @@ distributed = pytest.importorskip("distributed", reason='needs the "cluster" ext
 from synth import SR, groove, render  # noqa: E402
 
 pytestmark = pytest.mark.slow
+FAKE_KEY_ID, FAKE_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # as tests/conftest.py
 runner = CliRunner()
 SONGS = 5
-WORKER_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION",
-              "AWS_S3_BUCKET", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
-              "DRUMSCRIBE_HOME", "DRUMSCRIBE_CONFIG", "DRUMSCRIBE_USER")
 
 
 def wav_bytes(seed: int, seconds: float = 6.0) -> bytes:
@@ -55,13 +53,33 @@ def bucket(moto_server, bucket_name, monkeypatch):
     return bucket_name
 
 
+@pytest.fixture(scope="module")
+def _cluster(_moto_server_url, tmp_path_factory):
+    """Two single-threaded worker processes for the whole module (starting them takes seconds).
+
+    They get the moto endpoint and fake credentials in their own environment, and nothing of the
+    developer's: the bucket and user of each test come with its tasks, as on a real cluster.
+    """
+    home = tmp_path_factory.mktemp("workers-home")
+    env = {"AWS_ENDPOINT_URL": _moto_server_url, "AWS_ACCESS_KEY_ID": FAKE_KEY_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": str(home / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+           "DRUMSCRIBE_HOME": str(home), "DRUMSCRIBE_CONFIG": str(home / "no-config.toml")}
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(("AWS_", "DRUMSCRIBE_", "DASK_")):
+                mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)  # worker processes a nanny restarts later inherit these too
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                      env=env) as cluster, distributed.Client(cluster) as client:
+            yield client
+
+
 @pytest.fixture
-def client(bucket):
-    """Two single-threaded worker processes, with this test's S3 settings in their environment."""
-    env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  env=env) as cluster, distributed.Client(cluster) as client:
-        yield client
+def client(bucket, _cluster):
+    _cluster.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test is back
+    return _cluster
 
 
 def objects(bucket: str, prefix: str) -> list[str]:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
-from drumscribe.errors import ConfigError, DrumscribeError, StorageError
+from drumscribe.errors import ConfigError, DrumscribeError, StorageError, TranscriptionError
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 DEFAULT_RETRIES = 2
@@ -57,6 +57,8 @@ class BatchResult:
     work_seconds: float = 0.0  # transcription proper (decode, features, network, beats...)
     task_seconds: float = 0.0  # the whole task on its worker: hashing, S3 reads and writes included
     worker: str | None = None
+    started_at: float = 0.0  # the task's start and end on its worker (epoch seconds): gaps between tasks
+    finished_at: float = 0.0  # on one worker are the scheduling overhead
     document: str | None = None  # the transcription JSON, when asked for (``documents=True``)
 
     @property
@@ -166,14 +168,15 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
     from drumscribe.storage import LocalStorage
     from drumscribe.transcription.pipeline import get_model
 
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     settings, storage = _worker_context(opts)
     try:
         if opts.skip_done and done:
             existing = done.get(content_sha256(item, settings))
             if existing is not None:
                 return BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration,
-                                   task_seconds=time.perf_counter() - start, worker=_worker_name())
+                                   task_seconds=time.perf_counter() - start, worker=_worker_name(),
+                                   started_at=started_at, finished_at=time.time())
         # a retry after a dead worker writes under the same job id: whatever the killed attempt
         # wrote (output.mid without its transcription.json) is overwritten, then completed
         job_id = opts.job_id or keys.new_job_id()
@@ -187,8 +190,8 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
     except DrumscribeError as exc:
         return _given_up(storage, opts, index, item, exc, start)
     return BatchResult(index, item, DONE, job=job.to_dict(), audio_seconds=result.duration, work_seconds=sum(timings.values()),
-                       task_seconds=time.perf_counter() - start, worker=_worker_name(),
-                       document=result.to_json() if opts.documents else None)
+                       task_seconds=time.perf_counter() - start, worker=_worker_name(), started_at=started_at,
+                       finished_at=time.time(), document=result.to_json() if opts.documents else None)
 
 
 def _given_up(storage: Any, opts: TaskOptions, index: int, item: str, exc: DrumscribeError, start: float) -> BatchResult:
@@ -235,7 +238,7 @@ def _init_process(done: dict | None, one_thread: bool) -> None:
 def _run_in_process(item: str, opts: TaskOptions, index: int) -> BatchResult:
     try:
         return run_task(item, opts, _pool_done, index)
-    except BaseException as exc:  # no retries here: every error is this input's result
+    except Exception as exc:  # no retries here: every error is this input's result
         return _failed(index, item, exc)
 
 
@@ -360,7 +363,7 @@ def connect(cluster: Any, jobs: int | None = None, retries: int = DEFAULT_RETRIE
         n = max(1, jobs or os.cpu_count() or 1)
         # a worker that dies mid-task counts against this; Dask re-runs the task until then
         with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
-            local = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            local = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = distributed.Client(local)
         return client, [client, local], True
     if isinstance(cluster, str):
@@ -387,7 +390,8 @@ def _run_on_dask(items, opts: TaskOptions, done: dict, cluster: Any, jobs, retri
 
         client.register_plugin(Preload(opts))  # model and storage client loaded once per worker, as it joins
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        shared = client.scatter(done, broadcast=True) if done else None  # sent once per worker, not per task
+        # sent once to each worker, not with every task; in a list: a dict would be scattered key by key
+        shared = client.scatter([done], broadcast=True)[0] if done else None
         in_flight: dict[Any, tuple[int, str, str]] = {}
         queue = distributed.as_completed()
 
@@ -398,6 +402,9 @@ def _run_on_dask(items, opts: TaskOptions, done: dict, cluster: Any, jobs, retri
             except BaseException as exc:  # retries spent, or the task died with every worker it ran on
                 if isinstance(exc, KeyboardInterrupt):
                     raise
+                if type(exc).__name__ == "KilledWorker":
+                    exc = TranscriptionError(f"{item}: every worker that ran it died (the input may crash the "
+                                             "transcriber, or the workers run out of memory)")
                 result = _failed(index, item, exc)
                 _clear_job(storage, opts.user, job_id)
             future.release()
