@@ -162,14 +162,18 @@ def content_sha256(item: str, settings: Settings) -> str | None:
         return sha256_stream(stream)[0]
 
 
-def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int = 0) -> BatchResult:
-    """One input on a worker. Bad input -> a failed result; transient storage errors raise (retried)."""
+def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int = 0,
+             context: tuple[Settings, Any] | None = None) -> BatchResult:
+    """One input on a worker. Bad input -> a failed result; transient storage errors raise (retried).
+
+    ``context``: (settings, storage) to use; default: built from ``opts`` once per worker process.
+    """
     from drumscribe.jobs.run import transcribe_and_store
     from drumscribe.storage import LocalStorage
     from drumscribe.transcription.pipeline import get_model
 
     start, started_at = time.perf_counter(), time.time()
-    settings, storage = _worker_context(opts)
+    settings, storage = context or _worker_context(opts)
     try:
         if opts.skip_done and done:
             existing = done.get(content_sha256(item, settings))
@@ -223,21 +227,23 @@ def _failed(index: int, item: str, exc: BaseException, start: float | None = Non
     return BatchResult(index, item, FAILED, error=message, exit_code=code, task_seconds=seconds)
 
 
-# local process pool: the index of done jobs is sent once per process, not once per task
-_pool_done: dict | None = None
+# local process pool: this machine's processes get the client's settings as they are, and the
+# index of done jobs once per process, not once per task
+_pool: dict[str, Any] = {}
 
 
-def _init_process(done: dict | None, one_thread: bool) -> None:
-    global _pool_done
-    if one_thread:  # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[name] = "1"
-    _pool_done = done
+def _init_process(done: dict | None, settings: Settings, storage_kind: str) -> None:
+    # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    from drumscribe.storage import get_storage
+
+    _pool.update(done=done, context=(settings, get_storage(settings, prefer_local=storage_kind == "local", announce=False)))
 
 
 def _run_in_process(item: str, opts: TaskOptions, index: int) -> BatchResult:
     try:
-        return run_task(item, opts, _pool_done, index)
+        return run_task(item, opts, _pool["done"], index, _pool["context"])
     except Exception as exc:  # no retries here: every error is this input's result
         return _failed(index, item, exc)
 
@@ -293,7 +299,7 @@ def transcribe_many(
 
     start = time.perf_counter()
     if cluster is None:
-        workers = _run_on_processes(items, opts, done, jobs, collect, on_submit)
+        workers = _run_on_processes(items, opts, done, jobs, (settings, storage), collect, on_submit)
         address = None
     else:
         workers, address = _run_on_dask(items, opts, done, cluster, jobs, retries, storage, settings, collect, on_submit)
@@ -312,17 +318,21 @@ def _numbered(items: Iterator[tuple[str, str | None]], collect, on_submit) -> It
             collect(BatchResult(index, item, FAILED, error=error, exit_code=2))
 
 
-def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, collect, on_submit) -> int:
+def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, context, collect, on_submit) -> int:
     todo = list(_numbered(items, collect, on_submit))
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    if workers == 1:
+    if workers == 1:  # in this process, with the caller's settings and storage
         for index, item in todo:
-            collect(_with_job_id(run_task, item, opts, done, index))
+            try:
+                collect(run_task(item, replace(opts, job_id=keys.new_job_id()), done, index, context))
+            except Exception as exc:  # no retries in this process: every error is this input's result
+                collect(_failed(index, item, exc))
         return workers
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process, initargs=(done, True)) as pool:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    initargs = (done, context[0], opts.storage)
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_process, initargs=initargs) as pool:
         pending = {pool.submit(_run_in_process, item, replace(opts, job_id=keys.new_job_id()), index) for index, item in todo}
         try:
             while pending:
@@ -334,13 +344,6 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
                 future.cancel()
             raise
     return workers
-
-
-def _with_job_id(fn, item: str, opts: TaskOptions, done: dict, index: int) -> BatchResult:
-    try:
-        return fn(item, replace(opts, job_id=keys.new_job_id()), done, index)
-    except Exception as exc:  # no retries in this process: every error is this input's result
-        return _failed(index, item, exc)
 
 
 def _import_distributed():
