@@ -13,12 +13,12 @@ processes: imports and the model load fall inside the run) and "warm" (the same 
 bucket: a long-lived cluster's steady state). With ``--repeat N`` the fastest of N is shown.
 
 Columns: wall seconds; audio hours per hour; speed-up over the first row; then per task, on
-average: ``work`` (transcription proper: decode, features, network, beats, onsets), ``S3+other``
-(the rest of the task: S3 head/get/put, MIDI and JSON encoding), ``Dask gap`` (from the end of
-one task to the start of the next on the same worker: scheduling, results travelling), and the
-overhead (S3+other + gap) / work. ``start``: from the call to the first task starting (connecting,
-reading the finished jobs, listing, the workers loading the model when cold); ``tail``: from the
-last task's end to the call returning.
+average: ``work`` (transcription proper: decode, features, network, beats, onsets), ``S3`` (the
+task's requests: head, download, put), ``Dask gap`` (from the end of one task to the start of
+the next on the same worker: scheduling, results travelling), the overhead (S3 + gap) / work,
+and ``other`` (the rest of the task: MIDI and JSON encoding, hashing, bookkeeping). ``start``:
+from the call to the first task starting (connecting, reading the finished jobs, listing, the
+workers loading the model when cold); ``tail``: from the last task's end to the call returning.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def timed_batch(client, workers: int, audio: list[bytes], state: str) -> dict:
     return {
         "workers": workers, "state": state, "wall": t1 - t0, "audio": report.audio_seconds,
         "work": sum(r.work_seconds for r in report.results) / n,
-        "io": sum(r.task_seconds - r.work_seconds for r in report.results) / n,
+        "s3": sum(r.s3_seconds for r in report.results) / n,
+        "other": sum(r.task_seconds - r.work_seconds - r.s3_seconds for r in report.results) / n,
         "gap": sum(gaps) / max(1, len(gaps)),
         "startup": min(r.started_at for r in report.results) - t0,
         "tail": t1 - max(r.finished_at for r in report.results),
@@ -145,13 +146,13 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'workers':>7} {'state':>5} {'wall s':>7} {'audio h/h':>9} {'speed-up':>8} | per task: {'work s':>6} "
-          f"{'S3+other ms':>11} {'Dask gap ms':>11} {'overhead':>8} | {'start s':>7} {'tail s':>6}")
+          f"{'S3 ms':>6} {'Dask gap ms':>11} {'overhead':>8} {'other ms':>8} | {'start s':>7} {'tail s':>6}")
     for (state, workers), row in sorted(best.items()):
         base = best[(state, args.workers[0])]["wall"]
-        overhead = (row["io"] + row["gap"]) / row["work"]
+        overhead = (row["s3"] + row["gap"]) / row["work"]
         print(f"{workers:>7} {state:>5} {row['wall']:>7.1f} {row['audio'] / row['wall']:>9.1f} {base / row['wall']:>7.2f}x | "
-              f"{row['work']:>16.2f} {1000 * row['io']:>11.0f} {1000 * row['gap']:>11.0f} {100 * overhead:>7.1f}% | "
-              f"{row['startup']:>7.1f} {row['tail']:>6.1f}")
+              f"{row['work']:>16.2f} {1000 * row['s3']:>6.0f} {1000 * row['gap']:>11.0f} {100 * overhead:>7.1f}% "
+              f"{1000 * row['other']:>8.0f} | {row['startup']:>7.1f} {row['tail']:>6.1f}")
 
 
 if __name__ == "__main__":

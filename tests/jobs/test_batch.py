@@ -221,3 +221,18 @@ def test_without_a_cluster_the_batch_runs_on_local_processes(tmp_path):
     assert [(r.input.rsplit("/", 1)[-1], r.status) for r in report.results] == [
         ("broken.wav", "failed"), ("song0.wav", "done"), ("song1.wav", "done")]
     assert [r.status for r in transcribe_many([str(songs)], jobs=1).results] == ["failed", "skipped", "skipped"]
+
+
+def test_a_worker_without_credentials_fails_its_inputs_in_one_line(bucket, monkeypatch):
+    """Workers never fall back to their own disk: no credentials there is an error for each input."""
+    settings = load_settings()
+    opts = batch.TaskOptions(settings=tuple((n, getattr(settings, n)) for n in batch.SHARED_SETTINGS), user="tester")
+    song = f"s3://{bucket}/{objects(bucket, 'uploads/')[0]}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(batch, "_context", {})  # a fresh worker process
+
+    result = batch.run_task(song, opts)
+
+    assert result.status == "failed" and result.exit_code == 2
+    assert result.error.startswith("on worker ") and "needs AWS credentials but none were found" in result.error

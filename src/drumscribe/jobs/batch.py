@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -55,6 +56,7 @@ class BatchResult:
     exit_code: int = 0
     audio_seconds: float = 0.0  # of the input
     work_seconds: float = 0.0  # transcription proper (decode, features, network, beats...)
+    s3_seconds: float = 0.0  # S3 requests of the results bucket (on a worker of a cluster)
     task_seconds: float = 0.0  # the whole task on its worker: hashing, S3 reads and writes included
     worker: str | None = None
     started_at: float = 0.0  # the task's start and end on its worker (epoch seconds): gaps between tasks
@@ -135,8 +137,31 @@ def _worker_context(opts: TaskOptions) -> tuple[Settings, Any]:
             storage = s3_storage_for(settings.bucket, settings)
         else:
             storage = get_storage(settings, prefer_local=True, announce=False)
-        _context[key] = settings, storage
+        _context[key] = settings, _timed(storage)
     return _context[key]
+
+
+_TIMED_METHODS = ("head", "exists", "get", "download", "put", "list", "delete_many")
+_io = threading.local()  # seconds this thread spent in S3 calls, for the task's s3_seconds
+
+
+def _timed(storage: Any) -> Any:
+    """Count the time ``storage``'s requests take (the storage object jobs.run also gets from its
+    per-process cache when it reads from the same bucket); listing is counted as it is consumed."""
+    def wrap(method):
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                result = method(*args, **kwargs)
+                return list(result) if method.__name__ == "list" else result
+            finally:
+                _io.seconds = getattr(_io, "seconds", 0.0) + time.perf_counter() - t0
+        return timed
+
+    for name in _TIMED_METHODS:
+        if hasattr(storage, name):
+            setattr(storage, name, wrap(getattr(storage, name)))
+    return storage
 
 
 def _worker_name() -> str:
@@ -173,7 +198,11 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
     from drumscribe.transcription.pipeline import get_model
 
     start, started_at = time.perf_counter(), time.time()
-    settings, storage = context or _worker_context(opts)
+    _io.seconds = 0.0
+    try:
+        settings, storage = context or _worker_context(opts)
+    except DrumscribeError as exc:  # e.g. this worker has no credentials: retrying elsewhere may not help either
+        return _failed(index, item, ConfigError(f"on worker {_worker_name()}: {exc}"), start)
     try:
         if opts.skip_done and done:
             existing = done.get(content_sha256(item, settings))
@@ -194,7 +223,7 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
     except DrumscribeError as exc:
         return _given_up(storage, opts, index, item, exc, start)
     return BatchResult(index, item, DONE, job=job.to_dict(), audio_seconds=result.duration, work_seconds=sum(timings.values()),
-                       task_seconds=time.perf_counter() - start, worker=_worker_name(), started_at=started_at,
+                       s3_seconds=_io.seconds, task_seconds=time.perf_counter() - start, worker=_worker_name(), started_at=started_at,
                        finished_at=time.time(), document=result.to_json() if opts.documents else None)
 
 
