@@ -18,7 +18,10 @@ task's requests: head, download, put), ``Dask gap`` (from the end of one task to
 the next on the same worker: scheduling, results travelling), the overhead (S3 + gap) / work,
 and ``other`` (the rest of the task: MIDI and JSON encoding, hashing, bookkeeping). ``start``:
 from the call to the first task starting (connecting, reading the finished jobs, listing, the
-workers loading the model when cold); ``tail``: from the last task's end to the call returning.
+workers loading the model when cold); ``tail``: from the last task's end to the call returning;
+``busy``: the share of wall x workers the workers spent inside tasks. On a shared machine the
+work per task shows whether each worker had a core to itself: when it doubles with 2 workers,
+the second worker was sharing a core with someone else's processes.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def timed_batch(client, workers: int, audio: list[bytes], state: str) -> dict:
         "s3": sum(r.s3_seconds for r in report.results) / n,
         "other": sum(r.task_seconds - r.work_seconds - r.s3_seconds for r in report.results) / n,
         "gap": sum(gaps) / max(1, len(gaps)),
+        "busy": sum(r.task_seconds for r in report.results) / ((t1 - t0) * workers),
         "startup": min(r.started_at for r in report.results) - t0,
         "tail": t1 - max(r.finished_at for r in report.results),
     }
@@ -146,13 +150,13 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'workers':>7} {'state':>5} {'wall s':>7} {'audio h/h':>9} {'speed-up':>8} | per task: {'work s':>6} "
-          f"{'S3 ms':>6} {'Dask gap ms':>11} {'overhead':>8} {'other ms':>8} | {'start s':>7} {'tail s':>6}")
+          f"{'S3 ms':>6} {'Dask gap ms':>11} {'overhead':>8} {'other ms':>8} | {'start s':>7} {'tail s':>6} {'busy':>5}")
     for (state, workers), row in sorted(best.items()):
         base = best[(state, args.workers[0])]["wall"]
         overhead = (row["s3"] + row["gap"]) / row["work"]
         print(f"{workers:>7} {state:>5} {row['wall']:>7.1f} {row['audio'] / row['wall']:>9.1f} {base / row['wall']:>7.2f}x | "
               f"{row['work']:>16.2f} {1000 * row['s3']:>6.0f} {1000 * row['gap']:>11.0f} {100 * overhead:>7.1f}% "
-              f"{1000 * row['other']:>8.0f} | {row['startup']:>7.1f} {row['tail']:>6.1f}")
+              f"{1000 * row['other']:>8.0f} | {row['startup']:>7.1f} {row['tail']:>6.1f} {100 * row['busy']:>4.0f}%")
 
 
 if __name__ == "__main__":

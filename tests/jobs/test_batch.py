@@ -236,3 +236,15 @@ def test_a_worker_without_credentials_fails_its_inputs_in_one_line(bucket, monke
 
     assert result.status == "failed" and result.exit_code == 2
     assert result.error.startswith("on worker ") and "needs AWS credentials but none were found" in result.error
+
+
+def test_cluster_local_starts_a_local_cluster_for_the_batch(tmp_path):
+    """`--cluster local`: a LocalCluster on this machine, so the local mirror works too."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    (songs / "take.wav").write_bytes(wav_bytes(3, 3.0))
+
+    report = transcribe_many([str(songs)], cluster="local", jobs=1)
+
+    assert [r.status for r in report.results] == ["done"] and report.cluster.startswith("tcp://127.0.0.1:")
+    assert report.results[0].job["storage"] == "local"
