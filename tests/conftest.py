@@ -27,7 +27,7 @@ FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     for name in list(os.environ):
-        if name.startswith(("AWS_", "DRUMSCRIBE_")):
+        if name.startswith(("AWS_", "DRUMSCRIBE_", "DASK_")):  # DASK_SCHEDULER_ADDRESS sends transcribe to a cluster
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "drumscribe-home"
     monkeypatch.setenv("DRUMSCRIBE_HOME", str(home))

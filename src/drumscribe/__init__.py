@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     # transcription
     "transcribe": "drumscribe.transcription.pipeline:transcribe",
     "transcribe_and_store": "drumscribe.jobs.run:transcribe_and_store",
+    "transcribe_many": "drumscribe.jobs.batch:transcribe_many",
     "Transcription": "drumscribe.transcription.result:Transcription",
     "DrumEvent": "drumscribe.transcription.result:DrumEvent",
     "load_model": "drumscribe.transcription.network:load_model",

@@ -5,69 +5,25 @@ parallel worker processes (``--jobs``, default: all cores), each loading the mod
 failing input is reported on one line and does not stop the others, and the exit status is
 non-zero if any failed. Summaries go to stdout; with ``--json`` stdout carries only the result
 documents (one object for one input, else an array) and everything else goes to stderr.
+
+``--cluster ADDRESS`` (or ``DASK_SCHEDULER_ADDRESS``; ``local`` for a LocalCluster) sends one
+task per input to a Dask cluster instead (``drumscribe.jobs.batch``): inputs that already have a
+complete job are skipped unless ``--force``, a progress bar counts done / failed / skipped, and a
+summary (or, with ``--json``, the batch report) ends the run. Ctrl-C cancels the tasks: exit 130.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
-from drumscribe.config import Settings
 from drumscribe.errors import DrumscribeError, InputError
-
-
-@dataclass
-class Outcome:
-    input: str
-    ok: bool
-    document: str | None = None  # the transcription JSON
-    job: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    exit_code: int = 1
-
-
-# -- worker side (runs in the CLI process for one job, or in each pool process) ----------------
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(settings: Settings, prefer_local: bool, model_path: str | None, beats: bool, one_thread: bool = False,
-                 midi: dict[str, Any] | None = None) -> None:
-    if one_thread:  # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[name] = "1"
-    from drumscribe.storage import get_storage
-    from drumscribe.transcription.pipeline import get_model
-
-    _worker.update(
-        settings=settings,
-        storage=get_storage(settings, prefer_local=prefer_local, announce=False),
-        model=get_model(model_path),  # loaded once per process
-        beats=beats,
-        midi=midi or {},
-    )
-
-
-def _run_one(item: str) -> Outcome:
-    from drumscribe.jobs.run import transcribe_and_store
-
-    try:
-        result, job = transcribe_and_store(
-            item, storage=_worker["storage"], settings=_worker["settings"], model=_worker["model"], beats=_worker["beats"],
-            midi_options=_worker["midi"],
-        )
-        return Outcome(item, True, document=result.to_json(), job=job.to_dict())
-    except DrumscribeError as exc:
-        return Outcome(item, False, error=str(exc), exit_code=exc.exit_code)
-    except Exception as exc:  # a bug: still one line, never a traceback from a worker
-        return Outcome(item, False, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=70)
+from drumscribe.jobs.batch import BatchResult
 
 
 # -- output folder -----------------------------------------------------------------------------
@@ -84,6 +40,17 @@ def prepare_output(path: Path) -> Path:
     return path
 
 
+def _stem(item: str, used: set[str]) -> str:
+    from drumscribe.keys import sanitize_filename
+
+    stem = Path(sanitize_filename(item.rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
+    name, n = stem, 2
+    while name in used:  # a/x.wav and b/x.wav in one run
+        name, n = f"{stem}-{n}", n + 1
+    used.add(name)
+    return name
+
+
 def output_names(items: list[str]) -> list[str]:
     """The ``-o`` file stem of each input, decided before any job runs, from the sorted inputs.
 
@@ -91,17 +58,10 @@ def output_names(items: list[str]) -> list[str]:
     order of their sorted paths, so the same command always writes the same files, whichever
     job finishes first.
     """
-    from drumscribe.keys import sanitize_filename
-
     names: list[str] = [""] * len(items)
     used: set[str] = set()
     for index in sorted(range(len(items)), key=lambda i: (items[i], i)):
-        stem = Path(sanitize_filename(items[index].rstrip("/").rsplit("/", 1)[-1])).stem or "audio"
-        name, n = stem, 2
-        while name in used:
-            name, n = f"{stem}-{n}", n + 1
-        used.add(name)
-        names[index] = name
+        names[index] = _stem(items[index], used)
     return names
 
 
@@ -120,7 +80,7 @@ def check_overwrites(folder: Path, stems: list[str], overwrite: bool) -> None:
                          hint="pass --overwrite to replace them, or choose another folder")
 
 
-def _write_outputs(outcome: Outcome, folder: Path, stem: str, midi_options: dict[str, Any] | None = None) -> list[Path]:
+def _write_outputs(outcome: BatchResult, folder: Path, stem: str, midi_options: dict[str, Any] | None = None) -> list[Path]:
     from drumscribe.transcription.result import Transcription, write_atomic
 
     result = Transcription.from_json(outcome.document or "")
@@ -137,16 +97,16 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def _summary(outcome: Outcome, written: list[Path], beats: bool = True) -> str:
+def _summary(outcome: BatchResult, written: list[Path], beats: bool = True) -> str:
     from drumscribe.transcription.result import Transcription
-    from drumscribe.views.summary import format_tempo as tempo_text
+    from drumscribe.views.summary import format_tempo
 
     result = Transcription.from_json(outcome.document or "")
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items()) or "no hits"
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
     lines = [
-        f"{outcome.input}: {_clock(result.duration)}, {tempo_text(result.tempo, beats)}, {counts}",
+        f"{outcome.input}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
         f"  original {job['upload_key']} ({_stored_what(job)})",
     ]
@@ -176,7 +136,7 @@ class _Progress:
             self.task = self.bar.add_task("", total=total)
             self.bar.start()
 
-    def advance(self, outcome: Outcome) -> None:
+    def advance(self, outcome: BatchResult) -> None:
         self.done += 1
         if self.bar is not None:
             self.bar.advance(self.task)
@@ -202,18 +162,22 @@ def transcribe_cmd(
     inputs: List[str] = typer.Argument(..., help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False, metavar="INPUT"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write <name>.mid and <name>.json into this folder."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes (default: all cores)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else (with --cluster: the batch report)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (tempo null, no beats; MIDI at 120 BPM from 0)."),
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
     overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
+                                          help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster of --jobs workers: one task per input."),
+    force: bool = typer.Option(False, "--force", help="With --cluster: transcribe inputs that already have a complete job again."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.cli.jobs_cmd import midi_options
-    from drumscribe.storage import get_storage
+    from drumscribe.jobs.batch import transcribe_many
     from drumscribe.jobs.run import expand_inputs
+    from drumscribe.storage import get_storage
     from drumscribe.transcription.pipeline import get_model
 
     midi = midi_options(midi_align, midi_tracks, note_map)  # a bad note map fails once, before any work
@@ -223,23 +187,25 @@ def transcribe_cmd(
     model_path = str(model) if model is not None else None
     get_model(model_path)  # a bad --model fails once, here, not once per input
     get_storage(settings, prefer_local=prefer_local)  # announces local storage once, on stderr
+    if cluster:
+        _transcribe_on_cluster(list(inputs), cluster, settings=settings, prefer_local=prefer_local, folder=folder, jobs=jobs,
+                               as_json=as_json, model_path=model_path, beats=not no_beats, force=force, midi=midi,
+                               overwrite=overwrite)
+        return
 
     items = expand_inputs(list(inputs), settings=settings)
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    outcomes: dict[int, Outcome] = {i: Outcome(item, False, error=error, exit_code=2) for i, (item, error) in enumerate(items) if error}
+    outcomes: dict[int, BatchResult] = {
+        i: BatchResult(i, item, "failed", error=error, exit_code=2) for i, (item, error) in enumerate(items) if error
+    }
     stems = output_names([item for item, _ in items])
     if folder is not None:
         check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
 
-    def finish(index: int, outcome: Outcome) -> None:
-        written: list[Path] = []
-        if outcome.ok and folder is not None:
-            try:
-                written = _write_outputs(outcome, folder, stems[index], midi)
-            except DrumscribeError as exc:
-                outcome.ok, outcome.error, outcome.exit_code = False, str(exc), exc.exit_code
+    def finish(outcome: BatchResult) -> None:
+        index = todo[outcome.index]  # transcribe_many numbers the inputs it was given
+        written = _written(outcome, folder, stems[index], midi)
         outcomes[index] = outcome
         progress.advance(outcome)
         if not outcome.ok:
@@ -251,24 +217,11 @@ def transcribe_cmd(
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)
     try:
-        if workers == 1:
-            _init_worker(settings, prefer_local, model_path, not no_beats, midi=midi)
-            for i in todo:
-                finish(i, _run_one(items[i][0]))
-        else:
-            ctx_mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
-            with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(settings, prefer_local, model_path, not no_beats, True, midi)) as pool:
-                index = {pool.submit(_run_one, items[i][0]): i for i in todo}
-                pending = set(index)
-                try:
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            finish(index[future], future.result())
-                except BaseException:
-                    for future in pending:
-                        future.cancel()
-                    raise
+        if todo:
+            # without --cluster nothing is skipped: every input is transcribed, as it always was
+            transcribe_many([items[i][0] for i in todo], jobs=jobs, force=True, settings=settings, model=model_path,
+                            beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
+                            midi_options=midi)
     finally:
         progress.close()
 
@@ -278,16 +231,116 @@ def transcribe_cmd(
             typer.echo(documents[0])
         elif len(items) > 1:
             typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
-    failed = [o for o in outcomes.values() if not o.ok]
+    _exit_for_failures([o for o in outcomes.values() if not o.ok], len(items))
+
+
+def _written(outcome: BatchResult, folder: Path | None, stem: str, midi: dict[str, Any] | None = None,
+             overwrite: bool = True) -> list[Path]:
+    """-o: write the results of a finished input; a write failure makes the input failed."""
+    if outcome.status != "done" or folder is None or outcome.document is None:
+        return []
+    try:
+        if not overwrite:  # a cluster batch names files as inputs are listed: check each one
+            check_overwrites(folder, [stem], overwrite)
+        return _write_outputs(outcome, folder, stem, midi)
+    except DrumscribeError as exc:
+        outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
+        return []
+
+
+def _exit_for_failures(failed: list[BatchResult], total: int) -> None:
     if failed:
-        if len(items) > 1:
-            typer.echo(f"{len(failed)} of {len(items)} inputs failed.", err=True)
+        if total > 1:
+            typer.echo(f"{len(failed)} of {total} inputs failed.", err=True)
         codes = {o.exit_code for o in failed}
         # SystemExit, not typer.Exit: GuardedGroup passes SystemExit through untouched
         raise SystemExit(codes.pop() if len(codes) == 1 else 1)
 
 
-def _failure_line(outcome: Outcome) -> str:
+# -- on a Dask cluster -------------------------------------------------------------------------
+def _transcribe_on_cluster(inputs: list[str], cluster: str, *, settings: Any, prefer_local: bool, folder: Path | None,
+                           jobs: int | None, as_json: bool, model_path: str | None, beats: bool, force: bool,
+                           midi: dict[str, Any] | None = None, overwrite: bool = False) -> None:
+    from drumscribe.jobs.batch import transcribe_many
+
+    progress = _BatchProgress(enabled=True)
+    used: set[str] = set()
+
+    def finish(result: BatchResult) -> None:
+        written = _written(result, folder, _stem(result.input, used), midi, overwrite)
+        progress.advance(result)
+        if not result.ok:
+            progress.say(_failure_line(result), to_stderr=True)
+        elif not as_json:
+            job = result.job.get("job_id")
+            line = f"{result.input}: done, job {job}" if result.status == "done" else f"{result.input}: skipped, job {job} is complete"
+            progress.say(line + ("".join(f"\n  wrote {p}" for p in written)), to_stderr=False)
+
+    try:
+        report = transcribe_many(inputs, cluster=cluster, jobs=jobs, force=force, settings=settings, model=model_path, beats=beats,
+                                 documents=folder is not None, prefer_local=prefer_local, on_result=finish, on_submit=progress.grow,
+                                 midi_options=midi)
+    except KeyboardInterrupt:
+        progress.close()
+        typer.echo("Interrupted: the submitted tasks were cancelled; finished jobs are kept and a rerun skips them.", err=True)
+        raise SystemExit(130) from None
+    finally:
+        progress.close()
+
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(_batch_summary(report))
+    _exit_for_failures(report.failed, len(report.results))
+
+
+def _batch_summary(report: Any) -> str:
+    s = report.summary()
+    where = s["cluster"] or "local processes"
+    return (f"{s['done']} done, {s['skipped']} skipped, {s['failed']} failed: {_clock(s['audio_seconds'])} of audio in "
+            f"{_clock(s['wall_seconds'])} ({s['audio_hours_per_hour']:.1f} audio hours per hour) on {s['workers']} "
+            f"worker{'s' if s['workers'] != 1 else ''} ({where})")
+
+
+class _BatchProgress(_Progress):
+    """The bar grows as inputs are listed and counts done / failed / skipped and throughput."""
+
+    def __init__(self, enabled: bool):
+        self.total, self.done, self.bar = 0, 0, None
+        self.counts = {"done": 0, "failed": 0, "skipped": 0}
+        self.audio_seconds, self.started = 0.0, None
+        if enabled and err.is_terminal:
+            import time
+
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("transcribing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tally]}"),
+                TimeElapsedColumn(), console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
+            )
+            self.task = self.bar.add_task("", total=None, tally="")
+            self.started = time.perf_counter()
+            self.bar.start()
+
+    def grow(self, total: int) -> None:
+        self.total = total
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
+
+    def advance(self, outcome: BatchResult) -> None:
+        import time
+
+        self.done += 1
+        self.counts[outcome.status] += 1
+        if outcome.status == "done":
+            self.audio_seconds += outcome.audio_seconds
+        if self.bar is not None:
+            elapsed = max(1e-9, time.perf_counter() - self.started)
+            tally = " · ".join(f"{k} {v}" for k, v in self.counts.items()) + f" · {self.audio_seconds / elapsed:.1f} audio h/h"
+            self.bar.update(self.task, advance=1, tally=tally)
+
+
+def _failure_line(outcome: BatchResult) -> str:
     message = outcome.error or "failed"
     shown = message if outcome.input in message else f"{outcome.input}: {message}"
     return f"Error: {' '.join(shown.split())}"

@@ -33,7 +33,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from drumscribe import keys
 from drumscribe.config import Settings, load_settings
@@ -83,6 +83,12 @@ def s3_storage_for(bucket: str, settings: Settings) -> Storage:
     """S3 storage for ``bucket``; a one-line ``ConfigError`` when S3 is not configured."""
     from drumscribe import aws
 
+    # one client per bucket and credentials per process: building a boto3 client (and finding
+    # credentials) costs ~90 ms, more than the S3 requests of a whole job, and a batch worker runs many
+    key = (bucket, settings.endpoint_url, settings.region_name, settings.profile, settings.access_key_id,
+           settings.secret_access_key, settings.session_token)
+    if key in _s3_storages:
+        return _s3_storages[key]
     if not aws.has_credentials(settings):
         raise ConfigError(
             f"reading s3://{bucket} needs AWS credentials but none were found",
@@ -90,7 +96,11 @@ def s3_storage_for(bucket: str, settings: Settings) -> Storage:
         )
     from drumscribe.storage.s3 import S3Storage
 
-    return S3Storage(settings if settings.bucket == bucket else settings.replace(bucket=bucket))
+    _s3_storages[key] = S3Storage(settings if settings.bucket == bucket else settings.replace(bucket=bucket))
+    return _s3_storages[key]
+
+
+_s3_storages: dict[tuple, Storage] = {}
 
 
 def expand_inputs(inputs: list[str], *, settings: Settings | None = None) -> list[tuple[str, str | None]]:
@@ -99,29 +109,35 @@ def expand_inputs(inputs: list[str], *, settings: Settings | None = None) -> lis
     Folders expand to their audio files (recursive, sorted), ``s3://bucket/prefix/`` (or a bare
     bucket) to its audio objects. An input that expands to nothing yields one error entry.
     """
-    out: list[tuple[str, str | None]] = []
+    return list(iter_inputs(inputs, settings=settings))
+
+
+def iter_inputs(inputs: list[str], *, settings: Settings | None = None) -> Iterator[tuple[str, str | None]]:
+    """``expand_inputs`` lazily: an S3 prefix is listed page by page as the caller consumes it."""
     for item in inputs:
         try:
             if is_s3_uri(item):
                 bucket, key = parse_s3_uri(item)
                 if key and not key.endswith("/"):
-                    out.append((item, None))
+                    yield item, None
                     continue
                 settings = settings or load_settings()
-                found = [f"s3://{bucket}/{o.key}" for o in s3_storage_for(bucket, settings).list(key) if audio.is_audio_name(o.key)]
+                found = False
+                for o in s3_storage_for(bucket, settings).list(key):
+                    if audio.is_audio_name(o.key):
+                        found = True
+                        yield f"s3://{bucket}/{o.key}", None
                 if not found:
                     raise InputError(f"{item}: no audio objects under this prefix")
-                out.extend((f, None) for f in found)
             elif Path(item).is_dir():
-                found = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and audio.is_audio_name(p.name))
-                if not found:
+                paths = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and audio.is_audio_name(p.name))
+                if not paths:
                     raise InputError(f"{item}: folder holds no audio files ({', '.join(sorted(audio.AUDIO_EXTENSIONS))})")
-                out.extend((f, None) for f in found)
+                yield from ((f, None) for f in paths)
             else:
-                out.append((item, None))
+                yield item, None
         except DrumscribeError as exc:
-            out.append((item, str(exc)))
-    return out
+            yield item, str(exc)
 
 
 def _results_storage(storage: Storage | None, settings: Settings) -> Storage:
@@ -213,15 +229,18 @@ def transcribe_and_store(
     job_id: str | None = None,
     stored_upload: str | None = None,
     uploads_index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[Transcription, JobResult]:
     """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
 
     ``midi_options``: ``Transcription.to_midi`` keywords for ``output.mid`` (align, tracks, note_map).
     ``job_id`` names the job instead of a new id (a service that reports the id before the job
-    runs, or retries it). ``stored_upload`` is an ``uploads/...`` key already in ``storage``
+    runs, or retries it; a batch passes its own so that a retry after a dead worker knows which
+    half-written job to clear). ``stored_upload`` is an ``uploads/...`` key already in ``storage``
     (S3 or local): it is read from there and used as the original, never stored twice.
     ``uploads_index`` (``storage.uploads.upload_index``): the user's uploads, listed once for a
     batch; without it each job lists ``uploads/{user}/`` to find an upload with the same content.
+    ``timings``: see ``transcribe``.
     """
     from drumscribe.jobs import originals
     from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
@@ -260,7 +279,9 @@ def transcribe_and_store(
         created: str | None = None
         try:
             with _sigterm_as_interrupt():
-                result = transcribe(local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown)
+                result = transcribe(
+                    local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown, timings=timings
+                )
                 if original.existing is None:
                     stored = originals.store(original, storage=store, settings=settings, user_id=user)
                     created = stored.key

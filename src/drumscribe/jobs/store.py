@@ -153,3 +153,46 @@ def job_files(job_id: str, settings: Settings | None = None, storage: Any = None
         raise NotFoundError(f"no job {job_id!r} for user {user!r} in {storage.uri()}",
                             hint="`drumscribe jobs` lists them; --user picks another user")
     return files
+
+
+@dataclass(frozen=True)
+class CompleteJob:
+    """A finished job, as the batch's "already done?" index keeps it."""
+
+    job_id: str
+    user_id: str
+    sha256: str  # of the original
+    duration: float  # seconds of audio
+
+
+def complete_jobs(storage: Any, user: str, model_name: str, model_version: str) -> dict[str, CompleteJob]:
+    """Complete jobs of ``user`` made by this model version, by the sha256 of their original.
+
+    A job is complete when its transcription.json exists (``jobs.run`` writes it last), so one
+    listing finds them; each JSON is then read (in parallel) for the source hash and the model.
+    With several jobs for one content, the newest wins. Unreadable documents are ignored: a job
+    that cannot be read back does not count as done.
+    """
+    prefix = f"{PROCESSED}/{sanitize_user_id(user)}/"
+    found = []
+    for info in storage.list(prefix):
+        parsed = parse_processed_key(info.key)
+        if parsed and parsed[2] == TRANSCRIPTION_JSON:
+            found.append((parsed[1], info.key))
+    found.sort()  # job ids sort by time: the newest is added last and wins
+
+    def read(job: tuple[str, str]):
+        from drumscribe.transcription.result import Transcription
+
+        try:
+            return job[0], Transcription.from_json(storage.get(job[1]))
+        except DrumscribeError:
+            return job[0], None
+
+    index: dict[str, CompleteJob] = {}
+    if found:
+        with ThreadPoolExecutor(max_workers=min(32, len(found))) as pool:
+            for job_id, t in pool.map(read, found):
+                if t is not None and t.source.sha256 and (t.model.name, t.model.version) == (model_name, model_version):
+                    index[t.source.sha256] = CompleteJob(job_id, user, t.source.sha256, t.duration)
+    return index
