@@ -112,3 +112,11 @@ def test_setup_prints_the_command_when_offline_work_exists(cli, offline_job, s3,
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "1 job(s) made offline are in" in result.stdout
     assert "  drumscribe sync push --from-local" in result.stdout.splitlines()
+
+
+def test_setup_says_nothing_once_the_offline_work_is_in_the_bucket(cli, offline_job, s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name)
+    assert cli("--bucket", bucket_name, "sync", "push", "--from-local").exit_code == 0
+    result = cli("setup", "lifecycle", "--bucket", bucket_name)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "made offline" not in result.stdout and "--from-local" not in result.stdout

@@ -127,12 +127,26 @@ def _offer_offline_push(settings) -> None:
     root = offline_root(settings)
     if not settings.bucket or root == settings.local_root or not (root / "processed").is_dir():
         return
-    jobs = sum(1 for _ in (root / "processed").glob("*/*/transcription.json"))
+    made = {p.relative_to(root).as_posix() for p in (root / "processed").glob("*/*/transcription.json")}
+    jobs = len(made - _in_bucket(settings, made))
     if jobs:
         out.print(f"{jobs} job(s) made offline are in {root}. To send them (and their originals) to s3://{settings.bucket}:",
                   markup=False)
         out.print("  drumscribe sync push --from-local", markup=False)
         out.print("(content-based: safe to run again; nothing is deleted on either side)", markup=False)
+
+
+def _in_bucket(settings, keys: set[str]) -> set[str]:
+    """Which of ``keys`` the bucket already has (one listing of processed/); none if it cannot be listed."""
+    from drumscribe.errors import DrumscribeError
+    from drumscribe.storage import get_storage
+
+    if not keys:
+        return set()
+    try:
+        return {o.key for o in get_storage(settings, announce=False).list("processed/")} & keys
+    except DrumscribeError:  # e.g. credentials that may set up but not list: say it anyway
+        return set()
 
 
 @setup_app.callback()
