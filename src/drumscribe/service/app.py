@@ -127,11 +127,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, insecure: bool 
     # without a token, loopback is the only protection: refuse other Host names (DNS rebinding)
     hosts = None if token or not is_loopback(host) else list(LOOPBACK_NAMES)
     app = create_app(settings, storage=storage, workers=workers, allowed_hosts=hosts, cluster=cluster)
-    if cluster is not None:
-        announce(f"jobs run on the Dask cluster {app.state.drumscribe.cluster}, {workers} at a time")
     origin = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     announce(f"drumscribe: storage {storage.uri()}, user {settings.user}, "
              + ("API token required" if token else "no API token (this machine only)"))
+    if cluster is not None:
+        announce(f"jobs run on the Dask cluster {app.state.drumscribe.cluster}, {workers} at a time")
     if storage.name == "s3":
         _announce_cors(settings, origin, announce)
     logging.getLogger("uvicorn.access").addFilter(_RedactSignatures())
