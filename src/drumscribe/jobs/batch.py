@@ -228,6 +228,34 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
                        finished_at=time.time(), document=result.to_json() if opts.documents else None)
 
 
+def run_upload(filename: str, upload_key: str, opts: TaskOptions) -> DrumscribeError | None:
+    """A job of ``drumscribe serve --cluster`` on a worker: transcribe the stored upload
+    ``upload_key`` (``uploads/...``) under the job id the service chose (``opts.job_id``).
+
+    None when done. The error that ended it is returned, not raised: Dask would re-run a task
+    that raises, and bad audio stays bad; a transient storage error raises, so Dask retries it.
+    ``filename`` names the source in error messages, as in the service's own thread pool.
+    """
+    from drumscribe.jobs.run import transcribe_and_store
+    from drumscribe.storage import LocalStorage
+    from drumscribe.transcription.pipeline import get_model
+
+    try:
+        settings, storage = _worker_context(opts)
+    except DrumscribeError as exc:  # e.g. this worker has no credentials
+        return ConfigError(f"on worker {_worker_name()}: {exc}")
+    try:
+        transcribe_and_store(filename, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
+                             beats=opts.beats, job_id=opts.job_id, stored_upload=upload_key, midi_options=opts.midi)
+    except StorageError as exc:
+        if isinstance(storage, LocalStorage) or not _transient(exc):
+            return exc
+        raise  # S3 hiccup: let Dask retry the task
+    except DrumscribeError as exc:
+        return exc
+    return None
+
+
 def _given_up(storage: Any, opts: TaskOptions, index: int, item: str, exc: DrumscribeError, start: float) -> BatchResult:
     """This input failed for good: also clear what an earlier, killed attempt of its job id left."""
     if opts.job_id:

@@ -44,12 +44,15 @@ def create_app(
     transcribe: Any = None,
     allowed_hosts: list[str] | None = None,
     max_waiting: int = 100,
+    cluster: Any = None,
 ) -> Any:
     """The ASGI app. ``tokens`` maps API token -> user id (default: ``DRUMSCRIBE_API_TOKEN`` for the
     configured user; none: no token needed). ``allowed_hosts`` limits the Host header (``serve``
     sets the loopback names when there is no token: a DNS-rebinding page cannot then reach the
     API). More than ``max_waiting`` jobs queued or running are refused (503). Unfinished jobs a
-    previous server left are marked ``interrupted`` here."""
+    previous server left are marked ``interrupted`` here. ``cluster`` (a Dask scheduler address,
+    ``"local"``, a ``distributed.Client`` or a cluster object): each job runs as one task there,
+    ``workers`` of them at once (``service.cluster``); it needs S3 unless the cluster is local."""
     _require_fastapi()
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -64,6 +67,11 @@ def create_app(
         tokens = {token: settings.user} if token else {}
     auth = Auth(default_user=settings.user, tokens=dict(tokens))
     service = S3Service(storage)
+    on_cluster = None
+    if cluster is not None:
+        from drumscribe.service.cluster import ClusterJobs
+
+        transcribe = on_cluster = ClusterJobs(cluster, service.storage, settings, workers=workers, model=model)
     runner = JobRunner(service.storage, settings, workers=workers, model=model, transcribe=transcribe, max_waiting=max_waiting)
     runner.recover()
 
@@ -71,6 +79,8 @@ def create_app(
     async def lifespan(app):
         yield
         runner.shutdown(wait=False)
+        if on_cluster is not None:
+            on_cluster.close()
 
     app = FastAPI(title="drumscribe", version=__version__, lifespan=lifespan,
                   description="Upload drum recordings straight to S3, transcribe them in the background, "
@@ -80,7 +90,8 @@ def create_app(
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers)
+    app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers,
+                                     cluster=on_cluster.address if on_cluster else None)
     app.include_router(router)
 
     @app.exception_handler(DrumscribeError)
@@ -102,8 +113,8 @@ def create_app(
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, insecure: bool = False, workers: int = 1,
           settings: Settings | None = None, prefer_local: bool = False, log_level: str = "info",
-          announce: Callable[[str], None] = print) -> None:
-    """Run the service until interrupted (``drumscribe serve``)."""
+          announce: Callable[[str], None] = print, cluster: Any = None) -> None:
+    """Run the service until interrupted (``drumscribe serve``); ``cluster``: see ``create_app``."""
     _require_fastapi()
     import uvicorn
 
@@ -115,10 +126,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, insecure: bool 
     storage = get_storage(settings, prefer_local=prefer_local)
     # without a token, loopback is the only protection: refuse other Host names (DNS rebinding)
     hosts = None if token or not is_loopback(host) else list(LOOPBACK_NAMES)
-    app = create_app(settings, storage=storage, workers=workers, allowed_hosts=hosts)
+    app = create_app(settings, storage=storage, workers=workers, allowed_hosts=hosts, cluster=cluster)
     origin = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     announce(f"drumscribe: storage {storage.uri()}, user {settings.user}, "
              + ("API token required" if token else "no API token (this machine only)"))
+    if cluster is not None:
+        announce(f"jobs run on the Dask cluster {app.state.drumscribe.cluster}, {workers} at a time")
     if storage.name == "s3":
         _announce_cors(settings, origin, announce)
     logging.getLogger("uvicorn.access").addFilter(_RedactSignatures())

@@ -25,6 +25,7 @@ class Context:
     service: S3Service
     runner: JobRunner
     workers: int = 1
+    cluster: str | None = None  # the Dask scheduler's address when jobs run there (``serve --cluster``)
     _summaries: dict[tuple[str, str], Any] = field(default_factory=dict)  # results never change: cache them
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
