@@ -26,9 +26,9 @@ from drumscribe.jobs.batch import transcribe_many
 
 distributed = pytest.importorskip("distributed", reason='needs the "cluster" extra')
 from synth import SR, groove, render  # noqa: E402
+from dask_helpers import local_cluster  # noqa: E402
 
 pytestmark = pytest.mark.slow
-FAKE_KEY_ID, FAKE_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # as tests/conftest.py
 runner = CliRunner()
 SONGS = 5
 
@@ -60,20 +60,8 @@ def _cluster(_moto_server_url, tmp_path_factory):
     They get the moto endpoint and fake credentials in their own environment, and nothing of the
     developer's: the bucket and user of each test come with its tasks, as on a real cluster.
     """
-    home = tmp_path_factory.mktemp("workers-home")
-    env = {"AWS_ENDPOINT_URL": _moto_server_url, "AWS_ACCESS_KEY_ID": FAKE_KEY_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_CONFIG_FILE": str(home / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-           "DRUMSCRIBE_HOME": str(home), "DRUMSCRIBE_CONFIG": str(home / "no-config.toml")}
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("AWS_", "DRUMSCRIBE_", "DASK_")):
-                mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)  # worker processes a nanny restarts later inherit these too
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                      env=env) as cluster, distributed.Client(cluster) as client:
-            yield client
+    with local_cluster(_moto_server_url, tmp_path_factory.mktemp("workers-home"), n_workers=2) as client:
+        yield client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ explicitly as a real worker would have its own (as in tests/jobs/test_batch.py).
 
 from __future__ import annotations
 
-import os
 import sys
 
 import boto3
@@ -21,29 +20,17 @@ from drumscribe.errors import ConfigError
 from drumscribe.provision import setup
 
 distributed = pytest.importorskip("distributed", reason='needs the "cluster" extra')
+from dask_helpers import local_cluster  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-FAKE_KEY_ID, FAKE_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # as tests/conftest.py
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def dask_client(_moto_server_url, tmp_path_factory):
     """One single-threaded worker process for the whole module (starting it takes seconds)."""
-    home = tmp_path_factory.mktemp("worker-home")
-    env = {"AWS_ENDPOINT_URL": _moto_server_url, "AWS_ACCESS_KEY_ID": FAKE_KEY_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_CONFIG_FILE": str(home / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-           "DRUMSCRIBE_HOME": str(home), "DRUMSCRIBE_CONFIG": str(home / "no-config.toml")}
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("AWS_", "DRUMSCRIBE_", "DASK_")):
-                mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                      env=env) as cluster, distributed.Client(cluster) as client:
-            yield client
+    with local_cluster(_moto_server_url, tmp_path_factory.mktemp("worker-home"), n_workers=1) as client:
+        yield client
 
 
 @pytest.fixture
