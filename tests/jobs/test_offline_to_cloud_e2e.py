@@ -35,7 +35,9 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
     job_id = offline_job["job_id"]
     # the bucket is configured now; nothing of the offline job is in it yet
     assert bucket_keys(s3, bucket) == []
-    assert "0 transferred" in cli("sync", "push").stderr  # plain push mirrors $DRUMSCRIBE_HOME/<bucket>: not the offline folder
+    plain = cli("sync", "push").stderr  # plain push mirrors $DRUMSCRIBE_HOME/<bucket>: not the offline folder...
+    assert "0 transferred" in plain
+    assert "1 job(s) made offline are not in the bucket yet: `drumscribe sync push --from-local` sends them" in plain  # ...and says so
 
     listed = cli("jobs")
     assert listed.exit_code == 0, listed.stderr
@@ -66,6 +68,7 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
     assert again.exit_code == 0 and "push --from-local: 0 transferred" in again.stderr  # idempotent
     assert (offline_root(load_settings()) / processed / "transcription.json").is_file()  # nothing deleted offline
 
+    assert "made offline" not in cli("sync", "push").stderr  # nothing waits any more
     after = cli("jobs", "--json")
     assert [(j["job_id"], j["location"]) for j in json.loads(after.stdout)] == [(job_id, "s3")]
     assert "offline" not in cli("jobs").stdout

@@ -123,30 +123,14 @@ def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_pol
 def _offer_offline_push(settings) -> None:
     """Work made before this bucket existed is not in it: print the one command that sends it."""
     from drumscribe.storage import offline_root
+    from drumscribe.sync import offline_jobs_to_push
 
-    root = offline_root(settings)
-    if not settings.bucket or root == settings.local_root or not (root / "processed").is_dir():
-        return
-    made = {p.relative_to(root).as_posix() for p in (root / "processed").glob("*/*/transcription.json")}
-    jobs = len(made - _in_bucket(settings, made))
+    jobs = len(offline_jobs_to_push(settings))
     if jobs:
-        out.print(f"{jobs} job(s) made offline are in {root}. To send them (and their originals) to s3://{settings.bucket}:",
-                  markup=False)
+        out.print(f"{jobs} job(s) made offline are in {offline_root(settings)}. To send them (and their originals) to "
+                  f"s3://{settings.bucket}:", markup=False)
         out.print("  drumscribe sync push --from-local", markup=False)
         out.print("(content-based: safe to run again; nothing is deleted on either side)", markup=False)
-
-
-def _in_bucket(settings, keys: set[str]) -> set[str]:
-    """Which of ``keys`` the bucket already has (one listing of processed/); none if it cannot be listed."""
-    from drumscribe.errors import DrumscribeError
-    from drumscribe.storage import get_storage
-
-    if not keys:
-        return set()
-    try:
-        return {o.key for o in get_storage(settings, announce=False).list("processed/")} & keys
-    except DrumscribeError:  # e.g. credentials that may set up but not list: say it anyway
-        return set()
 
 
 @setup_app.callback()

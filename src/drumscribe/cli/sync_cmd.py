@@ -166,6 +166,10 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
             f"{direction}{' --from-local' if from_local else ''}: {report.transferred} transferred ({_size(report.bytes_transferred)}), {report.deleted} deleted, "
             f"{c['skip']} unchanged/skipped, {len(report.conflicts)} conflict(s), {len(report.errors)} error(s) in {report.seconds:.1f} s"
         )
+    if direction == "push" and not from_local and not as_json and not quiet:
+        waiting = lib.offline_jobs_to_push(settings)
+        if waiting:  # the usual surprise after setup: "0 transferred" while offline work waits
+            err.print(f"{len(waiting)} job(s) made offline are not in the bucket yet: `drumscribe sync push --from-local` sends them")
     for key in report.conflicts[:SHOWN_KEYS]:
         err.print(f"conflict: {escape(key)} (changed on both sides or never synced; --prefer local|remote settles it)")
     if report.errors:

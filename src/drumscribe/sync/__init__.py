@@ -285,3 +285,26 @@ _sync.__name__ = "sync"
 sys.modules[__name__].__class__ = _CallableModule
 sync = sys.modules[__name__]  # so ``from drumscribe import sync`` (lazy export) yields the callable package
 _CallableModule.__call__.__signature__ = inspect.signature(_sync)  # type: ignore[attr-defined]
+
+
+def offline_jobs_to_push(settings: Settings | None = None) -> list[str]:
+    """``transcription.json`` keys of jobs made offline that the configured bucket does not have.
+
+    What ``sync push --from-local`` would send jobs for; ``setup`` and a plain ``sync push`` name
+    that command when this is not empty. One listing of ``processed/`` in the bucket; when the
+    bucket cannot be listed every offline job counts (better a hint too many than work stranded).
+    """
+    from drumscribe.errors import DrumscribeError
+    from drumscribe.storage import get_storage
+
+    settings = settings or load_settings()
+    root = offline_root(settings)
+    if not settings.bucket or root == settings.local_root or not (root / "processed").is_dir():
+        return []
+    made = {p.relative_to(root).as_posix() for p in (root / "processed").glob("*/*/transcription.json")}
+    try:
+        there = {o.key for o in get_storage(settings, announce=False).list("processed/")} if made else set()
+    except DrumscribeError:
+        there = set()
+    return sorted(made - there)
+
