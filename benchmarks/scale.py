@@ -1,6 +1,6 @@
 """Benchmark: one batch on a Dask LocalCluster of 1 and then 2 workers, S3 on a moto server.
 
-    .venv/bin/python benchmarks/scale.py [--songs 20] [--seconds 30] [--workers 1 2] [--repeat 1]
+    .venv/bin/python benchmarks/scale.py [--songs 20] [--seconds 180] [--workers 1 2] [--repeat 1]
 
 Synthesizes ``--songs`` different grooves of ``--seconds`` each (tests/transcription/synth.py),
 starts a moto server on 127.0.0.1 (port 0) and, for each worker count, uploads the songs into a
