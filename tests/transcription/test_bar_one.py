@@ -64,6 +64,7 @@ def test_bar_one_of_the_midi_starts_on_the_first_kick(groove_from_zero):
     assert t.downbeats[0] == pytest.approx(0.0, abs=0.02)
     ticks = kick_ticks(t, "bar")
     assert ticks[0] == 0  # bar 1, beat 1: no empty bar, no half-bar shift
+    assert abs(ticks[2] - BAR_TICKS) <= ms_to_ticks(10)  # kick on 1 and 3: the third kick opens bar 2, at 120 BPM
     # every kick on beat 1 or 3 of a bar (within a 32nd note)
     on_grid = [(tick % BAR_TICKS) / midi.TICKS_PER_BEAT for tick in ticks]
     assert all(min(abs(b - 0), abs(b - 2), abs(b - 4)) < 0.125 for b in on_grid), on_grid

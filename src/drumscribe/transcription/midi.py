@@ -172,8 +172,12 @@ def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: fl
     d = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeats[0])) if len(downbeats) else 0
     if align == "bar":
         grid = make_grid(tempo, beats[d])
-        offset = grid.offset if midi_offset is None else float(midi_offset)
-        points = [(b + offset, grid.anchor_ticks + (i - d) * TICKS_PER_BEAT) for i, b in enumerate(beats)]
+        offset, anchor_ticks = grid.offset, grid.anchor_ticks
+        if midi_offset is not None:  # the pipeline's choice (bar 1, or bar 2 after a pickup; may be < 0)
+            offset = float(midi_offset)
+            bar_seconds = BEATS_PER_BAR * period_us / 1e6
+            anchor_ticks = max(0, round((beats[d] + offset) / bar_seconds)) * BEATS_PER_BAR * TICKS_PER_BEAT
+        points = [(b + offset, anchor_ticks + (i - d) * TICKS_PER_BEAT) for i, b in enumerate(beats)]
         return TempoMap.through(points, period_us, offset=offset)
     # audio: the lead-in before the first beat is a whole number of 16ths at the detected tempo,
     # the beats before the first downbeat follow; whatever is not a whole 4/4 bar is a pickup bar
