@@ -8,6 +8,7 @@ them, a second run sends nothing, and `setup` prints that exact command.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,9 @@ def test_offline_jobs_are_listed_shown_then_pushed_once(cli, offline_job, bucket
     assert shown.exit_code == 0, shown.stderr
     assert json.loads(shown.stdout)["job_id"] == job_id
     assert "offline folder" in shown.stderr and "sync push --from-local" in shown.stderr
+    viewed = cli("view", job_id, "--no-open")  # the page too, like show --format html
+    assert viewed.exit_code == 0, viewed.stderr
+    assert job_id in Path(viewed.stdout.strip()).read_text()
 
     preview = cli("sync", "push", "--from-local", "--dry-run")
     assert preview.exit_code == 0 and bucket_keys(s3, bucket) == []

@@ -181,7 +181,11 @@ def content_sha256(item: str, settings: Settings) -> str | None:
             return None  # missing or unreadable: the job itself reports it in one line
     bucket, key = parse_s3_uri(item)
     source = s3_storage_for(bucket, settings)
-    digest = source.head(key).sha256
+    from drumscribe.storage.uploads import SOURCE_SHA256_META
+
+    info = source.head(key)
+    # a WAV drumscribe stored as FLAC: its job records the WAV's hash, kept in the metadata
+    digest = info.metadata.get(SOURCE_SHA256_META) or info.sha256
     if digest:
         return digest
     with source.open(key) as stream:  # an object drumscribe did not store: read it once, on the worker
@@ -264,9 +268,10 @@ def _given_up(storage: Any, opts: TaskOptions, index: int, item: str, exc: Drums
 
 
 def _transient(exc: StorageError) -> bool:
-    from drumscribe.errors import AccessDeniedError, CredentialsError, NotFoundError
+    from drumscribe.errors import AccessDeniedError, ArchivedObjectError, CredentialsError, NotFoundError
 
-    return not isinstance(exc, (NotFoundError, AccessDeniedError, CredentialsError))
+    # an archived original stays archived for hours: retrying it on another worker cannot help
+    return not isinstance(exc, (NotFoundError, AccessDeniedError, CredentialsError, ArchivedObjectError))
 
 
 def _job_of(storage: Any, job: Any) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def job_page(
         if not source_key or not storage.exists(source_key):
             raise NotFoundError(f"the original audio of job {job_id!r} is not stored ({source_key or 'no upload key'}); "
                                 "leave out --embed-audio")
-        options["audio"], options["audio_type"] = embeddable_audio(storage.get(source_key), t.source.name or source_key)
+        options["audio"], options["audio_type"] = embeddable_audio(storage.get(source_key), source_key)  # the stored key's type: a WAV is kept as .wav.flac
     elif source_key and storage.exists(source_key):
         options["audio_url"] = url(source_key)
     return render_html(t, **options)
@@ -87,8 +87,10 @@ def view_job(
     from drumscribe.keys import sanitize_user_id, validate_job_id
     from drumscribe.transcription.result import write_atomic
 
-    storage, settings = _storage(settings, storage, prefer_local)
     validate_job_id(job_id)
+    # like show: the active storage, else the offline mirror (a job made before a bucket was set up)
+    storage, _ = find_job(job_id, settings, storage, user, prefer_local=prefer_local)
+    storage, settings = _storage(settings, storage, prefer_local)
     folder = Path(settings.home) / PAGES_DIR / sanitize_user_id(user or settings.user)
     folder.mkdir(parents=True, exist_ok=True)
     page = job_page(job_id, settings, storage, user, page_dir=folder, embed_audio=embed_audio, expires=expires)
