@@ -125,6 +125,24 @@ def test_delete_removes_results_record_and_upload(client, song):
     assert client.delete(f"/api/jobs/{done['job_id']}").status_code == 404
 
 
+def test_an_upload_two_jobs_share_goes_with_the_last_of_them(client, song):
+    key = upload(client, song, "song.wav")
+    ids = []
+    for _ in range(2):  # two jobs on the one stored original
+        started = client.post("/api/jobs", json={"upload_key": key})
+        assert started.status_code == 202, started.text
+        ids.append(started.json()["job_id"])
+        assert wait(client, ids[-1])["state"] == "done"
+    first, second = ({"job_id": i} for i in ids)
+    stored = load_settings().local_root / key
+    assert stored.is_file()
+
+    assert client.delete(f"/api/jobs/{first['job_id']}").status_code == 204
+    assert stored.is_file()  # the second job still plays it and can be retried
+    assert client.delete(f"/api/jobs/{second['job_id']}").status_code == 204
+    assert not stored.exists()
+
+
 def test_openapi_documents_every_route(client):
     doc = client.get("/openapi.json").json()
     assert set(doc["paths"]) == {

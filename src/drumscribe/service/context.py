@@ -76,6 +76,25 @@ class Context:
             self._summaries[(user, job_id)] = status
         return status.model_copy(deep=True)
 
+    def _upload_used_elsewhere(self, user: str, job_id: str, upload: str) -> bool:
+        """Originals are stored once per content, so one upload may serve several jobs (the
+        service's and the CLI's): it goes only with the last job that uses it. Reads each of the
+        user's stored jobs once; a job that cannot be read counts as using it (keep, never lose)."""
+        from drumscribe.transcription.result import Transcription
+
+        if any(r.upload_key == upload and r.job_id != job_id for r in self.runner.records(user)):
+            return True
+        mine = keys.job_prefix(user, job_id)
+        for info in self.storage.list(f"{keys.PROCESSED}/{keys.sanitize_user_id(user)}/"):
+            if not info.key.endswith("/" + keys.TRANSCRIPTION_JSON) or info.key.startswith(mine):
+                continue
+            try:
+                if Transcription.from_json(self.storage.get(info.key)).source.key == upload:
+                    return True
+            except DrumscribeError:
+                return True
+        return False
+
     def delete_job(self, user: str, job_id: str) -> bool:
         """Delete a job's results, record and upload; False if ``user`` has no such job."""
         record = self.runner.forget(user, job_id)  # Conflict while it runs
@@ -86,7 +105,7 @@ class Context:
                 upload = self.transcription(user, job_id).source.key
             except DrumscribeError:
                 upload = None
-        if upload:
+        if upload and not self._upload_used_elsewhere(user, job_id, upload):
             try:
                 doomed.append(check_upload_key(user, upload))  # only ever the user's own upload
             except DrumscribeError:
