@@ -236,3 +236,22 @@ def test_cluster_local_starts_a_local_cluster_for_the_batch(tmp_path):
 
     assert [r.status for r in report.results] == ["done"] and report.cluster.startswith("tcp://127.0.0.1:")
     assert report.results[0].job["storage"] == "local"
+
+
+def test_a_local_file_for_remote_workers_is_stored_once_as_a_one_job_run_stores_it(s3_mock, bucket_name, monkeypatch, tmp_path):
+    # workers on other machines cannot read this disk: the client stores the original first, as
+    # transcribe_and_store would (a PCM WAV as its lossless FLAC, once per content)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name)
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    settings = load_settings()
+    from drumscribe.storage import get_storage
+
+    storage = get_storage(settings, announce=False)
+    song = tmp_path / "take.wav"
+    song.write_bytes(wav_bytes(1))
+    opts = batch.TaskOptions(settings=tuple((n, getattr(settings, n)) for n in batch.SHARED_SETTINGS), user="tester")
+    failures = []
+    first = batch._stage_local_file(str(song), 0, storage, settings, opts, {}, False, failures.append)
+    again = batch._stage_local_file(str(song), 1, storage, settings, opts, {}, False, failures.append)
+    assert failures == [] and first == again and first.endswith("_take.wav.flac")
+    assert [o.key for o in storage.list("uploads/")] == [first.split(f"s3://{bucket_name}/", 1)[1]]

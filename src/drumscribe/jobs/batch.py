@@ -509,7 +509,6 @@ def _stage_local_file(item: str, index: int, storage, settings, opts: TaskOption
     """A local file for remote workers: skipped if done, else uploaded once; its s3:// URI is the task's input."""
     from drumscribe.jobs.run import is_s3_uri
     from drumscribe.storage import LocalStorage
-    from drumscribe.storage.uploads import upload
 
     if is_s3_uri(item) or same_machine or isinstance(storage, LocalStorage):
         return item
@@ -519,10 +518,18 @@ def _stage_local_file(item: str, index: int, storage, settings, opts: TaskOption
             if existing is not None:
                 collect(BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration))
                 return None
+        import tempfile
+
+        from drumscribe.jobs import originals
         from drumscribe.transcription import audio
 
         audio.probe(item, name=item)  # not audio: nothing uploaded
-        return storage.uri(upload(item, storage=storage, settings=settings, user_id=opts.user).key)
+        # stored as a one-job run stores it: once per content, a PCM WAV as its lossless FLAC
+        with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
+            original = originals.prepare(Path(item), filename=Path(item).name, storage=storage, settings=settings,
+                                         user_id=opts.user, workdir=Path(tmp), name=item)
+            stored = original.existing or originals.store(original, storage=storage, settings=settings, user_id=opts.user)
+        return storage.uri(stored.key)
     except DrumscribeError as exc:
         collect(_failed(index, item, exc))
         return None
