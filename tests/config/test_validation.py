@@ -53,3 +53,13 @@ def test_bucket_names_refused_naming_the_rule(name, rule):
     with pytest.raises(ConfigError) as caught:
         validate_bucket_name(name)
     assert str(caught.value).startswith(f"invalid bucket name {name!r}: {rule}")
+
+
+def test_a_bad_bucket_name_is_refused_even_without_credentials(monkeypatch):
+    # no AWS credentials: drumscribe would fall back to the bucket's local mirror, named after it
+    from drumscribe.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["--bucket", "My_Drums", "ls"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: invalid bucket name 'My_Drums': only lowercase letters")

@@ -31,6 +31,10 @@ _announced = False
 def get_storage(settings: Settings | None = None, *, prefer_local: bool = False, announce: bool = True) -> Storage:
     """The storage to use for ``settings`` (default: the effective settings)."""
     settings = settings or load_settings()
+    if settings.bucket:  # a name S3 would refuse is refused here too, even for its local mirror
+        from drumscribe.keys import validate_bucket_name
+
+        validate_bucket_name(settings.bucket)
     if settings.bucket and not prefer_local:
         from drumscribe import aws
 
