@@ -19,16 +19,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells at 80 columns otherwise
-
-    def invoke(*args: str):
-        return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
 def server_iam(moto_server):
     return boto3.client("iam", endpoint_url=moto_server, region_name="us-east-1")
 

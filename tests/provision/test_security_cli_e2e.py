@@ -10,25 +10,13 @@ import sys
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
-from drumscribe.cli import app
 from drumscribe.envfile import read_env
 from drumscribe.provision import documents
 from drumscribe.provision.allowlist import SID
 from drumscribe.provision.monitoring import METRICS_ID
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells at 80 columns otherwise
-
-    def invoke(*args: str):
-        return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture
