@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import unquote
 
 import botocore.exceptions as bexc
@@ -51,6 +52,21 @@ def iam_error(exc: BaseException, action: str) -> DrumscribeError:
     return translate(exc, action=action)
 
 
+def read_or_none(fn: Callable[..., Any], what: str, **kwargs: Any) -> Any:
+    """Call an IAM Get*/List* API; ``None`` when the entity does not exist (NoSuchEntity)."""
+    try:
+        return fn(**kwargs)
+    except bexc.ClientError as exc:
+        if _code(exc) == "NoSuchEntity":
+            return None
+        raise iam_error(exc, what) from exc
+
+
+def policy_document(value: Any) -> dict:
+    """A policy document as IAM returned it: botocore decodes it; an S3-compatible IAM might not."""
+    return json.loads(unquote(value)) if isinstance(value, str) else value
+
+
 def account_id(plan: Plan) -> str:
     try:
         return plan.sts.get_caller_identity()["Account"]
@@ -72,9 +88,7 @@ def _ensure_policy(plan: Plan, call: Recorder, arn: str) -> tuple[list[str], lis
         call("create_policy", PolicyName=POLICY, PolicyDocument=_dumps(documents.iam_policy(plan.bucket)),
              Description="drumscribe: read/write the app's S3 buckets")
         return [f"new policy {POLICY} for bucket {plan.bucket}"], [plan.bucket]
-    current = plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
-    if isinstance(current, str):  # botocore decodes it; an S3-compatible IAM might not
-        current = json.loads(unquote(current))
+    current = policy_document(plan.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
     covered = documents.buckets_in_iam_policy(current)
     buckets = covered + [plan.bucket] if plan.bucket not in covered else covered
     want = documents.iam_policy(*buckets)
@@ -120,12 +134,8 @@ def _ensure_user(plan: Plan, call: Recorder, arn: str) -> list[str]:
 
 
 def list_keys(plan: Plan) -> list[dict]:
-    try:
-        return plan.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
-    except bexc.ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
-            return []
-        raise iam_error(exc, f"list access keys of {USER}") from exc
+    found = read_or_none(plan.iam.list_access_keys, f"list access keys of {USER}", UserName=USER)
+    return found["AccessKeyMetadata"] if found else []
 
 
 def env_values(plan: Plan, key_id: str, secret: str) -> dict[str, str]:

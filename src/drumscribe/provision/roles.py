@@ -10,7 +10,6 @@ service, so no access key is created and ``.env`` receives no secret: only ``AWS
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote
 
 import botocore.exceptions as bexc
 
@@ -43,26 +42,14 @@ def _policy_arn(plan: Plan) -> str:
     return f"arn:aws:iam::{_iam.account_id(plan)}:policy/{_iam.POLICY}"
 
 
-def _document(value) -> dict:
-    return json.loads(unquote(value)) if isinstance(value, str) else value  # botocore decodes it; not every IAM does
-
-
 def _get_role(plan: Plan, name: str) -> dict | None:
-    try:
-        return plan.iam.get_role(RoleName=name)["Role"]
-    except bexc.ClientError as exc:
-        if _iam._code(exc) == "NoSuchEntity":
-            return None
-        raise _iam.iam_error(exc, f"read role {name}") from exc
+    found = _iam.read_or_none(plan.iam.get_role, f"read role {name}", RoleName=name)
+    return found["Role"] if found else None
 
 
 def _get_profile(plan: Plan, name: str) -> dict | None:
-    try:
-        return plan.iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-    except bexc.ClientError as exc:
-        if _iam._code(exc) == "NoSuchEntity":
-            return None
-        raise _iam.iam_error(exc, f"read instance profile {name}") from exc
+    found = _iam.read_or_none(plan.iam.get_instance_profile, f"read instance profile {name}", InstanceProfileName=name)
+    return found["InstanceProfile"] if found else None
 
 
 def _ensure_role(plan: Plan, call: Recorder, kind: str, arn: str) -> list[str]:
@@ -75,7 +62,7 @@ def _ensure_role(plan: Plan, call: Recorder, kind: str, arn: str) -> list[str]:
         changes.append(f"new role {name} trusted by {SERVICES[kind]}")
         attached: list[str] = []
     else:
-        if not _iam.documents.policy_statements_equal(_document(role["AssumeRolePolicyDocument"]), trust):
+        if not _iam.documents.policy_statements_equal(_iam.policy_document(role["AssumeRolePolicyDocument"]), trust):
             call("update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(trust))
             changes.append(f"role {name} now trusted by {SERVICES[kind]} only")
         attached = [p["PolicyArn"] for p in plan.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
