@@ -176,12 +176,7 @@ def _write_item(measure: ET.Element, item: Item, voice: int) -> None:
         _sub(note, "instrument", id=instrument_id(event.instrument))
         _sub(note, "voice", voice)
         _sub(note, "type", kind)
-        if dotted:
-            _sub(note, "dot")
-        if triplet:
-            modification = _sub(note, "time-modification")
-            _sub(modification, "actual-notes", 3)
-            _sub(modification, "normal-notes", 2)
+        _dot_and_triplet(note, dotted, triplet)
         _sub(note, "stem", "up" if voice == HANDS else "down")
         if place.head:
             _sub(note, "notehead", place.head)
@@ -215,14 +210,19 @@ def _write_grace(measure: ET.Element, event: Any, voice: int, *, many: bool) -> 
         _sub(note, "notehead", place.head)
 
 
-def _extras(note: ET.Element, dotted: bool, triplet: bool, item: Item) -> None:
-    """dot, time-modification and tuplet of a rest, in schema order."""
+def _dot_and_triplet(note: ET.Element, dotted: bool, triplet: bool) -> None:
+    """The dot and the 3-in-the-time-of-2 of a note or rest (after its type, in schema order)."""
     if dotted:
         _sub(note, "dot")
     if triplet:
         modification = _sub(note, "time-modification")
         _sub(modification, "actual-notes", 3)
         _sub(modification, "normal-notes", 2)
+
+
+def _extras(note: ET.Element, dotted: bool, triplet: bool, item: Item) -> None:
+    """dot, time-modification and tuplet of a rest, in schema order."""
+    _dot_and_triplet(note, dotted, triplet)
     if item.tuplet:
         _sub(_sub(note, "notations"), "tuplet", type=item.tuplet, **({"bracket": "yes"} if item.tuplet == "start" else {}))
 
