@@ -107,9 +107,10 @@ def show(
         from drumscribe.jobs.page import job_page
 
         folder = output.parent if output else Path.cwd()
-        storage, _ = find_job(job_id, settings, prefer_local=force_local(ctx))
+        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
         _say_if_offline(storage, settings)
-        result: str | bytes = job_page(job_id, settings, storage, page_dir=folder, embed_audio=embed_audio, expires=expires)
+        result: str | bytes = job_page(job_id, settings, storage, page_dir=folder, embed_audio=embed_audio, expires=expires,
+                                       transcription=t)
     else:
         storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
         _say_if_offline(storage, settings)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from drumscribe.config import Settings
+from drumscribe.config import Settings, load_settings
 from drumscribe.errors import NotFoundError
 from drumscribe.jobs.store import _storage, find_job, job_files
 
@@ -41,13 +41,19 @@ def job_page(
     embed_audio: bool = False,
     expires: int = 3600,
     prefer_local: bool = False,
+    transcription: Any = None,
 ) -> str:
-    """The HTML page of job ``job_id``, to be saved in folder ``page_dir`` (default: absolute links)."""
+    """The HTML page of job ``job_id``, to be saved in folder ``page_dir`` (default: absolute links).
+
+    ``transcription``: the job's, when the caller already read it from ``storage`` (not read again).
+    """
     from drumscribe.views.embed import embeddable_audio
     from drumscribe.views.html import render_html
 
-    # no storage given: the active one, else the offline mirror (a job made before a bucket was set up)
-    storage, t = find_job(job_id, settings, storage, user, prefer_local=prefer_local)
+    if transcription is not None and storage is not None:
+        t = transcription
+    else:  # no storage given: the active one, else the offline mirror (a job made before a bucket was set up)
+        storage, t = find_job(job_id, settings, storage, user, prefer_local=prefer_local)
     storage, settings = _storage(settings, storage, prefer_local)
     files = job_files(job_id, settings, storage, user)
     source_key = t.source.key
@@ -88,12 +94,12 @@ def view_job(
     from drumscribe.transcription.result import write_atomic
 
     validate_job_id(job_id)
-    # like show: the active storage, else the offline mirror (a job made before a bucket was set up)
-    storage, _ = find_job(job_id, settings, storage, user, prefer_local=prefer_local)
-    storage, settings = _storage(settings, storage, prefer_local)
+    settings = settings or load_settings()
     folder = Path(settings.home) / PAGES_DIR / sanitize_user_id(user or settings.user)
     folder.mkdir(parents=True, exist_ok=True)
-    page = job_page(job_id, settings, storage, user, page_dir=folder, embed_audio=embed_audio, expires=expires)
+    # job_page finds the job like show does: the active storage, else the offline mirror
+    page = job_page(job_id, settings, storage, user, page_dir=folder, embed_audio=embed_audio, expires=expires,
+                    prefer_local=prefer_local)
     path = write_atomic(folder / f"{job_id}.html", page)
     if open_browser:
         open_in_browser(path)
