@@ -82,23 +82,29 @@ def _print_results(results, *, dry_run: bool, show_secret: bool) -> None:
                 out.print(f"the secret is in {r.env_file} only (use --show-secret to print it)")
 
 
+def step_options(ctx: typer.Context, bucket, region, dry_run, env_file=None):
+    """(settings, dry_run, env_file) of a step command, with the options given before its name.
+
+    `setup --dry-run cors` must not silently ignore --dry-run: options given before the step name
+    apply too (the step's own options win where both are given).
+    """
+    parent = ctx.meta.get("drumscribe.setup", {})
+    bucket, region = bucket or parent.get("bucket"), region or parent.get("region")
+    dry_run = dry_run or parent.get("dry_run", False)
+    if env_file == Path(".env"):
+        env_file = parent.get("env_file", env_file)
+    return settings_from(ctx, bucket=bucket, region=region), dry_run, env_file
+
+
 def _run(ctx: typer.Context, steps, bucket, region, dry_run, origins, no_tls_policy, infrequent_access, kms_key_id, env_file, show_secret, **extra) -> None:
     from drumscribe.provision import setup
 
-    # `setup --dry-run cors` must not silently ignore --dry-run: options given before the step
-    # name apply too (the step's own options win where both are given).
+    settings, dry_run, env_file = step_options(ctx, bucket, region, dry_run, env_file)
     parent = ctx.meta.get("drumscribe.setup", {})
-    bucket = bucket or parent.get("bucket")
-    region = region or parent.get("region")
-    dry_run = dry_run or parent.get("dry_run", False)
     origins = origins or parent.get("origins")
     infrequent_access = parent.get("infrequent_access") if infrequent_access is None else infrequent_access
     kms_key_id = kms_key_id or parent.get("kms_key_id")
-    if env_file == Path(".env"):
-        env_file = parent.get("env_file", env_file)
     show_secret = show_secret or parent.get("show_secret", False)
-
-    settings = settings_from(ctx, bucket=bucket, region=region)
     done = []
     try:
         setup(
@@ -199,9 +205,7 @@ def setup_tls_policy(
         return
     from drumscribe.provision import remove_tls_policy
 
-    parent = ctx.meta.get("drumscribe.setup", {})
-    dry_run = dry_run or parent.get("dry_run", False)
-    settings = settings_from(ctx, bucket=bucket or parent.get("bucket"), region=region or parent.get("region"))
+    settings, dry_run, _ = step_options(ctx, bucket, region, dry_run)
     result = remove_tls_policy(dry_run=dry_run, settings=settings)
     _print_results([result], dry_run=dry_run, show_secret=False)
 

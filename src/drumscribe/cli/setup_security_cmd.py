@@ -14,21 +14,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from drumscribe.cli.app import err, settings_from
+from drumscribe.cli.app import err
 from drumscribe.cli.setup_cmd import (
-    _BUCKET, _DRY, _ENV, _IA, _KMS, _ORIGINS, _REGION, _SHOW, STEP_HELP, _print_results, _run, setup_app,
+    _BUCKET, _DRY, _ENV, _IA, _KMS, _ORIGINS, _REGION, _SHOW, STEP_HELP, _print_results, _run, setup_app, step_options,
 )
 from drumscribe.errors import ConfigError
-
-
-def _common(ctx: typer.Context, bucket, region, dry_run, env_file=None):
-    """Options given before the step name (`setup --dry-run monitoring`) apply too."""
-    parent = ctx.meta.get("drumscribe.setup", {})
-    bucket, region = bucket or parent.get("bucket"), region or parent.get("region")
-    dry_run = dry_run or parent.get("dry_run", False)
-    if env_file == Path(".env"):
-        env_file = parent.get("env_file", env_file)
-    return settings_from(ctx, bucket=bucket, region=region), dry_run, env_file
 
 
 @setup_app.command("lifecycle")
@@ -79,7 +69,7 @@ def setup_iam(
         return
     from drumscribe.provision.roles import setup_role
 
-    settings, dry_run, env_file = _common(ctx, bucket, region, dry_run, env_file)
+    settings, dry_run, env_file = step_options(ctx, bucket, region, dry_run, env_file)
     result = setup_role(role, remove=remove, settings=settings, dry_run=dry_run, env_file=env_file)
     _print_results([result], dry_run=dry_run, show_secret=False)
 
@@ -105,7 +95,7 @@ def setup_monitoring_cmd(
     """
     from drumscribe.provision.monitoring import Thresholds, setup_monitoring
 
-    settings, dry_run, _ = _common(ctx, bucket, region, dry_run)
+    settings, dry_run, _ = step_options(ctx, bucket, region, dry_run)
     thresholds = Thresholds(size_gb=max_size_gb, errors_4xx=max_4xx, errors_5xx=max_5xx, download_gb_per_hour=max_download_gb, requests=max_requests)
     result = setup_monitoring(email, thresholds=thresholds, remove=remove, settings=settings, dry_run=dry_run)
     _print_results([result], dry_run=dry_run, show_secret=False)
@@ -128,7 +118,7 @@ def setup_ip_allowlist_cmd(
     """
     from drumscribe.provision.allowlist import parse_cidrs, private_ranges, setup_ip_allowlist
 
-    settings, dry_run, _ = _common(ctx, bucket, region, dry_run)
+    settings, dry_run, _ = step_options(ctx, bucket, region, dry_run)
     if not remove:
         ranges = parse_cidrs(cidrs or [])
         preview = setup_ip_allowlist(ranges, settings=settings, dry_run=True)
