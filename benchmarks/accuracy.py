@@ -37,6 +37,16 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (REPO / ".." / "shared" / "data" / "mdb-dev").resolve()
 CLASSES = ("KD", "SD", "HH", "TT", "CY")
 WINDOWS = (0.05, 0.02)
+# every instrument drumscribe writes, scored against the subclass annotations (pedal hats count as
+# closed; china and splash as crash; ride bell as ride; LFT and HFT are both the floor tom)
+INSTRUMENT_CLASSES = ("kick", "snare", "hihat_closed", "hihat_open", "tom_high", "tom_mid", "tom_low", "crash", "ride")
+SUBCLASS_TO_INSTRUMENT = {
+    "KD": "kick", "SD": "snare", "SDB": "snare", "SDD": "snare", "SDF": "snare", "SDG": "snare", "SDNS": "snare",
+    "CHH": "hihat_closed", "PHH": "hihat_closed", "OHH": "hihat_open",
+    "HIT": "tom_high", "MHT": "tom_mid", "LMT": "tom_mid", "HFT": "tom_low", "LFT": "tom_low",
+    "CRC": "crash", "CHC": "crash", "SPC": "crash", "RDC": "ride", "RDB": "ride",
+}
+PLAYED_AS = {"hihat_pedal": "hihat_closed"}
 
 
 def tracks(data: Path) -> dict[str, list[tuple[str, Path, Path]]]:
@@ -141,13 +151,35 @@ def _match(ref: np.ndarray, est: np.ndarray, window: float) -> list[tuple[int, i
         return out
 
 
-def score(per_track: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> dict:
+def read_instrument_annotations(class_annotation: Path) -> dict[str, np.ndarray] | None:
+    """Annotated times per instrument (``INSTRUMENT_CLASSES``) from the subclass annotations, if any."""
+    sub = class_annotation.parent.parent / "subclass" / class_annotation.name.replace("_class", "_subclass")
+    if not sub.exists():
+        return None
+    ref: dict[str, list[float]] = {c: [] for c in INSTRUMENT_CLASSES}
+    for line in sub.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] in SUBCLASS_TO_INSTRUMENT:
+            ref[SUBCLASS_TO_INSTRUMENT[parts[1]]].append(float(parts[0]))
+    return {c: np.sort(np.array(v)) for c, v in ref.items()}
+
+
+def instrument_estimates(events) -> dict[str, np.ndarray]:
+    est: dict[str, list[float]] = {c: [] for c in INSTRUMENT_CLASSES}
+    for e in events:
+        name = PLAYED_AS.get(e.instrument, e.instrument)
+        if name in est:
+            est[name].append(float(e.time))
+    return {c: np.sort(np.array(v)) for c, v in est.items()}
+
+
+def score(per_track: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]], classes=CLASSES) -> dict:
     """per_track: [(reference per class, estimate per class)] -> metrics dict."""
     res: dict = {}
     for w in WINDOWS:
         key = f"{int(round(w * 1000))}ms"
         res[key] = {}
-        for c in CLASSES:
+        for c in classes:
             tp = n_ref = n_est = 0
             diffs: list[float] = []
             for ref, est in per_track:
@@ -162,8 +194,9 @@ def score(per_track: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) 
             f = 2 * p * rc / (p + rc) if p + rc else 0.0
             res[key][c] = {"P": p, "R": rc, "F": f, "tp": tp, "fp": n_est - tp, "fn": n_ref - tp,
                            "median_offset_ms": float(np.median(diffs) * 1000) if diffs else None}
-        res[key]["mean3"] = float(np.mean([res[key][c]["F"] for c in CLASSES[:3]]))
-        res[key]["mean5"] = float(np.mean([res[key][c]["F"] for c in CLASSES]))
+        if tuple(classes) == CLASSES:
+            res[key]["mean3"] = float(np.mean([res[key][c]["F"] for c in CLASSES[:3]]))
+            res[key]["mean5"] = float(np.mean([res[key][c]["F"] for c in CLASSES]))
     return res
 
 
@@ -189,6 +222,7 @@ class ModelRunner:
         self.model = load_model(model_path)
         self.features = FeatureProcessor()
         self.cache: dict[Path, np.ndarray] = {}
+        self.fine: dict[Path, np.ndarray] = {}  # the finer outputs (which hat, tom, cymbal), if the model has them
         self.curves: dict[Path, np.ndarray] = {}  # per-class band curves, for the open/closed hi-hat split
         self.feature_seconds = 0.0
         self.network_seconds = 0.0
@@ -204,7 +238,9 @@ class ModelRunner:
             t = time.perf_counter()
             f = self.features(x)
             t1 = time.perf_counter()
-            self.cache[wav] = self.model.activations(f)
+            out = self.model.all_activations(f)
+            n = len(self.model.classes)
+            self.cache[wav], self.fine[wav] = out[:, :n], out[:, n:]
             self.network_seconds += time.perf_counter() - t1
             self.curves[wav] = strength_curves(f, self.model.classes)
             self.feature_seconds += t1 - t
@@ -222,15 +258,15 @@ class ModelRunner:
         return found.beats, found.downbeats
 
     def events(self, wav: Path, thresholds=None, offset=None):
-        from drumscribe.transcription import hihat
+        from drumscribe.transcription import subclass
         from drumscribe.transcription.peaks import detect_onsets
         from drumscribe.transcription.pipeline import note_of
 
         onsets = detect_onsets(self.activations(wav), self.model, thresholds=thresholds, offset=offset)
-        # class names -> instruments, then open or closed hats, exactly as the pipeline plays them
+        # class names -> instruments (finer outputs, open or closed hats), exactly as the pipeline plays them
         played = {c: note_of(c)[0] for c in self.model.classes}
-        names = hihat.play_open_hats([played[o.instrument] for o in onsets], [o.frame for o in onsets],
-                                     self.curves[wav], list(played.values()))
+        names = subclass.play([o.instrument for o in onsets], [o.frame for o in onsets], self.fine[wav],
+                              self.curves[wav], self.model, played)
         for o, name in zip(onsets, names):
             o.instrument = name
         return onsets
@@ -268,6 +304,10 @@ def evaluate(data: Path, events_fn, rhythm_fns: dict | None = None) -> dict:
         out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
         out[kind]["per_track"] = {name: score([pt])["50ms"] for (name, _, _), pt in zip(items, per_track)}
         out[kind]["hihat_open_closed"] = hihat_split_counts(items, events)
+        inst = [(read_instrument_annotations(ann), instrument_estimates(evs)) for (_, _, ann), evs in zip(items, events)]
+        inst = [pair for pair in inst if pair[0] is not None]
+        if inst:
+            out[kind]["instruments"] = score(inst, INSTRUMENT_CLASSES)
         out[kind]["rhythm"] = {}
         for label, fn in (rhythm_fns or {}).items():
             scores = rhythm_scores(items, data, [fn(wav) for _, wav, _ in items])
@@ -326,6 +366,15 @@ def format_table(results: dict, outputs: dict[str, list[str]] | None = None) -> 
                          f"median beat offset {off:+.1f} ms" if off is not None else f"rhythm, {label}: no beats")
             lines.append("  per track (beat F / downbeat F): " + "  ".join(
                 f"{n} {t['beat_F']:.2f}/{t['downbeat_F']:.2f}" for n, t in r["per_track"].items()))
+        if "instruments" in res:
+            lines.append("per instrument (subclass annotations; a class the tracks never annotate scores 0 as soon "
+                         "as it is played once):")
+            for c in INSTRUMENT_CLASSES:
+                row = f"{c:13}"
+                for w in WINDOWS:
+                    m = res["instruments"][f"{int(round(w * 1000))}ms"][c]
+                    row += f"{m['P']:7.3f}{m['R']:7.3f}{m['F']:7.3f}{m['tp']:6d}{m['fp']:6d}{m['fn']:6d}  |"
+                lines.append(row)
         h = res.get("hihat_open_closed")
         if h and sum(h.values()):
             lines.append(f"hi-hat open/closed, detected hats matched to annotated ones: open called open "
@@ -342,6 +391,8 @@ def main(argv=None) -> int:
     p.add_argument("--offset", type=float, default=None, help="override the model's offset (seconds)")
     p.add_argument("--thresholds", type=str, default=None, help='override thresholds, JSON {"kick": 0.5, ...}')
     p.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
+    p.add_argument("--open-hat", choices=("rule", "learnt"), default=None,
+                   help="override what names open hats (a model with an open-hat output): the 80 ms rule or the network")
     p.add_argument("--per-track", action="store_true", help="also print per-track figures")
     p.add_argument("--no-beats", action="store_true", help="skip the beat and downbeat figures")
     p.add_argument("--madmom-downbeats", action="store_true",
@@ -372,6 +423,8 @@ def main(argv=None) -> int:
                f"{'model ' + str(a.model) if a.model else 'the packaged model'}")
     else:
         runner = ModelRunner(a.model)
+        if a.open_hat:
+            runner.model.open_hat = a.open_hat
         th = json.loads(a.thresholds) if a.thresholds else None
 
         def events_fn(wav):

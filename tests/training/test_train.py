@@ -52,3 +52,61 @@ def test_an_ensemble_of_different_widths_is_the_mean_of_its_members(tmp_path):
             outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
     got = load_model(tmp_path / "ens.npz").activations(x)
     assert np.abs(got - np.mean(outs, axis=0)).max() < 1e-4
+
+
+def test_a_shipped_network_rebuilt_in_torch_computes_what_the_file_does(tmp_path):
+    """``model_from_npz`` undoes the export (batch norms folded, then frozen as the identity), so a
+    fine-tune starts exactly where the shipped network is; extra outputs are added after its own."""
+    from drumscribe.transcription.network import DEFAULT_MODEL
+
+    x = np.random.default_rng(2).random((150, 144)).astype(np.float32)
+    shipped = load_model(DEFAULT_MODEL)
+    outs = []
+    for j in range(shipped.n_networks):
+        net = ex.model_from_npz(DEFAULT_MODEL, j, n_classes=len(shipped.classes) + 7)
+        net.train()  # frozen batch norms stay the identity in training mode too
+        assert all(not m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d))
+        net.eval()
+        with torch.no_grad():
+            y = torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy()
+        assert y.shape == (150, len(shipped.classes) + 7)
+        outs.append(y[:, : len(shipped.classes)])
+    assert np.abs(np.mean(outs, axis=0) - shipped.all_activations(x)[:, : len(shipped.classes)]).max() < 1e-4
+
+
+def test_finer_outputs_train_export_and_average_over_the_members_that_have_them(tmp_path):
+    """A network trained with ``--fine`` has the five classes then the finer outputs; in an ensemble
+    with a five-output network the classes are averaged over both, the finer outputs come from it alone."""
+    data = tmp_path / "clips"
+    _clips(data)
+    fine = _train(tmp_path, "fine", "--fine")
+    assert torch.load(fine)["fine_classes"] == train.FINE_CLASSES
+    plain = _train(tmp_path, "plain")
+    ex.export([plain, fine], tmp_path / "ens.npz", open_hat="learnt")
+    model = load_model(tmp_path / "ens.npz")
+    assert model.fine_classes == train.FINE_CLASSES and model.open_hat == "learnt"
+    assert model.fine_groups["tom_mid"] == ["tom_high", "tom_mid", "tom_low"]
+    x = np.random.default_rng(1).random((120, 144)).astype(np.float32)
+    outs = []
+    for ck in (plain, fine):
+        net, _ = ex.model_from_ckpt(ck)
+        with torch.no_grad():
+            outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
+    got = model.all_activations(x)
+    assert got.shape == (120, 5 + 7)
+    assert np.abs(got[:, :5] - (outs[0] + outs[1][:, :5]) / 2).max() < 1e-4
+    assert np.abs(got[:, 5:] - outs[1][:, 5:]).max() < 1e-4
+    assert np.array_equal(model.activations(x), got[:, :5])
+
+
+def test_fine_targets_mark_the_class_and_the_finer_output():
+    from drumscribe.training import render as rd
+
+    onsets = np.array([[0.5, rd.R["tom_low"], 1.0], [1.0, rd.R["hihat_pedal"], 0.5], [1.5, rd.R["side_stick"], 1.0]])
+    y = train.targets_for(onsets, 200, fine=True)
+    cls = {c: i for i, c in enumerate(train.CLASSES)}
+    fine = {c: len(train.CLASSES) + i for i, c in enumerate(train.FINE_CLASSES)}
+    assert y[50, cls["tom_mid"]] == 1 and y[50, fine["tom_low"]] == 1 and y[50, fine["tom_high"]] == 0
+    assert y[100, cls["hihat_closed"]] == 1 and y[100, fine["hihat_closed"]] == 1  # pedal hats count as closed
+    assert y[150].sum() == 0  # side stick: neither snare nor anything else
+    assert train.targets_for(onsets, 200).shape == (200, 5)

@@ -18,7 +18,7 @@ from drumscribe.transcription.result import DrumEvent, Transcription
 
 TPB = midi.TICKS_PER_BEAT
 GM = {"kick": 36, "side_stick": 37, "snare": 38, "hihat_closed": 42, "hihat_pedal": 44, "hihat_open": 46,
-      "tom_low": 45, "tom_mid": 47, "tom_high": 50, "crash": 49, "ride": 51}
+      "tom_low": 43, "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51}
 
 
 # -- a DAW-style reader ----------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_per_instrument_tracks_are_named_one_per_drum():
     assert per.mid.type == 1
     assert [track.name for track in per.mid.tracks[1:]] == ["Kick", "Snare", "Hi-hat", "Tom low", "Crash"]
     notes = {track.name: {note for _, note, _ in per.notes(i + 1)} for i, track in enumerate(per.mid.tracks[1:])}
-    assert notes == {"Kick": {36}, "Snare": {37, 38}, "Hi-hat": {42, 46}, "Tom low": {45}, "Crash": {49}}
+    assert notes == {"Kick": {36}, "Snare": {37, 38}, "Hi-hat": {42, 46}, "Tom low": {43}, "Crash": {49}}
     assert per.notes() == single.notes()  # the same hits, only split
     assert {m.channel for track in per.mid.tracks[1:] for m in track if m.type == "note_on"} == {9}
 

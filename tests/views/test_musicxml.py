@@ -19,7 +19,7 @@ from drumscribe.errors import InputError  # noqa: E402
 from drumscribe.transcription.result import DrumEvent, SourceInfo, Transcription  # noqa: E402
 
 NOTES = {"kick": 36, "side_stick": 37, "snare": 38, "hihat_closed": 42, "hihat_pedal": 44, "hihat_open": 46,
-         "tom_low": 45, "tom_mid": 47, "tom_high": 50, "crash": 49, "ride": 51}
+         "tom_low": 43, "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51}
 # the drum-set key a drummer reads: (staff position, note head) -> drum; open and closed hats differ by a mark only
 KEY = {("F4", "normal"): "kick", ("D4", "x"): "hihat_pedal", ("C5", "normal"): "snare", ("C5", "x"): "side_stick",
        ("E5", "normal"): "tom_high", ("D5", "normal"): "tom_mid", ("A4", "normal"): "tom_low",
@@ -172,7 +172,7 @@ def test_a_drum_hit_twice_in_one_cell_keeps_both_as_a_grace_note(musicxml_schema
 
 def test_a_pickup_is_bar_zero_cut_to_its_first_hit():
     beats = [2.0 + 0.5 * i for i in range(8)]
-    events = (DrumEvent(1.5, "tom_high", 50, 90, 0.9), DrumEvent(1.75, "tom_low", 45, 90, 0.9),
+    events = (DrumEvent(1.5, "tom_high", 48, 90, 0.9), DrumEvent(1.75, "tom_low", 43, 90, 0.9),
               DrumEvent(2.0, "crash", 49, 120, 0.9), DrumEvent(2.0, "kick", 36, 120, 0.9))
     xml = render_musicxml(Transcription(events=events, tempo=120.0, beats=tuple(beats), downbeats=(2.0,)))
     hits, score = read_back(xml)
@@ -224,7 +224,7 @@ def test_document_is_musicxml_4_partwise():
 
 def test_every_document_is_valid_against_the_musicxml_4_schema(musicxml_schema):
     swung = [DrumEvent(i * 0.5 + off, "ride", 51, 80, 0.9) for i in range(4) for off in (0.0, 1 / 3)]
-    pickup = (DrumEvent(1.5, "tom_high", 50, 90, 0.9), DrumEvent(2.0, "kick", 36, 120, 0.9), DrumEvent(2.25, "hihat_pedal", 44, 70, 0.9))
+    pickup = (DrumEvent(1.5, "tom_high", 48, 90, 0.9), DrumEvent(2.0, "kick", 36, 120, 0.9), DrumEvent(2.25, "hihat_pedal", 44, 70, 0.9))
     everything = [DrumEvent(0.125 * i, name, note, 60 + i, 0.9) for i, (name, note) in enumerate(NOTES.items())]
     documents = [
         render_musicxml(rock()),

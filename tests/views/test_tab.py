@@ -8,7 +8,7 @@ from drumscribe import render_tab
 from drumscribe.errors import InputError
 from drumscribe.transcription.result import DrumEvent, Transcription
 
-NOTES = {"hihat_closed": 42, "snare": 38, "kick": 36, "ride": 51, "crash": 49, "tom_high": 50, "tom_low": 45}
+NOTES = {"hihat_closed": 42, "snare": 38, "kick": 36, "ride": 51, "crash": 49, "tom_high": 48, "tom_low": 43}
 
 
 def hit(t, instrument, velocity=90):

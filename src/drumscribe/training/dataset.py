@@ -35,6 +35,17 @@ ROLE_TO_CLASS = {
     rd.R["crash"]: "crash", rd.R["ride"]: "crash",
 }
 
+# finer outputs (model 2.0): within a detected hi-hat, tom or cymbal, which one it is. Kick and snare
+# need none; pedal hats count as closed (a "chick", GM 44 is rarely what a drummer wants written).
+FINE_CLASSES = ["hihat_closed", "hihat_open", "tom_high", "tom_mid", "tom_low", "crash", "ride"]
+FINE_GROUPS = {"hihat_closed": ["hihat_closed", "hihat_open"], "tom_mid": ["tom_high", "tom_mid", "tom_low"],
+               "crash": ["crash", "ride"]}
+ROLE_TO_FINE = {
+    rd.R["hihat_closed"]: "hihat_closed", rd.R["hihat_pedal"]: "hihat_closed", rd.R["hihat_open"]: "hihat_open",
+    rd.R["tom_high"]: "tom_high", rd.R["tom_mid"]: "tom_mid", rd.R["tom_low"]: "tom_low",
+    rd.R["crash"]: "crash", rd.R["ride"]: "ride",
+}
+
 
 def clip_files(folders: str) -> list[str]:
     """The clip files of one dataset folder or several (comma-separated), in a stable order."""
@@ -44,6 +55,7 @@ def clip_files(folders: str) -> list[str]:
 ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
 PERC_PROB = 0.0  # share of clips with a tambourine/shaker overdub (accompaniment.percussion_overdub)
+WHOLE_KIT = False  # the 2.0 sets (``--whole-kit``): AVL kits, mixed and retuned kits, strums, unison toms
 ACCOMP_VERSION = 2  # 1: the band parts the 1.0.0 training set used; 2: accompaniment.make_band + singer
 
 
@@ -52,8 +64,18 @@ def _spec(seed: int, k: int) -> dict:
     duration = float(rng.uniform(16, 30))
     source = "hydrogen" if rng.random() < 0.65 else "soundfont"
     spec = {"k": k, "duration": duration, "source": source, "rng": rng}
-    spec["events"] = rd.make_performance(rng, duration)
+    spec["events"] = rd.make_performance(rng, duration, whole_kit=WHOLE_KIT)
     kits = rd.hydrogen_kits()
+    if WHOLE_KIT:  # drawn from their own stream: the earlier sets' draws below stay as they were
+        wk = np.random.default_rng([seed, k, 3])
+        spec["wk_rng"] = wk
+        if wk.random() < 0.3:  # a recorded acoustic kit (AVL)
+            source = spec["source"] = "avl"
+            spec["avl"] = str(wk.choice(list(rd.AVL_KITS)))
+            # a 4-piece kit has one rack tom: call what it plays "high tom"
+            spec["events"] = [(t, rd.R["tom_high"] if r == rd.R["tom_mid"] else r, v) for t, r, v in spec["events"]]
+        spec["mixed_kit"] = bool(wk.random() < 0.3)
+        spec["strums"] = bool(wk.random() < 0.12)
     if source == "hydrogen":
         # electronic kits less often
         names = [kit.name for kit in kits]
@@ -83,8 +105,9 @@ def _rms_norm(x: np.ndarray) -> np.ndarray:
 
 def _work(args) -> list[str]:
     seed, ks, out, accomp = args
-    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB
-    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB = accomp[0], (accomp[1], accomp[2]), accomp[3], accomp[4]
+    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT
+    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT = (accomp[0], (accomp[1], accomp[2]), accomp[3],
+                                                                    accomp[4], accomp[5])
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from drumscribe.transcription.features import FeatureProcessor
 
@@ -111,17 +134,30 @@ def _work(args) -> list[str]:
                 accomp[s["k"]] = a
             for s, a in zip(gspecs, audio[len(dspecs) + len(aspecs) :]):
                 guitars[s["k"]] = a
+        for name, path in rd.AVL_KITS.items():  # one preset on a melodic channel, its own note map
+            dspecs = [s for s in specs if s["source"] == "avl" and s["avl"] == name]
+            if dspecs:
+                clips = [(s["duration"], rd.drum_midi(s["events"], 0, s["rng"], rd.AVL_NOTES, channel=0))
+                         for s in dspecs]
+                for s, a in zip(dspecs, rd.render_fluidsynth(path, clips, tmp)):
+                    drums[s["k"]] = (a, s["events"])
     done = []
     for s in specs:
         rng = s["rng"]
         if s["source"] == "hydrogen":
             kit = kits[s["kit"]]
-            x, events = rd.render_hydrogen(kit, s["events"], s["duration"], rng)
+            if s.get("mixed_kit"):
+                kit = rd.mixed_kit(kits, s["wk_rng"])
+            x, events = rd.render_hydrogen(kit, s["events"], s["duration"], rng,
+                                           tune_toms=4.0 if WHOLE_KIT else 0.0)
             if rng.random() < 0.7:
                 x = x + rd.sympathetic_bleed(kit, events, s["duration"], rng) * np.max(np.abs(x))
             if rng.random() < 0.4:
                 x = x + rd.beater_click(events, s["duration"], rng) * np.max(np.abs(x))
             src = kit.name
+        elif s["source"] == "avl":
+            x, events = drums[s["k"]]
+            src = s["avl"]
         else:
             x, events = drums[s["k"]]
             src = f"{s['soundfont']}:{s['program']}"
@@ -130,6 +166,8 @@ def _work(args) -> list[str]:
             prng = np.random.default_rng([seed, s["k"], 2])
             p = ac.percussion_overdub(prng, events, s["duration"])
             x = x + p * np.max(np.abs(x)) * prng.uniform(0.08, 0.5)
+        if s.get("strums"):
+            x = x + rd.strum_overdub(s["wk_rng"], s["duration"]) * np.max(np.abs(x)) * s["wk_rng"].uniform(0.15, 0.8)
         if s["accomp"] and s["k"] in accomp:
             a = _rms_norm(accomp[s["k"]])
             if s["k"] in guitars:
@@ -143,7 +181,7 @@ def _work(args) -> list[str]:
         x = rd.master(x, rng)
         feats = fp(x)
         onsets = np.array([(t, r, v) for t, r, v in events], np.float32).reshape(-1, 3)
-        meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"],
+        meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"], "strums": bool(s.get("strums")),
                 "accomp_version": ACCOMP_VERSION, "perc": s["perc"], "style": s.get("band", {}).get("style")}
         np.savez(out / f"clip_{s['k']:05d}.npz", feats=feats.astype(np.float16), onsets=onsets,
                  meta=json.dumps(meta))
@@ -170,10 +208,13 @@ def main(argv=None):
                    help="share of clips with an unlabelled tambourine/shaker overdub")
     p.add_argument("--accomp-version", type=int, choices=(1, 2), default=ACCOMP_VERSION,
                    help="1: band parts of the 1.0.0 training set; 2: styles with staccato parts, amp, singer")
+    p.add_argument("--whole-kit", action="store_true",
+                   help="the 2.0 sets: AVL recorded kits, kits mixed from several kits, retuned toms, unlabelled "
+                        "guitar strums, unison floor-tom figures and more open hats")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     ks = [k for k in range(a.start, a.start + a.clips) if not (a.out / f"clip_{k:05d}.npz").exists()]
-    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version, a.perc_prob)
+    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version, a.perc_prob, a.whole_kit)
     chunks = [(a.seed, ks[i : i + a.chunk], a.out, accomp) for i in range(0, len(ks), a.chunk)]
     t0 = time.time()
     n = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drumscribe.training.dataset import FINE_GROUPS
 from drumscribe.training.train import CLASSES, DrumNet
 from drumscribe.transcription import features as feat
 
@@ -40,6 +41,51 @@ def model_from_ckpt(path) -> DrumNet:
     model.load_state_dict(ck["state"])
     model.eval()
     return model, ck
+
+
+def model_from_npz(path, member: int = 0, n_classes: int | None = None) -> DrumNet:
+    """The torch network of one member of a package model file: the inverse of ``to_arrays``.
+
+    The file's batch norms were folded into the convolutions, so here they are the identity and stay
+    frozen (``frozen_bn``) while the network is fine-tuned. ``n_classes`` larger than the file's adds
+    outputs with fresh weights after the file's ones.
+    """
+    from drumscribe.transcription.network import member_specs
+
+    data = np.load(path)
+    meta = json.loads(str(data["meta"]))
+    cfg = dict(meta["members"][member]["torch_cfg"] if "members" in meta else meta["torch_cfg"])
+    prefix, spec = member_specs(meta)[member]
+    arr = lambda i, k: torch.from_numpy(np.array(data[f"{prefix}l{i}_{k}"]))  # noqa: E731
+    n_file = arr(len(spec) - 1, "b").shape[0]
+    cfg["n_classes"] = n_classes or n_file
+    model = DrumNet(**cfg)
+    model.frozen_bn = True
+    with torch.no_grad():
+        for bn in [*model.bn2d, model.bn0, *model.tbn]:
+            bn.weight.fill_(1.0)
+            bn.bias.zero_()
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)  # so that the scale is exactly 1
+        convs = iter(model.conv)
+        tconvs = iter([model.t0, *model.tconv])
+        for i, s in enumerate(spec):
+            if s["type"] == "normalize":
+                model.mean.copy_(arr(i, "mean"))
+                model.std.copy_(arr(i, "std"))
+            elif s["type"] == "conv2d":
+                conv = next(convs)
+                conv.weight.copy_(arr(i, "w").permute(3, 2, 0, 1))
+                conv.bias.copy_(arr(i, "b"))
+            elif s["type"] == "tconv":
+                conv = next(tconvs)
+                conv.weight.copy_(arr(i, "w").permute(2, 1, 0))
+                conv.bias.copy_(arr(i, "b"))
+            elif s["type"] == "dense_sigmoid":
+                model.out.weight[:n_file].copy_(arr(i, "w").T)
+                model.out.bias[:n_file].copy_(arr(i, "b"))
+    model.eval()
+    return model
 
 
 def to_arrays(model: DrumNet) -> tuple[list[dict], dict[str, np.ndarray]]:
@@ -69,13 +115,31 @@ def to_arrays(model: DrumNet) -> tuple[list[dict], dict[str, np.ndarray]]:
     return spec, arrays
 
 
+def load_any(path) -> tuple[DrumNet, dict]:
+    """A checkpoint (``.pt``), or ``file.npz#J``: network J of a package model file (exported before)."""
+    path = str(path)
+    if "#" in path:
+        file, member = path.rsplit("#", 1)
+        data = np.load(file)
+        meta = json.loads(str(data["meta"]))
+        info = meta["members"][int(member)] if "members" in meta else meta
+        ck = dict(info.get("training", {}), classes=meta["classes"], fine_classes=[])
+        return model_from_npz(file, int(member)), ck
+    return model_from_ckpt(path)
+
+
 def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
-           extra_meta: dict | None = None):
-    """Write one checkpoint (a path) or an ensemble (a list of paths) as a package model file."""
-    from drumscribe.transcription.network import receptive_context
+           extra_meta: dict | None = None, open_hat: str = "rule"):
+    """Write one checkpoint (a path) or an ensemble (a list of paths) as a package model file.
+
+    A path ``model.npz#J`` takes network J of an earlier model file as it is (its folded weights).
+    Members trained with finer outputs (``train --fine``) add ``meta["fine"]``; ``open_hat``
+    ("rule" or "learnt") says whether the open-hat output or the 80 ms rule names open hats.
+    """
+    from drumscribe.transcription.network import ensemble_outputs, receptive_context
 
     paths = [ckpts] if isinstance(ckpts, (str, Path)) else list(ckpts)
-    loaded = [model_from_ckpt(p) for p in paths]
+    loaded = [load_any(p) for p in paths]
     members, arrays = [], {}
     for j, (model, ck) in enumerate(loaded):
         spec, arr = to_arrays(model)
@@ -90,6 +154,9 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
     model, ck = loaded[0]
     if len({m.n_bands for m, _ in loaded}) != 1:
         raise SystemExit("ensemble members must take the same features")
+    fine = next((list(c["fine_classes"]) for _, c in loaded if c.get("fine_classes")), [])
+    if any(c.get("fine_classes") and list(c["fine_classes"]) != fine for _, c in loaded):
+        raise SystemExit("ensemble members with finer outputs must have the same ones")
 
     calibration = calibration or {}
     meta = {
@@ -108,6 +175,8 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         "calibration": calibration.get("notes", ""),
         "licence": "MIT (weights trained only on audio synthesized from GPL Hydrogen kits and GM soundfonts)",
     }
+    if fine:
+        meta["fine"] = {"outputs": fine, "groups": FINE_GROUPS, "open_hat": open_hat}
     if len(members) == 1:
         meta.update(members[0])  # the single-network format: "layers", "torch_cfg", "training"
     else:
@@ -121,12 +190,13 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         rng = np.random.default_rng(1234)
         x = (rng.random((300, 2 * model.n_bands)) * 2.0).astype(np.float32)
         with torch.no_grad():
-            y = np.mean([torch.sigmoid(m(torch.from_numpy(x)[None]))[0].numpy() for m, _ in loaded], axis=0)
+            y = ensemble_outputs(len(meta["classes"]))(
+                [torch.sigmoid(m(torch.from_numpy(x)[None]))[0].numpy() for m, _ in loaded])
         parity.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(parity, input=x, output=y.astype(np.float32))
         from drumscribe.transcription.network import load_model
 
-        got = load_model(out).activations(x)
+        got = load_model(out).all_activations(x)
         print(f"wrote {parity}; max |numpy - torch| = {np.abs(got - y).max():.2e}")
     return meta
 
@@ -139,9 +209,11 @@ def main(argv=None):
     p.add_argument("--calibration", type=Path)
     p.add_argument("--parity", type=Path)
     p.add_argument("--version", default="0.1.0")
+    p.add_argument("--open-hat", choices=("rule", "learnt"), default="rule",
+                   help="what names open hats when the model has finer outputs: the 80 ms rule or the network")
     a = p.parse_args(argv)
     cal = json.loads(a.calibration.read_text()) if a.calibration else None
-    export(a.ckpt, a.out, cal, a.parity, a.version)
+    export(a.ckpt, a.out, cal, a.parity, a.version, open_hat=a.open_hat)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,22 @@ SOUNDFONTS = {
     "timgm": ("/usr/share/sounds/sf2/TimGM6mb.sf2", [0]),
     "musescore": ("/usr/share/sounds/sf3/MuseScore_General.sf3", [0, 8, 16, 24, 25, 32, 40]),
 }
+# The AVL Drumkits (x42 avldrums.lv2, GPL-2+): two recorded 4-piece acoustic kits as SF2, one
+# preset (bank 0, program 0) played on a melodic channel. Notes found by rendering each one: 41/43
+# floor tom (centre/edge, ~70-98 Hz), 45/47 the one rack tom, 46/48 open hats; ambiguous notes
+# (chokes, 39, 50, 52, 55, 58, 60, 61) are not used. A 4-piece kit has one rack tom: the training
+# code relabels "tom_mid" as "tom_high" for these kits.
+AVL_KITS = {
+    "avl_black_pearl": "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2",
+    "avl_red_zeppelin": "/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2",
+}
+AVL_NOTES = {
+    "kick": [36], "side_stick": [37], "snare": [38, 40], "hihat_closed": [42], "hihat_pedal": [44],
+    "hihat_open": [46, 48], "tom_low": [41, 43], "tom_mid": [45, 47], "tom_high": [45, 47],
+    "crash": [49, 57], "ride": [51, 59, 53], "extra": [54, 56],
+}
+STRUMS_DIR = HYDROGEN_DIR / "belofilms_GuitarStrums"  # hydrogen-drumkits-effects, CC-BY-3.0
+
 # GM percussion notes per role (program 48, the Orchestra kit, is never used: timpani on toms)
 GM_NOTES = {
     "kick": [36, 35], "side_stick": [37], "snare": [38, 40], "hihat_closed": [42],
@@ -52,10 +68,18 @@ GM_NOTES = {
 
 
 # --------------------------------------------------------------------------- performances
-def make_performance(rng: np.random.Generator, duration: float) -> list[tuple[float, int, float]]:
-    """A drum performance of ``duration`` seconds: list of (time s, role id, velocity 0..1)."""
+def make_performance(rng: np.random.Generator, duration: float,
+                     whole_kit: bool = False) -> list[tuple[float, int, float]]:
+    """A drum performance of ``duration`` seconds: list of (time s, role id, velocity 0..1).
+
+    ``whole_kit`` (the 2.0 training sets): a second random stream adds what real kits play and the
+    earlier sets lacked: the floor tom in unison with kick and snare, grooves kept on the floor tom,
+    more open hats, ride bell accents. Without it the performance is exactly the earlier sets'.
+    """
     if rng.random() < 0.12:
         return _random_hits(rng, duration)
+    if whole_kit:
+        return _whole_kit(make_performance(rng, duration), np.random.default_rng(rng.integers(2**63)), duration)
     tempo = float(rng.uniform(60, 220)) if rng.random() < 0.8 else float(rng.uniform(80, 160))
     beat = 60.0 / tempo
     meter = 4 if rng.random() < 0.85 else 3
@@ -178,6 +202,32 @@ def make_performance(rng: np.random.Generator, duration: float) -> list[tuple[fl
     if rng.random() < 0.1:  # a little percussion to ignore
         for _ in range(int(rng.integers(3, 20))):
             add(rng.uniform(0, duration), R["extra"], rng.uniform(0.3, 1.0))
+    ev.sort()
+    return ev
+
+
+def _whole_kit(ev, rng, duration):
+    """Add unison floor-tom figures, floor-tom grooves and open hats to a performance (see above)."""
+    ev = list(ev)
+    kicks = [t for t, r, _ in ev if r == R["kick"]]
+    snares = [t for t, r, v in ev if r == R["snare"] and v > 0.4]
+    if kicks and rng.random() < 0.35:  # floor tom with kick (and snare): a rock unison figure
+        share = rng.uniform(0.15, 0.8)
+        for t in kicks + (snares if rng.random() < 0.5 else []):
+            if rng.random() < share:
+                ev.append((t + rng.normal(0, 0.004), R["tom_low"], float(rng.uniform(0.5, 1.0))))
+    if rng.random() < 0.12:  # a groove kept on the floor tom (or a rack tom) instead of the hats
+        role = R["tom_low"] if rng.random() < 0.7 else R["tom_high"]
+        hats = [(t, v) for t, r, v in ev if r in HIHATS]
+        keep = rng.random() < 0.3
+        ev = [e for e in ev if keep or e[1] not in HIHATS]
+        ev += [(t, role, v * rng.uniform(0.8, 1.1)) for t, v in hats]
+    if rng.random() < 0.3:  # open hats: more of them, on and off the beat
+        p = rng.uniform(0.1, 0.5)
+        ev = [(t, R["hihat_open"] if (r == R["hihat_closed"] and rng.random() < p) else r, v) for t, r, v in ev]
+    if rng.random() < 0.15:  # a swapped cymbal: ride bell or china-like crash accents on the beat
+        ev = [(t, R["ride"] if (r == R["crash"] and rng.random() < 0.5) else r, v) for t, r, v in ev]
+    ev = [(float(t), r, float(np.clip(v, 0.05, 1.0))) for t, r, v in ev if 0.02 <= t < duration - 0.05]
     ev.sort()
     return ev
 
@@ -324,11 +374,36 @@ def _resolve_role(role: int, available) -> int | None:
     return None
 
 
-def render_hydrogen(kit: HydrogenKit, events, duration: float, rng) -> tuple[np.ndarray, list]:
-    """Render events with a Hydrogen kit. Returns (audio, rendered events with actual roles)."""
+def mixed_kit(kits: list[HydrogenKit], rng) -> HydrogenKit:
+    """One kit whose pieces come from different kits (real kits are rarely one sampled set)."""
+    mix = HydrogenKit("mixed")
+    for role in range(len(ROLES)):
+        having = [k for k in kits if role in k.roles]
+        if having:
+            mix.roles[role] = having[int(rng.integers(len(having)))].roles[role]
+    return mix
+
+
+def _retune(sample: np.ndarray, semitones: float) -> np.ndarray:
+    """Pitch a sample by resampling (shorter and higher, or longer and lower, like a retuned drum).
+
+    The factor is rounded to a multiple of 1/21 (about 0.8 semitone) so the polyphase filter stays
+    short (22050 = 21 x 1050)."""
+    k = int(round((2 ** (semitones / 12) - 1) * 21))
+    return resample(sample, SR + k * 1050, SR) if k else sample
+
+
+def render_hydrogen(kit: HydrogenKit, events, duration: float, rng, tune_toms: float = 0.0) -> tuple[np.ndarray, list]:
+    """Render events with a Hydrogen kit. Returns (audio, rendered events with actual roles).
+
+    ``tune_toms``: each tom is retuned by up to this many semitones (a random amount per clip).
+    """
     n = int(duration * SR)
     out = np.zeros(n + SR * 4, np.float32)
     choice = {r: insts[int(rng.integers(len(insts)))] for r, insts in kit.roles.items()}
+    if tune_toms:
+        tuning = {r: float(rng.uniform(-tune_toms, tune_toms)) for r in TOMS}
+        retuned: dict[tuple[int, int], np.ndarray] = {}
     gains = {r: 10 ** (rng.uniform(-4, 4) / 20) for r in choice}
     curve = rng.uniform(1.0, 2.0)
     rendered = []
@@ -340,7 +415,13 @@ def render_hydrogen(kit: HydrogenKit, events, duration: float, rng) -> tuple[np.
             continue
         inst = choice[role]
         layers = [l for l in inst.layers if l[0] <= vel <= l[1] + 1e-6] or inst.layers
-        vmin, vmax, lgain, s = layers[int(rng.integers(len(layers)))]
+        li = int(rng.integers(len(layers)))
+        vmin, vmax, lgain, s = layers[li]
+        if tune_toms and role in tuning:
+            key = (role, id(s))
+            if key not in retuned:
+                retuned[key] = _retune(s, tuning[role])
+            s = retuned[key]
         amp = (vel**curve) * lgain * inst.volume * gains[role]
         i0 = int(round(t * SR))
         seg = s
@@ -520,12 +601,42 @@ def render_fluidsynth(soundfont: str, clips: list[tuple[float, list]], tmpdir: s
     return out
 
 
-def drum_midi(events, program: int, rng) -> list[tuple]:
+def drum_midi(events, program: int, rng, note_map: dict | None = None, channel: int = 9) -> list[tuple]:
+    """MIDI notes for a performance: GM percussion on channel 10, or a kit's own map (AVL)."""
     notes = []
-    pick = {r: int(rng.choice(GM_NOTES[ROLES[r]])) for r in range(len(ROLES))}
+    note_map = note_map or GM_NOTES
+    pick = {r: int(rng.choice(note_map[ROLES[r]])) for r in range(len(ROLES))}
     for t, role, vel in events:
-        notes.append((t, 0.2, 9, program, pick[role], int(np.clip(vel * 127, 1, 127))))
+        notes.append((t, 0.2, channel, program, pick[role], int(np.clip(vel * 127, 1, 127))))
     return notes
+
+
+_STRUMS: list[np.ndarray] | None = None
+
+
+def strum_overdub(rng, duration: float) -> np.ndarray:
+    """Acoustic guitar strums on a rhythmic grid, never labelled: sharp broadband chord attacks
+    a drum detector must not call snare or hi-hat (empty if the samples are not installed)."""
+    global _STRUMS
+    if _STRUMS is None:
+        files = sorted(STRUMS_DIR.glob("*.flac"))
+        _STRUMS = [x for x in (_load_sample(f) for f in files) if x is not None]
+    n = int(duration * SR)
+    out = np.zeros(n + SR * 4, np.float32)
+    if not _STRUMS:
+        return out[:n]
+    step = 60 / rng.uniform(70, 170) / rng.choice([1, 2, 2, 4])
+    chord = _STRUMS[int(rng.integers(len(_STRUMS)))]
+    t = rng.uniform(0, step)
+    while t < duration:
+        if rng.random() < 0.15:
+            chord = _STRUMS[int(rng.integers(len(_STRUMS)))]
+        if rng.random() < 0.8:
+            i0 = int(t * SR)
+            seg = chord[: min(len(chord), len(out) - i0, int(rng.uniform(0.3, 2.0) * SR))]
+            out[i0 : i0 + len(seg)] += rng.uniform(0.3, 1.0) * seg
+        t += step
+    return out[:n]
 
 
 # --------------------------------------------------------------------------- augmentation

@@ -21,9 +21,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from drumscribe.training.dataset import CLASSES, ROLE_TO_CLASS, clip_files
+from drumscribe.training.dataset import CLASSES, FINE_CLASSES, ROLE_TO_CLASS, ROLE_TO_FINE, clip_files
 
 CLASS_INDEX = {role: CLASSES.index(name) for role, name in ROLE_TO_CLASS.items()}
+# outputs after the five classes (``--fine``): which hi-hat, tom or cymbal (dataset.FINE_CLASSES)
+FINE_INDEX = {role: len(CLASSES) + FINE_CLASSES.index(name) for role, name in ROLE_TO_FINE.items()}
 FPS = 100
 
 
@@ -49,6 +51,15 @@ class DrumNet(nn.Module):
         self.dilations = list(dilations)
         self.out = nn.Linear(hidden, n_classes)
         self.drop = nn.Dropout(dropout)
+        self.frozen_bn = False  # fine-tuning a network whose batch norms were folded at export
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen_bn:  # folded batch norms stay the identity they were set to
+            for m in self.modules():
+                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    m.eval()
+        return self
 
     def forward(self, x):  # x: (B, T, 2*n_bands) -> logits (B, T, n_classes)
         x = (x - self.mean) / self.std
@@ -65,27 +76,27 @@ class DrumNet(nn.Module):
         return self.out(x.transpose(1, 2))
 
 
-def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5) -> np.ndarray:
-    y = np.zeros((n_frames, n_classes), np.float32)
+def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5, fine: bool = False) -> np.ndarray:
+    """Soft onset targets (frame 1, neighbours 0.5) per class; with ``fine`` also per finer class."""
+    y = np.zeros((n_frames, n_classes + (len(FINE_CLASSES) if fine else 0)), np.float32)
     for t, role, _ in onsets:
-        c = CLASS_INDEX.get(int(role))
-        if c is None:
-            continue
+        cols = [c for c in (CLASS_INDEX.get(int(role)), FINE_INDEX.get(int(role)) if fine else None) if c is not None]
         i = int(round(t * FPS))
-        for j, v in ((i - 1, 0.5), (i, 1.0), (i + 1, 0.5)):
-            if 0 <= j < n_frames:
-                y[j, c] = max(y[j, c], v)
+        for c in cols:
+            for j, v in ((i - 1, 0.5), (i, 1.0), (i + 1, 0.5)):
+                if 0 <= j < n_frames:
+                    y[j, c] = max(y[j, c], v)
     return y
 
 
-def load_clips(folders: str):
+def load_clips(folders: str, fine: bool = False):
     """Clips from one folder or several (comma-separated)."""
     feats, targs, metas = [], [], []
     for f in clip_files(folders):
         d = np.load(f)
         x = d["feats"]
         feats.append(x)
-        targs.append(targets_for(d["onsets"], len(x)))
+        targs.append(targets_for(d["onsets"], len(x), fine=fine))
         metas.append(json.loads(str(d["meta"])))
     return feats, targs, metas
 
@@ -139,6 +150,11 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=None,
                    help="train for this wall-clock budget instead of --steps (LR schedule follows elapsed time)")
     p.add_argument("--init", type=Path, default=None, help="continue from a checkpoint")
+    p.add_argument("--init-npz", type=Path, default=None,
+                   help="continue from a network of a package model file (batch norms folded: kept frozen)")
+    p.add_argument("--init-member", type=int, default=0, help="which network of an ensemble --init-npz holds")
+    p.add_argument("--fine", action="store_true",
+                   help="also train the finer outputs (open hat, three toms, crash/ride) after the five classes")
     p.add_argument("--c1", type=int, default=8, help="channels of the first 2-D conv (from scratch only)")
     p.add_argument("--c2", type=int, default=24, help="channels of the second 2-D conv (from scratch only)")
     p.add_argument("--hidden", type=int, default=80, help="width of the temporal convolutions (from scratch only)")
@@ -149,8 +165,8 @@ def main(argv=None):
     a.out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
-    feats, targs, _ = load_clips(a.train)
-    vfeats, vtargs, _ = load_clips(a.val)
+    feats, targs, _ = load_clips(a.train, a.fine)
+    vfeats, vtargs, _ = load_clips(a.val, a.fine)
     hours = sum(len(x) for x in feats) / FPS / 3600
     print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips in {time.time() - t0:.0f}s",
           flush=True)
@@ -159,13 +175,20 @@ def main(argv=None):
     cfg = dict(c1=a.c1, c2=a.c2, hidden=a.hidden)
     if init:  # fine-tuning keeps the architecture of the checkpoint
         cfg = {k: init["cfg"][k] for k in cfg}
-    model = DrumNet(n_feat // 2, len(CLASSES), **cfg)
-    # feature normalisation from a sample of the training set
-    sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
-    model.mean.copy_(torch.from_numpy(sample.mean(0)))
-    model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
+    n_out = len(CLASSES) + (len(FINE_CLASSES) if a.fine else 0)
+    if a.init_npz:
+        from drumscribe.training.export import model_from_npz
+
+        model = model_from_npz(a.init_npz, a.init_member, n_classes=n_out)
+    else:
+        model = DrumNet(n_feat // 2, n_out, **cfg)
+        # feature normalisation from a sample of the training set
+        sample = np.concatenate([f[::7].astype(np.float32) for f in feats[:: max(1, len(feats) // 300)]])
+        model.mean.copy_(torch.from_numpy(sample.mean(0)))
+        model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
     if init:  # fine-tuning: keep the original normalisation and weights
         model.load_state_dict(init["state"])
+    model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
     def lr_at(frac: float) -> float:  # 3 % linear warm-up, then cosine to 2 % of the peak
@@ -173,7 +196,7 @@ def main(argv=None):
             return a.lr * (0.1 + 0.9 * frac / 0.03)
         return a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - 0.03) / 0.97))))
 
-    pos_weight = torch.tensor([1.0, 1.0, 1.0, 1.5, 1.5])
+    pos_weight = torch.tensor([1.0, 1.0, 1.0, 1.5, 1.5] + [1.5] * (n_out - len(CLASSES)))
     best = math.inf
     log = []
     t_start = time.time()
@@ -198,7 +221,8 @@ def main(argv=None):
             log.append({"step": step, "val_loss": vl, "time": time.time() - t_start})
             print(f"== step {step} val_loss {vl:.4f}", flush=True)
             ck = {"state": model.state_dict(), "cfg": model.cfg, "classes": CLASSES, "step": step,
-                  "val_loss": vl, "train_hours": hours, "n_train_clips": len(feats), "args": vars(a) | {"out": str(a.out), "init": str(a.init)}}
+                  "fine_classes": FINE_CLASSES if a.fine else [], "frozen_bn": model.frozen_bn,
+                  "val_loss": vl, "train_hours": hours, "n_train_clips": len(feats), "args": vars(a) | {"out": str(a.out), "init": str(a.init), "init_npz": str(a.init_npz)}}
             torch.save(ck, a.out / "last.pt")
             if vl < best:
                 best = vl

@@ -28,9 +28,10 @@ INSTRUMENTS: dict[str, Instrument] = {
         Instrument("hihat_closed", 42, "HH", "HH"),
         Instrument("hihat_pedal", 44, "HH", "HP"),
         Instrument("hihat_open", 46, "HH", "HO"),
-        Instrument("tom_low", 45, "TT", "LT"),
-        Instrument("tom_mid", 47, "TT", "MT"),
-        Instrument("tom_high", 50, "TT", "HT"),
+        # a kit's high rack tom, second rack tom and floor tom: GM Hi-Mid, Low and High Floor Tom
+        Instrument("tom_low", 43, "TT", "LT"),
+        Instrument("tom_mid", 45, "TT", "MT"),
+        Instrument("tom_high", 48, "TT", "HT"),
         Instrument("crash", 49, "CY", "CR"),
         Instrument("ride", 51, "CY", "RD"),
     ]

@@ -12,6 +12,11 @@ A model file may hold several such networks (``meta["members"]``, weights prefix
 ...), trained independently: they run as a ``madmom.ml.nn.NeuralNetworkEnsemble`` and their outputs
 are averaged. Independent networks make different mistakes, so the average is better calibrated
 and fires fewer false hits than either; the cost is one network pass per member.
+
+Finer outputs (``meta["fine"]``, model 2.0): after its ``classes`` a member may have more outputs
+that say *which* hi-hat (closed/open), tom (high/mid/low) or cymbal (crash/ride) a hit of a class
+is. Detection stays on the classes (averaged over all members); the finer outputs are averaged over
+the members that have them (``ensemble_outputs``) and only name the hits (``subclass.py``).
 """
 
 from __future__ import annotations
@@ -200,6 +205,20 @@ def receptive_context(spec: list[dict]) -> int:
     return ctx
 
 
+def ensemble_outputs(n_classes: int):
+    """madmom ``ensemble_fn``: the classes averaged over every member, finer outputs over those with them."""
+
+    def combine(predictions):
+        preds = [np.asarray(p, np.float32).reshape(len(p), -1) for p in predictions]
+        base = np.mean([p[:, :n_classes] for p in preds], axis=0)
+        fine = [p[:, n_classes:] for p in preds if p.shape[1] > n_classes]
+        if not fine:
+            return base
+        return np.concatenate([base, np.mean(fine, axis=0)], axis=1)
+
+    return combine
+
+
 class DrumModel:
     """A loaded drum model: metadata plus a ``madmom.ml.nn.NeuralNetwork`` (or an ensemble of them)."""
 
@@ -214,25 +233,38 @@ class DrumModel:
         self.sample_rate: int = int(meta["sample_rate"])
         self.n_features: int = int(meta["n_features"])
         self.min_distance: float = float(meta.get("min_distance", 0.025))
+        fine = meta.get("fine") or {}
+        self.fine_classes: list[str] = list(fine.get("outputs", []))  # after the classes, see the module doc
+        self.fine_groups: dict[str, list[str]] = {k: list(v) for k, v in fine.get("groups", {}).items()}
+        self.open_hat: str = str(fine.get("open_hat", "rule"))  # "learnt": the open-hat output decides
         members = member_specs(meta)
         self.context_frames: int = int(
             meta.get("context_frames", max(receptive_context(spec) for _, spec in members)))
         networks = [NeuralNetwork(build_layers(spec, arrays, prefix)) for prefix, spec in members]
         # one member: the network itself; several: madmom averages their outputs (in this thread)
-        self.network = networks[0] if len(networks) == 1 else NeuralNetworkEnsemble(networks, num_threads=1)
+        self.network = networks[0] if len(networks) == 1 else NeuralNetworkEnsemble(
+            networks, ensemble_fn=ensemble_outputs(len(self.classes)), num_threads=1)
         self.n_networks = len(networks)
 
-    def activations(self, features: np.ndarray) -> np.ndarray:
-        """(frames, n_features) -> (frames, n_classes) float32 in [0, 1]."""
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) + len(self.fine_classes)
+
+    def all_activations(self, features: np.ndarray) -> np.ndarray:
+        """(frames, n_features) -> (frames, classes + finer outputs) float32 in [0, 1]."""
         x = np.asarray(features, np.float32)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise TranscriptionError(
                 f"features have shape {x.shape}, the model {self.name} expects (frames, {self.n_features})"
             )
         if len(x) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
+            return np.zeros((0, self.n_outputs), np.float32)
         out = self.network(x)
-        return np.ascontiguousarray(np.reshape(out, (len(x), len(self.classes))), dtype=np.float32)
+        return np.ascontiguousarray(np.reshape(out, (len(x), self.n_outputs)), dtype=np.float32)
+
+    def activations(self, features: np.ndarray) -> np.ndarray:
+        """(frames, n_features) -> (frames, n_classes) float32 in [0, 1]: the detection outputs."""
+        return np.ascontiguousarray(self.all_activations(features)[:, : len(self.classes)])
 
     def __repr__(self) -> str:
         return f"DrumModel({self.name} {self.version}, classes={self.classes})"

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from drumscribe.errors import DrumscribeError, TranscriptionError
-from drumscribe.transcription import audio, hihat, midi, velocity
+from drumscribe.transcription import audio, midi, subclass, velocity
 from drumscribe.transcription.instruments import INSTRUMENTS
 from drumscribe.transcription.result import DrumEvent, ModelInfo, SourceInfo, Transcription
 
@@ -69,6 +69,13 @@ def note_of(instrument: str) -> tuple[str, int]:
     if name not in INSTRUMENTS:
         raise TranscriptionError(f"model class {instrument!r} is not a known drum instrument")
     return name, INSTRUMENTS[name].note
+
+
+def _all_activations(model: Any, feats: np.ndarray) -> np.ndarray:
+    """The model's classes and, if it has them, its finer outputs (``subclass.py``)."""
+    if hasattr(model, "all_activations"):
+        return model.all_activations(feats)
+    return model.activations(feats)  # any object with the older interface (tests' stand-ins)
 
 
 def margin_seconds(model: Any, with_beats: bool = True) -> int:
@@ -194,7 +201,7 @@ def transcribe(
                 feats = features(samples)
             with clock("network"):
                 try:
-                    act = np.asarray(model.activations(feats), dtype=np.float32)
+                    act = np.asarray(_all_activations(model, feats), dtype=np.float32)
                 except DrumscribeError:
                     raise
                 except Exception as exc:  # a model bug must still be one line for the user
@@ -208,7 +215,8 @@ def transcribe(
                 done = info.duration if window.core_stop is None else min(window.core_stop, info.duration)
                 progress(done, info.duration)
 
-    activations = np.concatenate(acts) if acts else np.zeros((0, len(classes)), np.float32)
+    outputs = np.concatenate(acts) if acts else np.zeros((0, len(classes)), np.float32)
+    activations, fine = outputs[:, : len(classes)], outputs[:, len(classes) :]
     strength = np.concatenate(curves) if curves else np.zeros((0, len(classes)), np.float32)
     with clock("peaks"):
         from drumscribe.transcription.peaks import detect_onsets
@@ -217,8 +225,8 @@ def transcribe(
     with clock("velocity"):
         index = {c: i for i, c in enumerate(classes)}
         vels = velocity.velocities(strength, [o.frame for o in onsets], [index[o.instrument] for o in onsets])
-        names = hihat.play_open_hats([notes[index[o.instrument]][0] for o in onsets], [o.frame for o in onsets],
-                                     strength, [name for name, _ in notes])
+        names = subclass.play([o.instrument for o in onsets], [o.frame for o in onsets], fine, strength, model,
+                              {c: name for c, (name, _) in zip(classes, notes)})
         played = [(name, INSTRUMENTS[name].note) for name in names]
     events = sorted(
         (
