@@ -30,3 +30,23 @@ def test_soup_refuses_weights_that_do_not_sum_to_one(tmp_path):
     (a, _), (b, _) = _ckpt(tmp_path, "a.pt", 1), _ckpt(tmp_path, "b.pt", 2)
     with pytest.raises(SystemExit):
         soup([a, b], [0.5, 0.6])
+
+
+def test_a_fine_tune_averages_with_the_shipped_network_it_started_from(tmp_path):
+    """``file.npz#J`` is the start of a ``--init-npz`` fine-tune; outputs the fine-tune added
+    (``--fine``) have no start: they come from the fine-tune as they are."""
+    from drumscribe.training import export as ex
+    from drumscribe.transcription.network import DEFAULT_MODEL
+
+    tuned = ex.model_from_npz(DEFAULT_MODEL, 0, n_classes=12)
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(0.01)
+    path = tmp_path / "tuned.pt"
+    torch.save({"state": tuned.state_dict(), "cfg": tuned.cfg, "classes": ["a"] * 5}, path)
+    start = ex.model_from_npz(DEFAULT_MODEL, 0, n_classes=12).state_dict()
+    out = soup([f"{DEFAULT_MODEL}#0", path])
+    w = out["state"]["t0.weight"]
+    assert torch.allclose(w, (start["t0.weight"] + tuned.state_dict()["t0.weight"]) / 2)
+    assert torch.allclose(out["state"]["out.weight"][5:], tuned.state_dict()["out.weight"][5:])
+    assert torch.allclose(out["state"]["out.weight"][:5], (start["out.weight"][:5] + tuned.state_dict()["out.weight"][:5]) / 2)

@@ -9,6 +9,10 @@ fine-tune (they sit in one loss basin) keeps most of both and is known to be mor
 distribution than either end point (Wortsman et al., "Robust fine-tuning of zero-shot models",
 CVPR 2022). Real recordings are out of distribution for a model trained on synthetic audio.
 Batch-norm running statistics are averaged like the weights; ``export`` folds them afterwards.
+
+A path ``model.npz#J`` is network J of a package model file (the start of a fine-tune made with
+``train --init-npz``). Outputs the fine-tune added (``--fine``) have no counterpart there: the
+average takes them from the last checkpoint, unaveraged.
 """
 
 from __future__ import annotations
@@ -19,9 +23,23 @@ from pathlib import Path
 import torch
 
 
+def _from_npz(path, like: dict) -> dict:
+    """Network J of a model file as a checkpoint shaped like ``like``; outputs it lacks copied from ``like``."""
+    from drumscribe.training.export import model_from_npz
+
+    file, member = str(path).rsplit("#", 1)
+    model = model_from_npz(file, int(member), n_classes=like["cfg"]["n_classes"])
+    state = model.state_dict()
+    n_file = int(model_from_npz(file, int(member)).cfg["n_classes"])
+    for key in ("out.weight", "out.bias"):
+        state[key][n_file:] = like["state"][key][n_file:]
+    return {"state": state, "cfg": model.cfg}
+
+
 def soup(paths: list[Path], weights: list[float] | None = None) -> dict:
     """A checkpoint whose floating-point tensors are the weighted mean of those in ``paths``."""
-    cks = [torch.load(p) for p in paths]
+    last = torch.load(paths[-1])
+    cks = [_from_npz(p, last) if "#" in str(p) else torch.load(p) for p in paths[:-1]] + [last]
     weights = weights or [1.0 / len(cks)] * len(cks)
     if len(weights) != len(cks) or abs(sum(weights) - 1) > 1e-6:
         raise SystemExit("--weights: one per checkpoint, summing to 1")
