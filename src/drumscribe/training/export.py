@@ -129,12 +129,13 @@ def load_any(path) -> tuple[DrumNet, dict]:
 
 
 def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
-           extra_meta: dict | None = None, open_hat: str = "rule"):
+           extra_meta: dict | None = None, open_hat: str = "rule", name_only: tuple[int, ...] = ()):
     """Write one checkpoint (a path) or an ensemble (a list of paths) as a package model file.
 
     A path ``model.npz#J`` takes network J of an earlier model file as it is (its folded weights).
     Members trained with finer outputs (``train --fine``) add ``meta["fine"]``; ``open_hat``
     ("rule" or "learnt") says whether the open-hat output or the 80 ms rule names open hats.
+    ``name_only``: members (by position) that only name hits; the others' class outputs detect them.
     """
     from drumscribe.transcription.network import ensemble_outputs, receptive_context
 
@@ -150,10 +151,14 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
             "torch_cfg": dict(model.cfg),
             "training": {"step": ck.get("step"), "val_loss": ck.get("val_loss"), "train_hours": ck.get("train_hours"),
                          "n_train_clips": ck.get("n_train_clips"), "args": ck.get("args")},
+            "detect": j not in name_only,
         })
     model, ck = loaded[0]
     if len({m.n_bands for m, _ in loaded}) != 1:
         raise SystemExit("ensemble members must take the same features")
+    if name_only and (set(name_only) >= set(range(len(loaded))) or
+                      any(not loaded[j][1].get("fine_classes") for j in name_only)):
+        raise SystemExit("--name-only: a member with finer outputs, and at least one other member to detect hits")
     fine = next((list(c["fine_classes"]) for _, c in loaded if c.get("fine_classes")), [])
     if any(c.get("fine_classes") and list(c["fine_classes"]) != fine for _, c in loaded):
         raise SystemExit("ensemble members with finer outputs must have the same ones")
@@ -173,7 +178,8 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
                      "fmin": feat.FMIN, "fmax": feat.FMAX, "diff": "positive, ratio 0.5, stacked"},
         "context_frames": max(receptive_context(m["layers"]) for m in members),
         "calibration": calibration.get("notes", ""),
-        "licence": "MIT (weights trained only on audio synthesized from GPL Hydrogen kits and GM soundfonts)",
+        "licence": ("MIT (weights trained only on synthesized audio: GPL/CC0 Hydrogen kits, the GPL-2+ AVL Drumkits, "
+                    "GM soundfonts, and CC-BY-3.0 guitar strums by Gabriel Verdugo Soto, belofilms.com; see docs/model.md)"),
     }
     if fine:
         meta["fine"] = {"outputs": fine, "groups": FINE_GROUPS, "open_hat": open_hat}
@@ -190,7 +196,7 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         rng = np.random.default_rng(1234)
         x = (rng.random((300, 2 * model.n_bands)) * 2.0).astype(np.float32)
         with torch.no_grad():
-            y = ensemble_outputs(len(meta["classes"]))(
+            y = ensemble_outputs(len(meta["classes"]), [m["detect"] for m in members])(
                 [torch.sigmoid(m(torch.from_numpy(x)[None]))[0].numpy() for m, _ in loaded])
         parity.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(parity, input=x, output=y.astype(np.float32))
@@ -209,11 +215,13 @@ def main(argv=None):
     p.add_argument("--calibration", type=Path)
     p.add_argument("--parity", type=Path)
     p.add_argument("--version", default="0.1.0")
+    p.add_argument("--name-only", type=int, action="append", default=[],
+                   help="position of a --ckpt that only names hits (which hat, tom, cymbal); the others detect them")
     p.add_argument("--open-hat", choices=("rule", "learnt"), default="rule",
                    help="what names open hats when the model has finer outputs: the 80 ms rule or the network")
     a = p.parse_args(argv)
     cal = json.loads(a.calibration.read_text()) if a.calibration else None
-    export(a.ckpt, a.out, cal, a.parity, a.version, open_hat=a.open_hat)
+    export(a.ckpt, a.out, cal, a.parity, a.version, open_hat=a.open_hat, name_only=tuple(a.name_only))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ def main(argv=None):
         model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
     if init:  # fine-tuning: keep the original normalisation and weights
         model.load_state_dict(init["state"])
+        model.frozen_bn = bool(init.get("frozen_bn", False))  # a fine-tune of a shipped network stays one
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 

@@ -205,12 +205,15 @@ def receptive_context(spec: list[dict]) -> int:
     return ctx
 
 
-def ensemble_outputs(n_classes: int):
-    """madmom ``ensemble_fn``: the classes averaged over every member, finer outputs over those with them."""
+def ensemble_outputs(n_classes: int, detects: list[bool] | None = None):
+    """madmom ``ensemble_fn``: the classes averaged over the members that detect (all by default),
+    finer outputs over the members that have them. A member with ``"detect": false`` in the model
+    file only names hits: its class outputs are not used."""
 
     def combine(predictions):
         preds = [np.asarray(p, np.float32).reshape(len(p), -1) for p in predictions]
-        base = np.mean([p[:, :n_classes] for p in preds], axis=0)
+        use = detects or [True] * len(preds)
+        base = np.mean([p[:, :n_classes] for p, d in zip(preds, use) if d], axis=0)
         fine = [p[:, n_classes:] for p in preds if p.shape[1] > n_classes]
         if not fine:
             return base
@@ -241,9 +244,10 @@ class DrumModel:
         self.context_frames: int = int(
             meta.get("context_frames", max(receptive_context(spec) for _, spec in members)))
         networks = [NeuralNetwork(build_layers(spec, arrays, prefix)) for prefix, spec in members]
+        self.detects: list[bool] = [bool(m.get("detect", True)) for m in meta.get("members", [{}])]
         # one member: the network itself; several: madmom averages their outputs (in this thread)
         self.network = networks[0] if len(networks) == 1 else NeuralNetworkEnsemble(
-            networks, ensemble_fn=ensemble_outputs(len(self.classes)), num_threads=1)
+            networks, ensemble_fn=ensemble_outputs(len(self.classes), self.detects), num_threads=1)
         self.n_networks = len(networks)
 
     @property
