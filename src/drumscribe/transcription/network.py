@@ -36,7 +36,7 @@ from madmom.ml.nn.layers import FeedForwardLayer, Layer
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "drums.npz"
-_BLOCK = 512  # frames per im2col block in the 2-D convolutions (bounds memory)
+_BLOCK = 256  # frames per im2col block in the 2-D convolutions (bounds memory)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -136,7 +136,7 @@ class TemporalConvLayer(Layer):
     def __init__(self, weights, bias, dilation: int = 1, activation: str | None = "relu", residual=False):
         w = np.asarray(weights, np.float32)
         self.k, self.cin, self.cout = w.shape
-        self.w = np.ascontiguousarray(w.reshape(-1, self.cout))
+        self.taps = [np.ascontiguousarray(w[i]) for i in range(self.k)]  # (in, out) per tap
         self.b = np.asarray(bias, np.float32)
         self.dilation = int(dilation)
         self.activation = activation
@@ -148,8 +148,10 @@ class TemporalConvLayer(Layer):
         xp = np.zeros((t + 2 * p, c), np.float32)
         xp[p : p + t] = data
         d = self.dilation
-        cols = np.concatenate([xp[i * d : i * d + t] for i in range(self.k)], axis=1)
-        y = cols @ self.w
+        # one matrix product per tap on shifted views: no (t, k * c) im2col copy to allocate and fill
+        y = xp[0:t] @ self.taps[0]
+        for i in range(1, self.k):
+            y += xp[i * d : i * d + t] @ self.taps[i]
         y += self.b
         if self.activation == "relu":
             _relu(y)
