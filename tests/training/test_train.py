@@ -57,21 +57,25 @@ def test_an_ensemble_of_different_widths_is_the_mean_of_its_members(tmp_path):
 def test_a_shipped_network_rebuilt_in_torch_computes_what_the_file_does(tmp_path):
     """``model_from_npz`` undoes the export (batch norms folded, then frozen as the identity), so a
     fine-tune starts exactly where the shipped network is; extra outputs are added after its own."""
-    from drumscribe.transcription.network import DEFAULT_MODEL
+    from drumscribe.transcription.network import DEFAULT_MODEL, ensemble_outputs
 
     x = np.random.default_rng(2).random((150, 144)).astype(np.float32)
     shipped = load_model(DEFAULT_MODEL)
     outs = []
     for j in range(shipped.n_networks):
-        net = ex.model_from_npz(DEFAULT_MODEL, j, n_classes=len(shipped.classes) + 7)
+        net = ex.model_from_npz(DEFAULT_MODEL, j)
         net.train()  # frozen batch norms stay the identity in training mode too
         assert all(not m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d))
         net.eval()
         with torch.no_grad():
-            y = torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy()
-        assert y.shape == (150, len(shipped.classes) + 7)
-        outs.append(y[:, : len(shipped.classes)])
-    assert np.abs(np.mean(outs, axis=0) - shipped.all_activations(x)[:, : len(shipped.classes)]).max() < 1e-4
+            outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
+    combined = ensemble_outputs(len(shipped.classes), shipped.detects)(outs)
+    assert np.abs(combined - shipped.all_activations(x)).max() < 1e-4
+    wider = ex.model_from_npz(DEFAULT_MODEL, 0, n_classes=len(shipped.classes) + 7)
+    with torch.no_grad():
+        y = torch.sigmoid(wider(torch.from_numpy(x)[None]))[0].numpy()
+    assert y.shape == (150, len(shipped.classes) + 7)
+    assert np.abs(y[:, : len(shipped.classes)] - outs[0][:, : len(shipped.classes)]).max() < 1e-5
 
 
 def test_finer_outputs_train_export_and_average_over_the_members_that_have_them(tmp_path):

@@ -213,7 +213,8 @@ def ensemble_outputs(n_classes: int, detects: list[bool] | None = None):
     file only names hits: its class outputs are not used."""
 
     def combine(predictions):
-        preds = [np.asarray(p, np.float32).reshape(len(p), -1) for p in predictions]
+        # madmom squeezes a one-frame output to (outputs,): make every prediction (frames, outputs)
+        preds = [np.atleast_2d(np.asarray(p, np.float32)) for p in predictions]
         use = detects or [True] * len(preds)
         base = np.mean([p[:, :n_classes] for p, d in zip(preds, use) if d], axis=0)
         fine = [p[:, n_classes:] for p in preds if p.shape[1] > n_classes]
