@@ -317,14 +317,17 @@ def evaluate(data: Path, events_fn, rhythm_fns: dict | None = None) -> dict:
 
 
 def output_classes_of(model) -> dict[str, list[str]]:
-    """Eval class -> the instruments the model plays into it (hi-hat: closed, and open by the split)."""
+    """Eval class -> the instruments the model plays into it (its finer names; 1.x: hi-hat closed, and
+    open by the ringing rule)."""
     from drumscribe.transcription.instruments import INSTRUMENTS
     from drumscribe.transcription.pipeline import note_of
 
     out: dict[str, list[str]] = {c: [] for c in CLASSES}
+    groups = dict(getattr(model, "fine_groups", {}) or {})
     for c in model.classes:
         name = note_of(c)[0]
-        for played in ([name, "hihat_open"] if name == "hihat_closed" else [name]):
+        names = groups.get(c) or ([name, "hihat_open"] if name == "hihat_closed" else [name])
+        for played in names:
             ec = INSTRUMENTS[played].eval_class
             if ec in out and played not in out[ec]:
                 out[ec].append(played)

@@ -15,8 +15,10 @@ and fires fewer false hits than either; the cost is one network pass per member.
 
 Finer outputs (``meta["fine"]``, model 2.0): after its ``classes`` a member may have more outputs
 that say *which* hi-hat (closed/open), tom (high/mid/low) or cymbal (crash/ride) a hit of a class
-is. Detection stays on the classes (averaged over all members); the finer outputs are averaged over
-the members that have them (``ensemble_outputs``) and only name the hits (``subclass.py``).
+is. Detection stays on the classes (averaged over the members that detect: a member marked
+``"detect": false`` only names hits, as in 2.0.0, whose detection is model 1.4.0's two networks);
+the finer outputs are averaged over the members that have them (``ensemble_outputs``) and only name
+the hits (``subclass.py``).
 """
 
 from __future__ import annotations
