@@ -79,8 +79,11 @@ class Conv2DLayer(Layer):
     def __init__(self, weights, bias, activation: str | None = "relu", pool: int = 1):
         w = np.asarray(weights, np.float32)
         self.kt, self.kf, self.cin, self.cout = w.shape
-        # im2col columns come from a sliding-window view ordered (in, kt, kf)
-        self.w = np.ascontiguousarray(w.transpose(2, 0, 1, 3).reshape(-1, self.cout))
+        # im2col columns: with few input channels from a sliding-window view, ordered (in, kt, kf);
+        # with more, one block copy per tap (each a run of `in` contiguous values), ordered (kt, kf, in)
+        self.by_tap = self.cin >= 4  # measured: 2.7x faster gathers at 8-12 channels, 2x slower at 2
+        self.w = np.ascontiguousarray(w.reshape(-1, self.cout) if self.by_tap
+                                      else w.transpose(2, 0, 1, 3).reshape(-1, self.cout))
         self.b = np.asarray(bias, np.float32)
         self.activation = activation
         self.pool = int(pool)
@@ -94,9 +97,16 @@ class Conv2DLayer(Layer):
         fo = f // p
         out = np.empty((t, fo, self.cout), np.float32)
         windows = sliding_window_view(xp, (self.kt, self.kf), axis=(0, 1))  # (t, f, c, kt, kf), a view
+        taps = np.empty((min(t, _BLOCK), f, self.kt * self.kf, c), np.float32) if self.by_tap else None
         for s in range(0, t, _BLOCK):
             e = min(t, s + _BLOCK)
-            cols = np.ascontiguousarray(windows[s:e]).reshape(-1, c * self.kt * self.kf)
+            if self.by_tap:
+                for i in range(self.kt):
+                    for j in range(self.kf):
+                        taps[: e - s, :, i * self.kf + j] = xp[s + i : e + i, j : j + f]
+                cols = taps[: e - s].reshape(-1, c * self.kt * self.kf)
+            else:
+                cols = np.ascontiguousarray(windows[s:e]).reshape(-1, c * self.kt * self.kf)
             y = (cols @ self.w).reshape(e - s, f, self.cout)
             if p > 1:
                 m = y[:, 0 : fo * p : p]
