@@ -105,21 +105,22 @@ def main(argv=None):
 def naming_report(model, clips, named, thresholds) -> dict:
     """Per finer name: of the detected hits matched (±50 ms) to a labelled hit of that name, the share
     named right; open hats both by the network ("learnt") and by the ringing rule ("rule")."""
+    import mir_eval
+
     played = {c: c for c in model.classes}
+    # the hits do not depend on who names open hats: detect once per clip, name twice
+    detected = [detect_onsets(act, model, thresholds=thresholds, offset=0.0) for act, _ in clips]
     report = {}
     for how in ("learnt", "rule"):
         model.open_hat = how
         right: dict[str, list[int]] = {}
-        for (act, _), (fine, curves, labels) in zip(clips, named):
-            ons = detect_onsets(act, model, thresholds=thresholds, offset=0.0)
+        for ons, (fine, curves, labels) in zip(detected, named):
             names = subclass.play([o.instrument for o in ons], [o.frame for o in ons], fine, curves, model, played)
             for c in model.fine_groups:
                 est = [(o.time, n) for o, n in zip(ons, names) if o.instrument == c]
                 ref = sorted((t, n) for t, cls, n in labels if cls == c)
                 if not est or not ref:
                     continue
-                import mir_eval
-
                 pairs = mir_eval.util.match_events(np.array([t for t, _ in ref]), np.array([t for t, _ in est]), 0.05)
                 for i, j in pairs:
                     truth = {n for t, n in ref if abs(t - ref[i][0]) < 1e-3}  # unison hits: either name is right
