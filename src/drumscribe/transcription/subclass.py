@@ -23,6 +23,11 @@ from drumscribe.transcription import hihat
 WINDOW = 1  # frames each side of the peak
 
 
+def learnt_open_hats(model) -> bool:
+    """Whether the model's own open-hat output names open hats (else the ringing rule does)."""
+    return getattr(model, "open_hat", "rule") == "learnt" and "hihat_open" in getattr(model, "fine_classes", [])
+
+
 def name_hits(names: Sequence[str], classes: Sequence[str], frames: Sequence[int], fine: np.ndarray,
               model) -> list[str]:
     """Per hit, its instrument: ``names`` (the class's instrument) refined by the finer outputs.
@@ -33,7 +38,7 @@ def name_hits(names: Sequence[str], classes: Sequence[str], frames: Sequence[int
     groups = dict(getattr(model, "fine_groups", {}) or {})
     if not groups or fine is None or fine.size == 0:
         return names
-    if getattr(model, "open_hat", "rule") != "learnt":
+    if not learnt_open_hats(model):
         groups = {c: g for c, g in groups.items() if "hihat_open" not in g}
     columns = {c: [model.fine_classes.index(n) for n in g] for c, g in groups.items()}
     n = len(fine)
@@ -57,6 +62,6 @@ def play(classes: Sequence[str], frames: Sequence[int], fine: np.ndarray, streng
     model class -> instrument name (merged outputs mapped, ``pipeline.note_of``).
     """
     names = name_hits([class_instruments[c] for c in classes], classes, frames, fine, model)
-    if getattr(model, "open_hat", "rule") == "learnt" and "hihat_open" in getattr(model, "fine_classes", []):
+    if learnt_open_hats(model):
         return names
     return hihat.play_open_hats(names, frames, strength, [class_instruments[c] for c in model.classes])
