@@ -274,11 +274,10 @@ class ModelRunner:
 
 def read_hihat_kinds(class_annotation: Path) -> tuple[np.ndarray, np.ndarray]:
     """Annotated hi-hat times and whether each is open (subclass OHH vs CHH/PHH), if annotated."""
-    sub = class_annotation.parent.parent / "subclass" / class_annotation.name.replace("_class", "_subclass")
-    if not sub.exists():
+    ref = read_instrument_annotations(class_annotation)
+    if ref is None:
         return np.zeros(0), np.zeros(0, bool)
-    rows = [line.split()[:2] for line in sub.read_text().splitlines() if len(line.split()) >= 2]
-    rows = sorted((float(t), label == "OHH") for t, label in rows if label in ("CHH", "OHH", "PHH"))
+    rows = sorted([(t, False) for t in ref["hihat_closed"]] + [(t, True) for t in ref["hihat_open"]])
     return np.array([t for t, _ in rows]), np.array([o for _, o in rows], bool)
 
 
