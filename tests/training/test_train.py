@@ -23,6 +23,12 @@ def _clips(folder, n=2, frames=300, bands=72):
     return str(folder)
 
 
+def _probabilities(net, x):
+    """A torch network's sigmoid outputs for one (frames, features) input."""
+    with torch.no_grad():
+        return torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy()
+
+
 def _train(tmp_path, name, *extra):
     data = tmp_path / "clips"
     if not data.exists():
@@ -45,11 +51,7 @@ def test_an_ensemble_of_different_widths_is_the_mean_of_its_members(tmp_path):
     b = _train(tmp_path, "b", "--c1", "4", "--c2", "6", "--hidden", "16")
     ex.export([a, b], tmp_path / "ens.npz")
     x = np.random.default_rng(1).random((120, 144)).astype(np.float32)
-    outs = []
-    for ck in (a, b):
-        net, _ = ex.model_from_ckpt(ck)
-        with torch.no_grad():
-            outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
+    outs = [_probabilities(ex.model_from_ckpt(ck)[0], x) for ck in (a, b)]
     got = load_model(tmp_path / "ens.npz").activations(x)
     assert np.abs(got - np.mean(outs, axis=0)).max() < 1e-4
 
@@ -67,13 +69,11 @@ def test_a_shipped_network_rebuilt_in_torch_computes_what_the_file_does(tmp_path
         net.train()  # frozen batch norms stay the identity in training mode too
         assert all(not m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d))
         net.eval()
-        with torch.no_grad():
-            outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
+        outs.append(_probabilities(net, x))
     combined = ensemble_outputs(len(shipped.classes), shipped.detects)(outs)
     assert np.abs(combined - shipped.all_activations(x)).max() < 1e-4
     wider = ex.model_from_npz(DEFAULT_MODEL, 0, n_classes=len(shipped.classes) + 7)
-    with torch.no_grad():
-        y = torch.sigmoid(wider(torch.from_numpy(x)[None]))[0].numpy()
+    y = _probabilities(wider, x)
     assert y.shape == (150, len(shipped.classes) + 7)
     assert np.abs(y[:, : len(shipped.classes)] - outs[0][:, : len(shipped.classes)]).max() < 1e-5
 
@@ -91,11 +91,7 @@ def test_finer_outputs_train_export_and_average_over_the_members_that_have_them(
     assert model.fine_classes == train.FINE_CLASSES and model.open_hat == "learnt"
     assert model.fine_groups["tom_mid"] == ["tom_high", "tom_mid", "tom_low"]
     x = np.random.default_rng(1).random((120, 144)).astype(np.float32)
-    outs = []
-    for ck in (plain, fine):
-        net, _ = ex.model_from_ckpt(ck)
-        with torch.no_grad():
-            outs.append(torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy())
+    outs = [_probabilities(ex.model_from_ckpt(ck)[0], x) for ck in (plain, fine)]
     got = model.all_activations(x)
     assert got.shape == (120, 5 + 7)
     assert np.abs(got[:, :5] - (outs[0] + outs[1][:, :5]) / 2).max() < 1e-4
