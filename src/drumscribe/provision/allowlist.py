@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from drumscribe.errors import ConfigError, ProvisioningError
 from drumscribe.provision.base import Plan, Recorder, StepResult, read_or_none
-from drumscribe.provision.policy import find_statement, put_statement, remove_statement, same_statement
+from drumscribe.provision.policy import deny_statement, find_statement, put_statement, remove_statement, same_statement
 
 SID = "DenyOutsideIpAllowlist"
 # Ranges S3 never sees as a source address (requests reach it from public addresses, or through a
@@ -57,14 +57,7 @@ def private_ranges(cidrs: Iterable[str]) -> list[str]:
 
 
 def statement(bucket: str, cidrs: list[str]) -> dict[str, Any]:
-    return {
-        "Sid": SID,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"NotIpAddress": {"aws:SourceIp": list(cidrs)}},
-    }
+    return deny_statement(SID, bucket, {"NotIpAddress": {"aws:SourceIp": list(cidrs)}})
 
 
 def allowed_ranges(policy: dict | None) -> list[str]:

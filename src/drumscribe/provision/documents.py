@@ -167,14 +167,7 @@ def app_permissions(bucket: str) -> list[tuple[list[str], str]]:
 
 def tls_statement(bucket: str) -> dict[str, Any]:
     """Deny every request that does not arrive over TLS, for the bucket and its objects."""
-    return {
-        "Sid": TLS_STATEMENT_ID,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    return policy.deny_statement(TLS_STATEMENT_ID, bucket, {"Bool": {"aws:SecureTransport": "false"}})
 
 
 def tls_policy(bucket: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:

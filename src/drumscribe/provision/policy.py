@@ -9,6 +9,7 @@ the result back; every other statement is kept as it was, in its place.
     remove_statement(policy, sid)     -> new policy without that Sid, or None when no statement is left
                                          (S3 refuses an empty policy: delete the bucket policy instead)
     find_statement(policy, sid)       -> the statement with that Sid, or None
+    deny_statement(sid, bucket, cond) -> a Deny of s3:* on the bucket and its objects under ``cond``
     same_statement(a, b)              -> equal as AWS understands them (order, "x" vs ["x"])
 
 The functions never modify their arguments. ``policy`` may be ``None`` (no policy yet).
@@ -28,6 +29,18 @@ def statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The statements as a list (AWS also accepts a single statement object)."""
     found = (policy or {}).get("Statement", [])
     return [found] if isinstance(found, dict) else list(found)
+
+
+def deny_statement(sid: str, bucket: str, condition: dict[str, Any]) -> dict[str, Any]:
+    """A statement denying every S3 action on the bucket and its objects to anyone, under ``condition``."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": condition,
+    }
 
 
 def find_statement(policy: dict[str, Any] | None, sid: str) -> dict[str, Any] | None:
