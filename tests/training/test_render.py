@@ -60,3 +60,22 @@ def test_a_mixed_kit_takes_its_pieces_from_several_kits():
         for role, insts in mix.roles.items():
             sources.add(next(k.name for k in kits if k.roles.get(role) is insts))
     assert len(sources) > 3
+
+
+def test_a_kick_body_is_a_low_ring_under_the_kicks_only():
+    """The 2.1 sets' boomy kicks (labelled kick only): energy below 100 Hz right after each kick,
+    silence where only a snare plays."""
+    events = [(0.5, rd.R["kick"], 1.0), (1.5, rd.R["snare"], 1.0), (2.5, rd.R["kick"], 0.6)]
+    x = rd.kick_body(events, 3.5, np.random.default_rng(4))
+    assert len(x) == int(3.5 * rd.SR) and np.max(np.abs(x)) == pytest.approx(1.0, abs=1e-6)
+
+    def energy(t0, t1):
+        return float(np.sum(x[int(t0 * rd.SR) : int(t1 * rd.SR)] ** 2))
+
+    assert energy(0.5, 0.6) > 50 * energy(0.0, 0.49)
+    assert energy(1.5, 1.6) < 0.01 * energy(0.5, 0.6)
+    assert energy(2.5, 2.6) > 0.1 * energy(0.5, 0.6)  # a softer kick rings softer, but rings
+    seg = x[int(0.5 * rd.SR) : int(0.9 * rd.SR)]
+    spectrum = np.abs(np.fft.rfft(seg))
+    freqs = np.fft.rfftfreq(len(seg), 1 / rd.SR)
+    assert freqs[np.argmax(spectrum)] < 100

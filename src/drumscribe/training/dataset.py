@@ -56,6 +56,7 @@ ACCOMP_PROB = 0.45
 ACCOMP_DB = (-8.0, 6.0)
 PERC_PROB = 0.0  # share of clips with a tambourine/shaker overdub (accompaniment.percussion_overdub)
 WHOLE_KIT = False  # the 2.0 sets (``--whole-kit``): AVL kits, mixed and retuned kits, strums, unison toms
+KICK_BODY = 0.0  # share of clips whose kicks get a resonant low tail (``--kick-body``, render.kick_body)
 ACCOMP_VERSION = 2  # 1: the band parts the 1.0.0 training set used; 2: accompaniment.make_band + singer
 
 
@@ -105,9 +106,9 @@ def _rms_norm(x: np.ndarray) -> np.ndarray:
 
 def _work(args) -> list[str]:
     seed, ks, out, accomp = args
-    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT
-    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT = (accomp[0], (accomp[1], accomp[2]), accomp[3],
-                                                                    accomp[4], accomp[5])
+    global ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT, KICK_BODY
+    ACCOMP_PROB, ACCOMP_DB, ACCOMP_VERSION, PERC_PROB, WHOLE_KIT, KICK_BODY = (
+        accomp[0], (accomp[1], accomp[2]), accomp[3], accomp[4], accomp[5], accomp[6])
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from drumscribe.transcription.features import FeatureProcessor
 
@@ -161,6 +162,11 @@ def _work(args) -> list[str]:
         else:
             x, events = drums[s["k"]]
             src = f"{s['soundfont']}:{s['program']}"
+        # its own stream: without --kick-body every earlier set renders exactly as before
+        krng = np.random.default_rng([seed, s["k"], 4])
+        kick_body = bool(krng.random() < KICK_BODY)
+        if kick_body:
+            x = x + rd.kick_body(events, s["duration"], krng) * np.max(np.abs(x)) * krng.uniform(0.15, 0.7)
         x = rd.augment_drums(x, rng)
         if s["perc"]:
             prng = np.random.default_rng([seed, s["k"], 2])
@@ -182,7 +188,8 @@ def _work(args) -> list[str]:
         feats = fp(x)
         onsets = np.array([(t, r, v) for t, r, v in events], np.float32).reshape(-1, 3)
         meta = {"source": src, "duration": s["duration"], "accomp": s["accomp"], "strums": bool(s.get("strums")),
-                "accomp_version": ACCOMP_VERSION, "perc": s["perc"], "style": s.get("band", {}).get("style")}
+                "accomp_version": ACCOMP_VERSION, "perc": s["perc"], "kick_body": kick_body,
+                "style": s.get("band", {}).get("style")}
         np.savez(out / f"clip_{s['k']:05d}.npz", feats=feats.astype(np.float16), onsets=onsets,
                  meta=json.dumps(meta))
         if os.environ.get("DRUMSCRIBE_KEEP_AUDIO"):
@@ -211,10 +218,12 @@ def main(argv=None):
     p.add_argument("--whole-kit", action="store_true",
                    help="the 2.0 sets: AVL recorded kits, kits mixed from several kits, retuned toms, unlabelled "
                         "guitar strums, unison floor-tom figures and more open hats")
+    p.add_argument("--kick-body", type=float, default=KICK_BODY, metavar="SHARE",
+                   help="share of clips whose kicks get a resonant low tail, labelled kick only (2.1 sets)")
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     ks = [k for k in range(a.start, a.start + a.clips) if not (a.out / f"clip_{k:05d}.npz").exists()]
-    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version, a.perc_prob, a.whole_kit)
+    accomp = (a.accomp_prob, a.accomp_db[0], a.accomp_db[1], a.accomp_version, a.perc_prob, a.whole_kit, a.kick_body)
     chunks = [(a.seed, ks[i : i + a.chunk], a.out, accomp) for i in range(0, len(ks), a.chunk)]
     t0 = time.time()
     n = 0
