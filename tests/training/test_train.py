@@ -99,6 +99,31 @@ def test_finer_outputs_train_export_and_average_over_the_members_that_have_them(
     assert np.array_equal(model.activations(x), got[:, :5])
 
 
+def test_a_member_detects_the_classes_export_gives_it_and_keeps_them_when_re_exported(tmp_path):
+    """``export --detect J=...``: network J helps detect those classes only; taking the networks of
+    that file again (``file.npz#J``) keeps the finer outputs (2.1 is built from 2.0's file that way)."""
+    data = tmp_path / "clips"
+    _clips(data)
+    fine = _train(tmp_path, "fine", "--fine")
+    plain = _train(tmp_path, "plain")
+    some = ["kick", "snare", "hihat_closed", "crash"]
+    ex.export([plain, fine], tmp_path / "ens.npz", detect={1: some}, open_hat="learnt")
+    model = load_model(tmp_path / "ens.npz")
+    x = np.random.default_rng(3).random((100, 144)).astype(np.float32)
+    outs = [_probabilities(ex.model_from_ckpt(ck)[0], x) for ck in (plain, fine)]
+    got = model.all_activations(x)
+    both, toms = [0, 1, 2, 4], model.classes.index("tom_mid")
+    assert np.abs(got[:, both] - (outs[0][:, both] + outs[1][:, both]) / 2).max() < 1e-4
+    assert np.abs(got[:, toms] - outs[0][:, toms]).max() < 1e-4
+    again = tmp_path / "again.npz"
+    ex.export([f"{tmp_path / 'ens.npz'}#0", f"{tmp_path / 'ens.npz'}#1"], again, detect={1: some}, open_hat="learnt")
+    reloaded = load_model(again)
+    assert reloaded.fine_classes == train.FINE_CLASSES and reloaded.detects == model.detects
+    assert np.abs(reloaded.all_activations(x) - got).max() < 1e-5
+    with pytest.raises(SystemExit, match="detects"):
+        ex.export([plain, fine], tmp_path / "bad.npz", detect={0: ["kick"], 1: ["kick"]})
+
+
 def test_fine_targets_mark_the_class_and_the_finer_output():
     from drumscribe.training import render as rd
 

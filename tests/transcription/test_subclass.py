@@ -5,7 +5,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from drumscribe.transcription import subclass
-from drumscribe.transcription.network import ensemble_outputs
+import pytest
+
+from drumscribe.errors import TranscriptionError
+from drumscribe.transcription.network import detect_masks, ensemble_outputs
 
 FINE = ["hihat_closed", "hihat_open", "tom_high", "tom_mid", "tom_low", "crash", "ride"]
 GROUPS = {"hihat_closed": ["hihat_closed", "hihat_open"], "tom_mid": ["tom_high", "tom_mid", "tom_low"],
@@ -64,3 +67,24 @@ def test_an_ensemble_averages_classes_over_all_members_and_finer_outputs_over_th
     assert out.shape == (4, 12)
     assert np.allclose(out[:, :5], 0.4) and np.allclose(out[:, 5:], 0.9)
     assert ensemble_outputs(5)([a, a]).shape == (4, 5)
+
+
+def test_a_member_may_detect_some_classes_only():
+    """2.1: the whole-kit network helps detect every class but the toms, which stay 1.4.0's."""
+    a = np.full((4, 5), 0.2, np.float32)
+    b = np.concatenate([np.full((4, 5), 0.8, np.float32), np.full((4, 7), 0.9, np.float32)], axis=1)
+    members = [{}, {"detect": ["kick", "snare", "hihat_closed", "crash"]}]
+    masks = detect_masks(CLASSES, members)
+    assert masks == [(True,) * 5, (True, True, True, False, True)]
+    out = ensemble_outputs(5, masks)([a, b])
+    assert np.allclose(out[:, [0, 1, 2, 4]], 0.5)  # both members
+    assert np.allclose(out[:, 3], 0.2)  # toms: the first member alone
+    assert np.allclose(out[:, 5:], 0.9)
+    assert detect_masks(CLASSES, [{}, {"detect": False}]) == [(True,) * 5, (False,) * 5]
+
+
+def test_every_class_needs_a_member_that_detects_it():
+    with pytest.raises(TranscriptionError, match="detects"):
+        detect_masks(CLASSES, [{"detect": ["kick"]}, {"detect": False}])
+    with pytest.raises(TranscriptionError, match="unknown"):
+        detect_masks(CLASSES, [{}, {"detect": ["cowbell"]}])

@@ -123,21 +123,28 @@ def load_any(path) -> tuple[DrumNet, dict]:
         data = np.load(file)
         meta = json.loads(str(data["meta"]))
         info = meta["members"][int(member)] if "members" in meta else meta
-        ck = dict(info.get("training", {}), classes=meta["classes"], fine_classes=[])
-        return model_from_npz(file, int(member)), ck
+        model = model_from_npz(file, int(member))
+        # a network with outputs after the classes has the file's finer ones (a 2.0 naming network)
+        has_fine = model.cfg["n_classes"] > len(meta["classes"])
+        fine = list(meta["fine"]["outputs"]) if has_fine else []
+        ck = dict(info.get("training", {}), classes=meta["classes"], fine_classes=fine)
+        return model, ck
     return model_from_ckpt(path)
 
 
 def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
-           extra_meta: dict | None = None, open_hat: str = "rule", name_only: tuple[int, ...] = ()):
+           extra_meta: dict | None = None, open_hat: str = "rule", name_only: tuple[int, ...] = (),
+           detect: dict[int, list[str]] | None = None):
     """Write one checkpoint (a path) or an ensemble (a list of paths) as a package model file.
 
     A path ``model.npz#J`` takes network J of an earlier model file as it is (its folded weights).
     Members trained with finer outputs (``train --fine``) add ``meta["fine"]``; ``open_hat``
     ("rule" or "learnt") says whether the open-hat output or the 80 ms rule names open hats.
     ``name_only``: members (by position) that only name hits; the others' class outputs detect them.
+    ``detect``: {member position: the classes it detects}; members not named detect every class.
     """
-    from drumscribe.transcription.network import ensemble_outputs, receptive_context
+    from drumscribe.errors import TranscriptionError
+    from drumscribe.transcription.network import detect_masks, ensemble_outputs, receptive_context
 
     paths = [ckpts] if isinstance(ckpts, (str, Path)) else list(ckpts)
     loaded = [load_any(p) for p in paths]
@@ -151,7 +158,8 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
             "torch_cfg": dict(model.cfg),
             "training": {"step": ck.get("step"), "val_loss": ck.get("val_loss"), "train_hours": ck.get("train_hours"),
                          "n_train_clips": ck.get("n_train_clips"), "args": ck.get("args")},
-            "detect": j not in name_only,
+            # every class, none (it only names hits) or the classes given
+            "detect": False if j in name_only else list(detect[j]) if j in (detect or {}) else True,
         })
     model, ck = loaded[0]
     if len({m.n_bands for m, _ in loaded}) != 1:
@@ -181,6 +189,10 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         "licence": ("MIT (weights trained only on synthesized audio: GPL/CC0 Hydrogen kits, the GPL-2+ AVL Drumkits, "
                     "GM soundfonts, and CC-BY-3.0 guitar strums by Gabriel Verdugo Soto, belofilms.com; see docs/model.md)"),
     }
+    try:
+        masks = detect_masks(meta["classes"], members)
+    except TranscriptionError as e:
+        raise SystemExit(f"--detect: {e}") from None
     if fine:
         meta["fine"] = {"outputs": fine, "groups": FINE_GROUPS, "open_hat": open_hat}
     if len(members) == 1:
@@ -196,7 +208,7 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         rng = np.random.default_rng(1234)
         x = (rng.random((300, 2 * model.n_bands)) * 2.0).astype(np.float32)
         with torch.no_grad():
-            y = ensemble_outputs(len(meta["classes"]), [m["detect"] for m in members])(
+            y = ensemble_outputs(len(meta["classes"]), masks)(
                 [torch.sigmoid(m(torch.from_numpy(x)[None]))[0].numpy() for m, _ in loaded])
         parity.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(parity, input=x, output=y.astype(np.float32))
@@ -217,11 +229,15 @@ def main(argv=None):
     p.add_argument("--version", default="0.1.0")
     p.add_argument("--name-only", type=int, action="append", default=[],
                    help="position of a --ckpt that only names hits (which hat, tom, cymbal); the others detect them")
+    p.add_argument("--detect", action="append", default=[], metavar="J=CLASS,CLASS",
+                   help="the classes the --ckpt at position J detects (the others: all of them)")
     p.add_argument("--open-hat", choices=("rule", "learnt"), default="rule",
                    help="what names open hats when the model has finer outputs: the 80 ms rule or the network")
     a = p.parse_args(argv)
     cal = json.loads(a.calibration.read_text()) if a.calibration else None
-    export(a.ckpt, a.out, cal, a.parity, a.version, open_hat=a.open_hat, name_only=tuple(a.name_only))
+    detect = {int(j): [c for c in classes.split(",") if c] for j, classes in (d.split("=", 1) for d in a.detect)}
+    export(a.ckpt, a.out, cal, a.parity, a.version, open_hat=a.open_hat, name_only=tuple(a.name_only),
+           detect=detect)
 
 
 if __name__ == "__main__":

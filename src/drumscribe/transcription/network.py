@@ -15,10 +15,11 @@ and fires fewer false hits than either; the cost is one network pass per member.
 
 Finer outputs (``meta["fine"]``, model 2.0): after its ``classes`` a member may have more outputs
 that say *which* hi-hat (closed/open), tom (high/mid/low) or cymbal (crash/ride) a hit of a class
-is. Detection stays on the classes (averaged over the members that detect: a member marked
-``"detect": false`` only names hits, as in 2.0.0, whose detection is model 1.4.0's two networks);
-the finer outputs are averaged over the members that have them (``ensemble_outputs``) and only name
-the hits (``subclass.py``).
+is. Detection stays on the classes, each averaged over the members that detect it: a member's
+``"detect"`` is ``true`` (every class, the default), ``false`` (it only names hits, as in 2.0.0,
+whose detection is model 1.4.0's two networks) or a list of the classes it detects (2.1: the
+whole-kit network helps detect all but toms). The finer outputs are averaged over the members that
+have them (``ensemble_outputs``) and only name the hits (``subclass.py``).
 """
 
 from __future__ import annotations
@@ -219,16 +220,38 @@ def receptive_context(spec: list[dict]) -> int:
     return ctx
 
 
-def ensemble_outputs(n_classes: int, detects: list[bool] | None = None):
-    """madmom ``ensemble_fn``: the classes averaged over the members that detect (all by default),
-    finer outputs over the members that have them. A member with ``"detect": false`` in the model
-    file only names hits: its class outputs are not used."""
+def detect_masks(classes: list[str], members: list[dict]) -> list[tuple[bool, ...]]:
+    """Which classes each member detects, from its ``"detect"`` (true, false or a list of classes)."""
+    masks = []
+    for j, m in enumerate(members):
+        d = m.get("detect", True)
+        if isinstance(d, bool):
+            masks.append((d,) * len(classes))
+            continue
+        unknown = sorted(set(d) - set(classes))
+        if unknown:
+            raise TranscriptionError(f"network {j} of the model detects unknown classes {unknown}")
+        masks.append(tuple(c in d for c in classes))
+    orphans = [c for i, c in enumerate(classes) if not any(mask[i] for mask in masks)]
+    if orphans:
+        raise TranscriptionError(f"no network of the model detects {orphans}")
+    return masks
+
+
+def ensemble_outputs(n_classes: int, detects: list | None = None):
+    """madmom ``ensemble_fn``: each class averaged over the members that detect it (all by default),
+    finer outputs over the members that have them. ``detects``: per member, ``True``/``False`` (all
+    classes or none: it only names hits) or one flag per class (``detect_masks``)."""
+    masks = None
+    if detects is not None:
+        masks = np.array([[d] * n_classes if isinstance(d, (bool, np.bool_)) else list(d) for d in detects],
+                         np.float32)
 
     def combine(predictions):
         # madmom squeezes a one-frame output to (outputs,): make every prediction (frames, outputs)
         preds = [np.atleast_2d(np.asarray(p, np.float32)) for p in predictions]
-        use = detects or [True] * len(preds)
-        base = np.mean([p[:, :n_classes] for p, d in zip(preds, use) if d], axis=0)
+        w = np.ones((len(preds), n_classes), np.float32) if masks is None else masks
+        base = sum(p[:, :n_classes] * w[j] for j, p in enumerate(preds)) / w.sum(axis=0)
         fine = [p[:, n_classes:] for p in preds if p.shape[1] > n_classes]
         if not fine:
             return base
@@ -259,7 +282,7 @@ class DrumModel:
         self.context_frames: int = int(
             meta.get("context_frames", max(receptive_context(spec) for _, spec in members)))
         networks = [NeuralNetwork(build_layers(spec, arrays, prefix)) for prefix, spec in members]
-        self.detects: list[bool] = [bool(m.get("detect", True)) for m in meta.get("members", [{}])]
+        self.detects: list[tuple[bool, ...]] = detect_masks(self.classes, meta.get("members", [{}]))
         # one member: the network itself; several: madmom averages their outputs (in this thread)
         self.network = networks[0] if len(networks) == 1 else NeuralNetworkEnsemble(
             networks, ensemble_fn=ensemble_outputs(len(self.classes), self.detects), num_threads=1)
