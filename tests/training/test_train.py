@@ -101,7 +101,7 @@ def test_finer_outputs_train_export_and_average_over_the_members_that_have_them(
 
 def test_a_member_detects_the_classes_export_gives_it_and_keeps_them_when_re_exported(tmp_path):
     """``export --detect J=...``: network J helps detect those classes only; taking the networks of
-    that file again (``file.npz#J``) keeps the finer outputs (2.1 is built from 2.0's file that way)."""
+    that file again (``file.npz#J``) keeps the finer outputs, so a shipped naming network can be re-used."""
     data = tmp_path / "clips"
     _clips(data)
     fine = _train(tmp_path, "fine", "--fine")

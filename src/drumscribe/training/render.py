@@ -480,10 +480,12 @@ def beater_click(events, duration, rng) -> np.ndarray:
 def kick_body(events, duration, rng) -> np.ndarray:
     """A resonant low tail under every kick: the boomy, unmuffled kick of many real recordings.
 
-    Labelled kick only. The 2.0 sets taught the network that a kick with a long low ring is a kick
-    plus a floor tom (their unison figures); real 1960s-70s kicks ring like that on their own. A
-    damped head mode at 40-75 Hz, its pitch falling a little as it decays (as a drum head's does),
-    an optional second mode, 100-400 ms long; unit peak (the caller sets the level)."""
+    Labelled kick only. The hypothesis it tests: the 2.0 sets taught the network that a kick with a
+    long low ring is a kick plus a floor tom (their unison figures), while real 1960s-70s kicks ring
+    like that on their own. (r11, trained with it, did not fire fewer false toms on real kicks:
+    docs/model.md, *2.1*.) A damped head mode at 40-75 Hz, its pitch falling a little as it decays
+    (as a drum head's does), an optional second mode, 100-400 ms long; unit peak (the caller sets
+    the level)."""
     n = int(duration * SR)
     out = np.zeros(n + SR, np.float32)
     f0 = rng.uniform(40, 75)
