@@ -81,8 +81,12 @@ def main(argv=None):
             scores.append(2 * pr * rc / max(pr + rc, 1e-9))
         i = int(np.argmax(scores))
         best[c] = float(grid[i])
-        report[c] = {"threshold": float(grid[i]), "F50": float(scores[i]), "F_at_0.5": float(scores[list(grid).index(0.5)])}
-        print(f"{c:14} threshold {grid[i]:.2f}  F {scores[i]:.3f}  (F at 0.5: {report[c]['F_at_0.5']:.3f})", flush=True)
+        # the model file's own threshold too: how the shipped thresholds score on these clips
+        own = int(np.argmin(np.abs(grid - model.thresholds[c])))
+        report[c] = {"threshold": float(grid[i]), "F50": float(scores[i]), "F_at_0.5": float(scores[list(grid).index(0.5)]),
+                     "model_threshold": float(grid[own]), "F_at_model_threshold": float(scores[own])}
+        print(f"{c:14} threshold {grid[i]:.2f}  F {scores[i]:.3f}  (F at 0.5: {report[c]['F_at_0.5']:.3f}; "
+              f"at the model's {grid[own]:.2f}: {scores[own]:.3f})", flush=True)
     # intrinsic timing offset on synthetic data with the chosen thresholds
     diffs = {c: [] for c in model.classes}
     for act, refs in clips:
