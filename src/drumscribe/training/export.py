@@ -140,12 +140,13 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
     A path ``model.npz#J`` takes network J of an earlier model file as it is (its folded weights).
     Members trained with finer outputs (``train --fine``) add ``meta["fine"]``; ``open_hat``
     ("rule" or "learnt") says whether the open-hat output or the 80 ms rule names open hats.
-    ``name_only``: members (by position) that only name hits; the others' class outputs detect them.
     ``detect``: {member position: the classes it detects}; members not named detect every class.
+    ``name_only``: members (by position) that only name hits, i.e. ``detect`` ``False``.
     """
     from drumscribe.errors import TranscriptionError
     from drumscribe.transcription.network import detect_masks, ensemble_outputs, receptive_context
 
+    detect = {**(detect or {}), **{j: False for j in name_only}}
     paths = [ckpts] if isinstance(ckpts, (str, Path)) else list(ckpts)
     loaded = [load_any(p) for p in paths]
     members, arrays = [], {}
@@ -153,20 +154,17 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         spec, arr = to_arrays(model)
         prefix = f"m{j}_" if len(loaded) > 1 else ""
         arrays.update({prefix + k: v for k, v in arr.items()})
+        d = detect.get(j, True)  # every class, none (it only names hits) or the classes given
         members.append({
             "layers": spec,
             "torch_cfg": dict(model.cfg),
             "training": {"step": ck.get("step"), "val_loss": ck.get("val_loss"), "train_hours": ck.get("train_hours"),
                          "n_train_clips": ck.get("n_train_clips"), "args": ck.get("args")},
-            # every class, none (it only names hits) or the classes given
-            "detect": False if j in name_only else list(detect[j]) if j in (detect or {}) else True,
+            "detect": d if isinstance(d, bool) else list(d),
         })
     model, ck = loaded[0]
     if len({m.n_bands for m, _ in loaded}) != 1:
         raise SystemExit("ensemble members must take the same features")
-    if name_only and (set(name_only) >= set(range(len(loaded))) or
-                      any(not loaded[j][1].get("fine_classes") for j in name_only)):
-        raise SystemExit("--name-only: a member with finer outputs, and at least one other member to detect hits")
     fine = next((list(c["fine_classes"]) for _, c in loaded if c.get("fine_classes")), [])
     if any(c.get("fine_classes") and list(c["fine_classes"]) != fine for _, c in loaded):
         raise SystemExit("ensemble members with finer outputs must have the same ones")
@@ -193,6 +191,8 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
         masks = detect_masks(meta["classes"], members)
     except TranscriptionError as e:
         raise SystemExit(f"--detect: {e}") from None
+    if any(not any(mask) and not loaded[j][1].get("fine_classes") for j, mask in enumerate(masks)):
+        raise SystemExit("--name-only/--detect: a network that detects nothing must name hits (finer outputs)")
     if fine:
         meta["fine"] = {"outputs": fine, "groups": FINE_GROUPS, "open_hat": open_hat}
     if len(members) == 1:

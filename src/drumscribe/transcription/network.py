@@ -238,14 +238,11 @@ def detect_masks(classes: list[str], members: list[dict]) -> list[tuple[bool, ..
     return masks
 
 
-def ensemble_outputs(n_classes: int, detects: list | None = None):
+def ensemble_outputs(n_classes: int, detects: list[tuple[bool, ...]] | None = None):
     """madmom ``ensemble_fn``: each class averaged over the members that detect it (all by default),
-    finer outputs over the members that have them. ``detects``: per member, ``True``/``False`` (all
-    classes or none: it only names hits) or one flag per class (``detect_masks``)."""
-    masks = None
-    if detects is not None:
-        masks = np.array([[d] * n_classes if isinstance(d, (bool, np.bool_)) else list(d) for d in detects],
-                         np.float32)
+    finer outputs over the members that have them. ``detects``: per member, one flag per class
+    (``detect_masks``)."""
+    masks = None if detects is None else np.array(detects, np.float32)
 
     def combine(predictions):
         # madmom squeezes a one-frame output to (outputs,): make every prediction (frames, outputs)
