@@ -100,7 +100,7 @@ def test_an_ensemble_file_averages_its_networks(tmp_path, model):
 
 
 def test_packaged_model_loads_with_thresholds(model):
-    # three networks since 2.0 (the third names hits and, since 2.1, helps detect all but toms): 2.2 MB;
+    # three networks since 2.0 (the third names hits and, since 2.1, helps detect some classes): 2.2 MB;
     # the guard keeps the wheel small
     assert DEFAULT_MODEL.exists() and DEFAULT_MODEL.stat().st_size < 3 * 1024 * 1024
     assert model.classes and all(c in INSTRUMENTS for c in model.classes)

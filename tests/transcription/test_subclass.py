@@ -70,7 +70,7 @@ def test_an_ensemble_averages_classes_over_all_members_and_finer_outputs_over_th
 
 
 def test_a_member_may_detect_some_classes_only():
-    """2.1: the whole-kit network helps detect every class but the toms, which stay 1.4.0's."""
+    """A member may help detect some classes only (2.1 let the whole-kit network detect all but toms)."""
     a = np.full((4, 5), 0.2, np.float32)
     b = np.concatenate([np.full((4, 5), 0.8, np.float32), np.full((4, 7), 0.9, np.float32)], axis=1)
     members = [{}, {"detect": ["kick", "snare", "hihat_closed", "crash"]}]

@@ -17,8 +17,8 @@ Finer outputs (``meta["fine"]``, model 2.0): after its ``classes`` a member may 
 that say *which* hi-hat (closed/open), tom (high/mid/low) or cymbal (crash/ride) a hit of a class
 is. Detection stays on the classes, each averaged over the members that detect it: a member's
 ``"detect"`` is ``true`` (every class, the default), ``false`` (it only names hits, as in 2.0.0,
-whose detection is model 1.4.0's two networks) or a list of the classes it detects (2.1: the
-whole-kit network helps detect all but toms). The finer outputs are averaged over the members that
+whose detection is model 1.4.0's two networks) or a list of the classes it detects (2.2: the
+whole-kit network helps detect kick and cymbal). The finer outputs are averaged over the members that
 have them (``ensemble_outputs``) and only name the hits (``subclass.py``).
 """
 
