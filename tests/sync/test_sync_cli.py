@@ -89,6 +89,20 @@ def test_per_file_errors_are_listed_and_exit_1(server):
     assert "1 file(s) failed:" in result.stderr and "processed/../../../evil" in result.stderr
 
 
+def test_a_key_with_control_characters_is_printed_escaped(server):
+    """Another tool may write any key to the bucket: listing or pulling it never sends its escape
+    sequences to the terminal (and it never becomes a local file)."""
+    s3, bucket, root = server
+    s3.put_object(Bucket=bucket, Key="processed/x/\x1b]0;owned\x07\x1b[2J.json", Body=b"x")
+    listed = runner.invoke(app, ["ls", "processed/"])
+    assert listed.exit_code == 0, listed.output
+    assert "processed/x/\\x1b]0;owned\\x07\\x1b[2J.json" in listed.stdout and "\x1b" not in listed.output
+    pulled = runner.invoke(app, ["sync", "pull"])
+    assert pulled.exit_code == 1
+    assert "\\x1b]0;owned" in pulled.stderr and "\x1b" not in pulled.output and "\x07" not in pulled.output
+    assert not any("owned" in p.name for p in root.rglob("*"))
+
+
 def test_local_flag_and_bad_prefer_are_one_line(server):
     assert runner.invoke(app, ["--local", "sync", "push"]).stderr.startswith("Error: sync copies between")
     bad = runner.invoke(app, ["sync", "push", "--prefer", "mine"])

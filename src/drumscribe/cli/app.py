@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from drumscribe import __version__
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrumscribeError
+from drumscribe.terminal import one_line
 
 out = Console(highlight=False, soft_wrap=True)  # results (stdout)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages and errors (stderr)
@@ -20,7 +21,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages and erro
 
 def fail(message: str, code: int = 1) -> None:
     """Print one line on stderr and exit non-zero."""
-    typer.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise SystemExit(code)
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
 from drumscribe.errors import InputError
+from drumscribe.terminal import printable
 from drumscribe.views import VIEWS
 from drumscribe.views.summary import format_date as _date, format_duration as _duration, format_hits as _hits
 
@@ -67,7 +68,7 @@ def jobs(
         if j.error:
             table.add_row(escape(job), "", "", "", "", escape(f"unreadable: {j.error}"), *where)
             continue
-        table.add_row(escape(job), escape(j.source or ""), _date(j.created_at), _duration(j.duration),
+        table.add_row(escape(job), escape(printable(j.source or "")), _date(j.created_at), _duration(j.duration),
                       f"{j.tempo:.0f}" if j.tempo else "", escape(_hits(j.counts)), *where)
     _wide(out).print(table)
     if offline:

@@ -17,6 +17,7 @@ import typer
 from drumscribe.cli.app import app, err, force_local, settings_from
 from drumscribe.errors import ConfigError, InputError, NotFoundError
 from drumscribe.keys import validate_key, validate_prefix
+from drumscribe.terminal import printable
 from drumscribe.storage import get_storage
 from drumscribe.storage._common import check_expiry, download_target
 from drumscribe.storage.base import Storage
@@ -85,12 +86,13 @@ def ls_cmd(
     if not objects:
         err.print(f"No objects under {storage.uri(prefix) if prefix else storage.uri()}")
         return
-    width = max(len("KEY"), *(len(o.key) for o in objects))
+    keys = [printable(o.key) for o in objects]  # a bucket may hold keys other tools wrote
+    width = max(len("KEY"), *(len(k) for k in keys))
     size_width = max(len("SIZE"), *(len(str(o.size)) for o in objects))
     typer.echo(f"{'KEY':<{width}}  {'SIZE':>{size_width}}  MODIFIED")
-    for o in objects:
+    for o, key in zip(objects, keys):
         modified = o.last_modified.strftime("%Y-%m-%d %H:%M:%S") if o.last_modified else "-"
-        typer.echo(f"{o.key:<{width}}  {o.size:>{size_width}}  {modified}")
+        typer.echo(f"{key:<{width}}  {o.size:>{size_width}}  {modified}")
 
 
 @app.command("get")
@@ -128,7 +130,7 @@ def rm_cmd(
     present = [k for k in keys if storage.exists(k)]
     missing = [k for k in keys if k not in present]
     for key in storage.delete_many(present) if present else []:
-        typer.echo(f"deleted {key}")
+        typer.echo(f"deleted {printable(key)}")
     if missing:
         raise NotFoundError(f"not found: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
 from drumscribe.errors import ConfigError, InputError
+from drumscribe.terminal import printable
 
 sync_app = typer.Typer(
     help="Mirror uploads/ and processed/ between the local folder and the S3 bucket (content-based, three-way).",
@@ -58,7 +59,7 @@ def print_plan(plan, console, *, title: str) -> None:
         items = plan.of(action)
         for item in items[:SHOWN_KEYS]:
             where = f" ({item.side})" if item.side else ""
-            console.print(f"  {action}{where}: {escape(item.key)} — {escape(item.reason)}")
+            console.print(f"  {action}{where}: {escape(printable(item.key))} — {escape(printable(item.reason))}")
         if len(items) > SHOWN_KEYS:
             console.print(f"  … and {len(items) - SHOWN_KEYS} more {action}s (--json lists them all)")
 
@@ -106,7 +107,7 @@ class _Reporter:
                 self.bar.update(self.task, description=self._label())
             elif not self.quiet and event == "done":
                 where = f" ({item.side})" if item.side else ""
-                print(f"{item.action}{where} {item.key} ({_size(item.size)})", file=sys.stderr, flush=True)
+                print(f"{item.action}{where} {printable(item.key)} ({_size(item.size)})", file=sys.stderr, flush=True)
 
 
 def _stdin_is_tty() -> bool:
@@ -120,7 +121,7 @@ def _confirm_deletes(plan) -> bool:
     if not _stdin_is_tty():
         raise InputError(f"--delete would delete {len(deletes)} file(s) ({what}); re-run with --yes to confirm (no terminal to ask on)")
     for item in deletes[:SHOWN_KEYS]:
-        err.print(f"  delete ({item.side}): {escape(item.key)}")
+        err.print(f"  delete ({item.side}): {escape(printable(item.key))}")
     if len(deletes) > SHOWN_KEYS:
         err.print(f"  … and {len(deletes) - SHOWN_KEYS} more")
     return typer.confirm(f"Delete {len(deletes)} file(s) ({what})?", default=False, err=True)
@@ -171,11 +172,11 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
         if waiting:  # the usual surprise after setup: "0 transferred" while offline work waits
             err.print(f"{len(waiting)} job(s) made offline are not in the bucket yet: `drumscribe sync push --from-local` sends them")
     for key in report.conflicts[:SHOWN_KEYS]:
-        err.print(f"conflict: {escape(key)} (changed on both sides or never synced; --prefer local|remote settles it)")
+        err.print(f"conflict: {escape(printable(key))} (changed on both sides or never synced; --prefer local|remote settles it)")
     if report.errors:
         err.print(f"{len(report.errors)} file(s) failed:")
         for key, message in report.errors:
-            err.print(escape(f"  {key}: {message}" if key not in message else f"  {message}"))
+            err.print(escape(printable(f"  {key}: {message}" if key not in message else f"  {message}")))
     raise SystemExit(report.exit_code)
 
 

@@ -24,6 +24,7 @@ import typer
 from drumscribe.cli.app import app, err, force_local, out, settings_from
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
+from drumscribe.terminal import one_line, printable
 
 
 # -- output folder -----------------------------------------------------------------------------
@@ -106,12 +107,12 @@ def _summary(outcome: BatchResult, written: list[Path], beats: bool = True) -> s
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
     lines = [
-        f"{outcome.input}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}",
+        f"{printable(outcome.input)}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}",
         f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
         f"  original {job['upload_key']} ({_stored_what(job)})",
     ]
     if written:
-        lines.append("  wrote " + ", ".join(str(p) for p in written))
+        lines.append("  wrote " + ", ".join(printable(p) for p in written))
     return "\n".join(lines)
 
 
@@ -141,7 +142,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.advance(self.task)
         elif self.total > 1 and outcome.ok:  # a failure is reported by its own error line
-            typer.echo(f"[{self.done}/{self.total}] done: {outcome.input}", err=True)
+            typer.echo(f"[{self.done}/{self.total}] done: {printable(outcome.input)}", err=True)
 
     def say(self, text: str, *, to_stderr: bool) -> None:
         """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""
@@ -273,8 +274,9 @@ def _transcribe_on_cluster(inputs: list[str], cluster: str, *, settings: Any, pr
             progress.say(_failure_line(result), to_stderr=True)
         elif not as_json:
             job = result.job.get("job_id")
-            line = f"{result.input}: done, job {job}" if result.status == "done" else f"{result.input}: skipped, job {job} is complete"
-            progress.say(line + ("".join(f"\n  wrote {p}" for p in written)), to_stderr=False)
+            name = printable(result.input)
+            line = f"{name}: done, job {job}" if result.status == "done" else f"{name}: skipped, job {job} is complete"
+            progress.say(line + ("".join(f"\n  wrote {printable(p)}" for p in written)), to_stderr=False)
 
     try:
         report = transcribe_many(inputs, cluster=cluster, jobs=jobs, force=force, settings=settings, model=model_path, beats=beats,
@@ -343,4 +345,4 @@ class _BatchProgress(_Progress):
 def _failure_line(outcome: BatchResult) -> str:
     message = outcome.error or "failed"
     shown = message if outcome.input in message else f"{outcome.input}: {message}"
-    return f"Error: {' '.join(shown.split())}"
+    return f"Error: {one_line(shown)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drumscribe.terminal import printable
 from drumscribe.transcription.instruments import INSTRUMENTS
 
 
@@ -45,7 +46,7 @@ def summary_lines(transcription: Any, job_id: str | None = None) -> list[str]:
     t = transcription
     return [
         f"job      {t.job_id or job_id or '?'}" + (f"  (user {t.user_id})" if t.user_id else ""),
-        f"source   {t.source.name or t.source.key or '?'}",
+        f"source   {printable(t.source.name or t.source.key or '?')}",
         f"created  {format_date(t.created_at)} UTC",
         f"length   {format_duration(t.duration)}   tempo {format_tempo(t.tempo)}   {len(t.beats)} beats",
         f"hits     {format_hits(t.counts()) or 'no hits'}",
