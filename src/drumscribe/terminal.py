@@ -1,7 +1,8 @@
 """Untrusted text on a terminal: file names, stored source names and error messages that quote them.
 
-A file name may hold any character but ``/`` and NUL, and a job's source name comes from whoever
-uploaded the file (``drumscribe serve`` takes it from a browser). Printed as it is, an escape
+A file name may hold any character but ``/`` and NUL, a job's source name is whatever file name
+its owner transcribed (``jobs --user '*'`` lists every user's), and a bucket may hold keys another
+tool wrote. Printed as it is, an escape
 sequence in it would restyle the terminal, retitle the window or write to the clipboard (OSC 52),
 a carriage return would overwrite the line before it, and a bidirectional override would make
 ``evil\u202ewav.exe`` read as ``evilexe.wav``. Stored data keeps the name exactly; only what is

@@ -1,7 +1,7 @@
 """A file or source name is untrusted text: printed, its control characters are made visible.
 
 An escape sequence in a name would otherwise restyle or retitle the terminal of whoever runs
-``drumscribe jobs`` (for ``serve`` uploads, names chosen by a browser), a carriage return would
+``drumscribe jobs`` (``--user '*'`` lists names other users chose), a carriage return would
 hide the line before it, and a bidi override would disguise the extension. Stored data keeps the
 name exactly as it was given.
 """
