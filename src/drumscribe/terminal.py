@@ -2,10 +2,10 @@
 
 A file name may hold any character but ``/`` and NUL, a job's source name is whatever file name
 its owner transcribed (``jobs --user '*'`` lists every user's), and a bucket may hold keys another
-tool wrote. Printed as it is, an escape
-sequence in it would restyle the terminal, retitle the window or write to the clipboard (OSC 52),
-a carriage return would overwrite the line before it, and a bidirectional override would make
-``evil\u202ewav.exe`` read as ``evilexe.wav``. Stored data keeps the name exactly; only what is
+tool wrote. Printed as it is, an escape sequence in such a name would restyle the terminal,
+retitle the window or write to the clipboard (OSC 52), a carriage return would overwrite the line
+before it, and a bidirectional override (U+202E) would make ``evil<U+202E>vaw.exe`` read as
+``evilexe.wav``. Stored data keeps the name exactly; only what is
 printed goes through ``printable``.
 """
 
