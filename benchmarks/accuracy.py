@@ -294,6 +294,33 @@ def hihat_split_counts(items, events) -> dict[str, int]:
     return counts
 
 
+# percussion the annotations mark OT (unscored): issue 11 wants it "not snare, not hi-hat"
+OTHER_PERCUSSION = {"SST": "side stick", "TMB": "tambourine"}
+
+
+def other_percussion_counts(items, events) -> dict[str, dict[str, int]]:
+    """Annotated side-stick and tambourine hits with a *false* snare or hi-hat on them: an SD or HH
+    estimate within ±50 ms that matches no SD/HH annotation (a hat played with the side stick and
+    found is not counted against it)."""
+    counts = {name: {"annotated": 0, "SD": 0, "HH": 0} for name in OTHER_PERCUSSION.values()}
+    for (_, _, ann), evs in zip(items, events):
+        sub = ann.parent.parent / "subclass" / ann.name.replace("_class", "_subclass")
+        if not sub.exists():
+            continue
+        rows = [line.split() for line in sub.read_text().splitlines()]
+        ref, est = read_annotations(ann), group_estimates(evs)
+        false = {}
+        for c in ("SD", "HH"):
+            matched = {j for _, j in _match(ref[c], est[c], 0.05)}
+            false[c] = np.array([t for j, t in enumerate(est[c]) if j not in matched])
+        for code, name in OTHER_PERCUSSION.items():
+            hits = np.array(sorted(float(r[0]) for r in rows if len(r) >= 2 and r[1] == code))
+            counts[name]["annotated"] += len(hits)
+            for c in ("SD", "HH"):
+                counts[name][c] += len(_match(hits, false[c], 0.05))
+    return counts
+
+
 def evaluate(data: Path, events_fn, rhythm_fns: dict | None = None) -> dict:
     """``rhythm_fns``: {label: wav -> (beats, downbeats)}, each scored against the beat annotations."""
     out = {}
@@ -303,6 +330,7 @@ def evaluate(data: Path, events_fn, rhythm_fns: dict | None = None) -> dict:
         out[kind] = score(per_track) | {"tracks": [name for name, _, _ in items]}
         out[kind]["per_track"] = {name: score([pt])["50ms"] for (name, _, _), pt in zip(items, per_track)}
         out[kind]["hihat_open_closed"] = hihat_split_counts(items, events)
+        out[kind]["other_percussion"] = other_percussion_counts(items, events)
         inst = [(read_instrument_annotations(ann), instrument_estimates(evs)) for (_, _, ann), evs in zip(items, events)]
         inst = [pair for pair in inst if pair[0] is not None]
         if inst:
@@ -382,6 +410,10 @@ def format_table(results: dict, outputs: dict[str, list[str]] | None = None) -> 
             lines.append(f"hi-hat open/closed, detected hats matched to annotated ones: open called open "
                          f"{h['open_as_open']}/{h['open_as_open'] + h['open_as_closed']}, closed called closed "
                          f"{h['closed_as_closed']}/{h['closed_as_closed'] + h['closed_as_open']}")
+        others = [(name, o) for name, o in res.get("other_percussion", {}).items() if o["annotated"]]
+        if others:
+            lines.append("not snare, not hi-hat (unscored OT hits with a false SD / HH on them): " + "; ".join(
+                f"{name} {o['annotated']} annotated, {o['SD']} false snare, {o['HH']} false hi-hat" for name, o in others))
     return "\n".join(lines)
 
 
