@@ -10,7 +10,8 @@ false positives and misses summed over tracks ("micro") before computing P/R/F; 
 KD/SD/HH and over KD/SD/HH/TT/CY; drum-only stems and full mixes separately; the median timing
 offset (estimate - reference) of matched onsets per class. Predicted instruments map to eval
 classes with ``INSTRUMENTS[name].eval_class``; OT (side stick, tambourine) is neither scored nor
-counted as SD/HH. Matching: ``mir_eval.util.match_events`` (maximum bipartite matching within the
+counted as SD/HH, but the OT hits with a false snare or hi-hat on them are counted ("not snare, not
+hi-hat"). Matching: ``mir_eval.util.match_events`` (maximum bipartite matching within the
 window, the same as ``mir_eval.onset.f_measure``), or an equivalent greedy matcher without mir_eval.
 Label quirks of the data (see its README): ride counts as CY; three drum-only tracks annotate no
 hi-hat at all, so any hi-hat output there counts as a false positive.
