@@ -80,11 +80,14 @@ class Conv2DLayer(Layer):
     def __init__(self, weights, bias, activation: str | None = "relu", pool: int = 1):
         w = np.asarray(weights, np.float32)
         self.kt, self.kf, self.cin, self.cout = w.shape
-        # im2col columns: with few input channels from a sliding-window view, ordered (in, kt, kf);
-        # with more, one block copy per tap (each a run of `in` contiguous values), ordered (kt, kf, in)
-        self.by_tap = self.cin >= 4  # measured: 2.7x faster gathers at 8-12 channels, 2x slower at 2
-        self.w = np.ascontiguousarray(w.reshape(-1, self.cout) if self.by_tap
-                                      else w.transpose(2, 0, 1, 3).reshape(-1, self.cout))
+        # With few input channels: im2col columns from a sliding-window view, ordered (in, kt, kf), one
+        # matrix product. With more (``by_row``): only the frequency taps are gathered, one block copy
+        # each (a run of `in` contiguous values), and each time tap is a matrix product on a shifted,
+        # contiguous slice of them: a third of the copying (measured: 15-45 % faster at 4-12
+        # channels, no faster at 2)
+        self.by_row = self.cin >= 4
+        self.w = np.ascontiguousarray(w.transpose(2, 0, 1, 3).reshape(-1, self.cout))
+        self.rows = [np.ascontiguousarray(w[i].reshape(-1, self.cout)) for i in range(self.kt)]  # (kf*in, out)
         self.b = np.asarray(bias, np.float32)
         self.activation = activation
         self.pool = int(pool)
@@ -98,17 +101,21 @@ class Conv2DLayer(Layer):
         fo = f // p
         out = np.empty((t, fo, self.cout), np.float32)
         windows = sliding_window_view(xp, (self.kt, self.kf), axis=(0, 1))  # (t, f, c, kt, kf), a view
-        taps = np.empty((min(t, _BLOCK), f, self.kt * self.kf, c), np.float32) if self.by_tap else None
+        rows = np.empty((min(t, _BLOCK) + 2 * pt, f, self.kf, c), np.float32) if self.by_row else None
         for s in range(0, t, _BLOCK):
             e = min(t, s + _BLOCK)
-            if self.by_tap:
-                for i in range(self.kt):
-                    for j in range(self.kf):
-                        taps[: e - s, :, i * self.kf + j] = xp[s + i : e + i, j : j + f]
-                cols = taps[: e - s].reshape(-1, c * self.kt * self.kf)
+            n = e - s
+            if self.by_row:
+                for j in range(self.kf):
+                    rows[: n + 2 * pt, :, j] = xp[s : e + 2 * pt, j : j + f]
+                flat = rows[: n + 2 * pt].reshape(n + 2 * pt, f * self.kf * c)
+                y = flat[0:n].reshape(n * f, -1) @ self.rows[0]
+                for i in range(1, self.kt):
+                    y += flat[i : i + n].reshape(n * f, -1) @ self.rows[i]
+                y = y.reshape(n, f, self.cout)
             else:
                 cols = np.ascontiguousarray(windows[s:e]).reshape(-1, c * self.kt * self.kf)
-            y = (cols @ self.w).reshape(e - s, f, self.cout)
+                y = (cols @ self.w).reshape(n, f, self.cout)
             if p > 1:
                 m = y[:, 0 : fo * p : p]
                 for k in range(1, p):
