@@ -152,16 +152,24 @@ def _match(ref: np.ndarray, est: np.ndarray, window: float) -> list[tuple[int, i
         return out
 
 
-def read_instrument_annotations(class_annotation: Path) -> dict[str, np.ndarray] | None:
-    """Annotated times per instrument (``INSTRUMENT_CLASSES``) from the subclass annotations, if any."""
+def read_subclass_annotations(class_annotation: Path) -> list[tuple[float, str]] | None:
+    """(time, subclass label) rows of the subclass annotations beside a class annotation, if any."""
     sub = class_annotation.parent.parent / "subclass" / class_annotation.name.replace("_class", "_subclass")
     if not sub.exists():
         return None
+    rows = [line.split() for line in sub.read_text().splitlines()]
+    return [(float(r[0]), r[1]) for r in rows if len(r) >= 2]
+
+
+def read_instrument_annotations(class_annotation: Path) -> dict[str, np.ndarray] | None:
+    """Annotated times per instrument (``INSTRUMENT_CLASSES``) from the subclass annotations, if any."""
+    rows = read_subclass_annotations(class_annotation)
+    if rows is None:
+        return None
     ref: dict[str, list[float]] = {c: [] for c in INSTRUMENT_CLASSES}
-    for line in sub.read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[1] in SUBCLASS_TO_INSTRUMENT:
-            ref[SUBCLASS_TO_INSTRUMENT[parts[1]]].append(float(parts[0]))
+    for t, label in rows:
+        if label in SUBCLASS_TO_INSTRUMENT:
+            ref[SUBCLASS_TO_INSTRUMENT[label]].append(t)
     return {c: np.sort(np.array(v)) for c, v in ref.items()}
 
 
@@ -305,17 +313,16 @@ def other_percussion_counts(items, events) -> dict[str, dict[str, int]]:
     found is not counted against it)."""
     counts = {name: {"annotated": 0, "SD": 0, "HH": 0} for name in OTHER_PERCUSSION.values()}
     for (_, _, ann), evs in zip(items, events):
-        sub = ann.parent.parent / "subclass" / ann.name.replace("_class", "_subclass")
-        if not sub.exists():
+        rows = read_subclass_annotations(ann)
+        if rows is None:
             continue
-        rows = [line.split() for line in sub.read_text().splitlines()]
         ref, est = read_annotations(ann), group_estimates(evs)
         false = {}
         for c in ("SD", "HH"):
             matched = {j for _, j in _match(ref[c], est[c], 0.05)}
             false[c] = np.array([t for j, t in enumerate(est[c]) if j not in matched])
         for code, name in OTHER_PERCUSSION.items():
-            hits = np.array(sorted(float(r[0]) for r in rows if len(r) >= 2 and r[1] == code))
+            hits = np.array(sorted(t for t, label in rows if label == code))
             counts[name]["annotated"] += len(hits)
             for c in ("SD", "HH"):
                 counts[name][c] += len(_match(hits, false[c], 0.05))
