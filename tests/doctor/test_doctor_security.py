@@ -1,4 +1,4 @@
-"""Doctor's security checks (doctor_security.py): .env in git, alarms, key age, root MFA, CloudTrail.
+"""Doctor's security checks (drumscribe.doctor.security, imported here by its old name): .env in git, alarms, key age, root MFA, CloudTrail.
 
 Missing practices warn, broken ones fail, and what the caller may not see is "no permission".
 """
