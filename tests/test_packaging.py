@@ -74,3 +74,12 @@ def test_click_is_not_imported_directly():
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                  if re.search(r"^\s*(import click\b|from click\b)", p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_drumscribe_doctor_stays_callable_after_its_submodules_are_imported():
+    # doctor is a package (doctor/checks.py, security.py...); importing one of its rooms binds the
+    # package to drumscribe.doctor, which must still be the documented function.
+    code = ("import drumscribe.doctor.security, drumscribe; from drumscribe import doctor; "
+            "r = drumscribe.doctor(prefer_local=True); print(r.backend, doctor(prefer_local=True).backend, drumscribe.doctor is doctor)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["local", "local", "True"], result.stderr

@@ -15,7 +15,10 @@ access, IAM permissions), ``security`` and ``local``. This module only puts the 
 
 from __future__ import annotations
 
-from typing import Iterable
+import inspect
+import sys
+import types
+from typing import Any, Iterable
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.doctor import bucket_settings, connection
@@ -69,3 +72,19 @@ def _s3_checks(settings: Settings, run: Runner, origins: list[str] | None, origi
         run.run("cleanup", lambda: connection.cleanup(probe))
     else:
         run.run("cleanup", lambda: "", needs=["round-trip"])
+
+
+class _CallableModule(types.ModuleType):
+    """``drumscribe.doctor`` names both this package and the ``doctor()`` function (the public API
+    says so), as ``drumscribe.sync`` does: Python binds the *package* to ``drumscribe.doctor``
+    whenever a submodule (``drumscribe.doctor.security``...) is imported, so the package itself is
+    the public object, and calling it runs ``doctor()``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> DoctorReport:
+        return _doctor(*args, **kwargs)
+
+
+_doctor = doctor
+sys.modules[__name__].__class__ = _CallableModule
+doctor = sys.modules[__name__]  # type: ignore[assignment]  # ``from drumscribe import doctor`` yields the callable package
+_CallableModule.__call__.__signature__ = inspect.signature(_doctor)  # type: ignore[attr-defined]
