@@ -1,8 +1,13 @@
-"""Choosing a backend: S3 when a bucket and credentials are there, else the local mirror."""
+"""Choosing a backend: S3 when a bucket is named, the local mirror when none is (or --local).
+
+A named bucket that cannot be used is an error, not a detour to a folder named after it."""
 
 from __future__ import annotations
 
+import pytest
+
 from drumscribe.config import load_settings
+from drumscribe.errors import MissingCredentialsError
 from drumscribe.storage import LocalStorage, S3Storage, get_storage
 
 
@@ -16,12 +21,28 @@ def test_no_bucket_means_local_announced_once(capsys, tmp_path):
     assert captured.err == f"Using local storage at {first.root} (no S3 bucket configured)\n"
 
 
-def test_bucket_without_credentials_falls_back_to_its_mirror(capsys, tmp_path):
-    storage = get_storage(load_settings({"bucket": "drums-prod"}))
+def test_a_named_bucket_without_credentials_is_an_error_that_says_what_to_do(capsys, tmp_path):
+    with pytest.raises(MissingCredentialsError) as caught:
+        get_storage(load_settings({"bucket": "drums-prod"}))
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith("bucket 'drums-prod' is named (--bucket) but no AWS credentials were found")
+    assert "AWS_ACCESS_KEY_ID" in str(caught.value) and "drumscribe --local" in str(caught.value)
+    assert not (tmp_path / "drumscribe-home" / "drums-prod").exists()  # nothing went anywhere
+    assert capsys.readouterr().err == ""
+
+
+def test_the_error_names_where_the_bucket_came_from(isolated_env):
+    (isolated_env / ".env").write_text("AWS_S3_BUCKET=drums-prod\n")
+    with pytest.raises(MissingCredentialsError, match=r"named \(AWS_S3_BUCKET in \.env"):
+        get_storage()
+
+
+def test_local_with_a_named_bucket_is_its_mirror(capsys, tmp_path):
+    storage = get_storage(load_settings({"bucket": "drums-prod"}), prefer_local=True)
     assert isinstance(storage, LocalStorage)
     assert storage.root == tmp_path / "drumscribe-home" / "drums-prod"  # what sync will push
     assert storage.bucket == "drums-prod"
-    assert "no AWS credentials were found" in capsys.readouterr().err
+    assert "(--local)" in capsys.readouterr().err
 
 
 def test_bucket_with_credentials_is_s3_and_says_nothing(aws_credentials, capsys):

@@ -85,6 +85,25 @@ def test_s3_input_without_s3_configured(default_model):
     assert "needs AWS credentials but none were found" in line and "drumscribe setup" in line
 
 
+@pytest.mark.parametrize("named", ["flag", "env"])
+def test_a_named_bucket_without_credentials_exits_2_and_writes_nowhere(groove_wav, default_model, tmp_path, monkeypatch, named):
+    # issue 22.4: this used to exit 0 after writing to $DRUMSCRIBE_HOME/drums-prod, one line on stderr
+    if named == "env":
+        monkeypatch.setenv("AWS_S3_BUCKET", "drums-prod")
+    result = CliRunner().invoke(app, [*(["--bucket", "drums-prod"] if named == "flag" else []), "transcribe", str(groove_wav)])
+    assert result.exit_code == 2
+    assert_no_traceback(result)
+    (line,) = error_lines(result)
+    assert "bucket 'drums-prod' is named" in line and "no AWS credentials were found" in line and "--local" in line
+    assert not (tmp_path / "drumscribe-home").exists() or not any((tmp_path / "drumscribe-home").rglob("*.json"))
+
+
+def test_local_with_a_named_bucket_still_works_offline(groove_wav, default_model, tmp_path):
+    result = CliRunner().invoke(app, ["--bucket", "drums-prod", "--local", "transcribe", str(groove_wav), "--jobs", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert any((tmp_path / "drumscribe-home" / "drums-prod" / "processed").rglob("transcription.json"))
+
+
 def test_over_the_upload_limit(groove_wav, default_model, monkeypatch):
     monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.5")
     result = run(groove_wav)

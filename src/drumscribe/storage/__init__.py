@@ -1,8 +1,10 @@
 """Storage: one interface (``Storage``), two backends (``S3Storage``, ``LocalStorage``).
 
-``get_storage()`` picks S3 when a bucket is configured and AWS credentials resolve, and
-otherwise the local mirror at ``$DRUMSCRIBE_HOME/<bucket or "local">``. Choosing local is not
-an error; it is announced once per process on stderr so nobody wonders where files went.
+``get_storage()`` picks S3 when a bucket is configured, and the local mirror at
+``$DRUMSCRIBE_HOME/local`` when none is (or ``$DRUMSCRIBE_HOME/<bucket>`` with ``--local``).
+Choosing local is announced once per process on stderr so nobody wonders where files went.
+A bucket that is named but cannot be used (no credentials resolve) is an error, never a quiet
+detour to a folder named after it: the user asked for that bucket.
 
 ``S3Storage`` is imported on first use so that working locally never loads boto3.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drumscribe.config import Settings, load_settings
+from drumscribe.errors import MissingCredentialsError
 from drumscribe.storage._common import DeleteError
 from drumscribe.storage.base import ObjectInfo, Storage
 from drumscribe.storage.local import LocalStorage
@@ -38,12 +41,12 @@ def get_storage(settings: Settings | None = None, *, prefer_local: bool = False,
     if settings.bucket and not prefer_local:
         from drumscribe import aws
 
-        if aws.has_credentials(settings):
-            from drumscribe.storage.s3 import S3Storage
+        if not aws.has_credentials(settings):
+            raise _no_credentials(settings)
+        from drumscribe.storage.s3 import S3Storage
 
-            return S3Storage(settings)
-        reason = f"S3 bucket {settings.bucket!r} is configured but no AWS credentials were found"
-    elif prefer_local:
+        return S3Storage(settings)
+    if prefer_local:
         reason = "--local"
     else:
         reason = "no S3 bucket configured"
@@ -51,6 +54,16 @@ def get_storage(settings: Settings | None = None, *, prefer_local: bool = False,
     if announce:
         _announce(f"Using local storage at {storage.root} ({reason})")
     return storage
+
+
+def _no_credentials(settings: Settings) -> MissingCredentialsError:
+    origin = settings.sources.get("bucket", "")
+    named = {"override": "--bucket", "environment": "AWS_S3_BUCKET in the environment"}.get(origin, f"AWS_S3_BUCKET in {origin}" if origin else "AWS_S3_BUCKET")
+    return MissingCredentialsError(
+        f"bucket {settings.bucket!r} is named ({named}) but no AWS credentials were found",
+        hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env, AWS_PROFILE, or run `aws sso login`; "
+             f"or run `drumscribe --local ...` to work in the local mirror {settings.local_root}",
+    )
 
 
 def offline_root(settings: Settings) -> Path:
