@@ -48,6 +48,16 @@ _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
+def s3_uri_meant(text: str) -> str | None:
+    """``s3://bucket/key`` when ``text`` looks like a mistyped S3 URI (``s3:/bucket/key``,
+    ``s3:bucket/key``, ``S3://bucket/key``) rather than a file name; None otherwise. Used where a
+    missing file is reported, so the user reads what they probably meant, not "no such file"."""
+    if not text[:3].lower() == "s3:" or text.startswith("s3://"):
+        return None
+    rest = text[3:].lstrip("/")
+    return f"s3://{rest}" if rest else None
+
+
 def validate_bucket_name(name: str) -> str:
     """Return ``name`` if it follows S3's naming rules for general purpose buckets, else raise
     ``ConfigError`` naming the rule that is broken (checked before any request, so a name AWS

@@ -104,6 +104,15 @@ def test_local_with_a_named_bucket_still_works_offline(groove_wav, default_model
     assert any((tmp_path / "drumscribe-home" / "drums-prod" / "processed").rglob("transcription.json"))
 
 
+@pytest.mark.parametrize(("typed", "meant"), [("s3:/drums/take.wav", "s3://drums/take.wav"), ("S3://drums/take.wav", "s3://drums/take.wav"),
+                                              ("s3:drums/take.wav", "s3://drums/take.wav")])
+def test_a_mistyped_s3_uri_is_named_as_one(default_model, typed, meant):
+    result = run(typed)
+    assert result.exit_code == 2
+    (line,) = error_lines(result)
+    assert line == f"Error: {typed}: no such file; it looks like an S3 URI: did you mean {meant}?"
+
+
 def test_over_the_upload_limit(groove_wav, default_model, monkeypatch):
     monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.5")
     result = run(groove_wav)

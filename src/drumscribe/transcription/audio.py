@@ -254,6 +254,11 @@ class AudioReader:
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             if not path.exists():
+                from drumscribe.keys import s3_uri_meant
+
+                meant = s3_uri_meant(str(source))
+                if meant:
+                    raise InputError(f"{self.name}: no such file; it looks like an S3 URI: did you mean {meant}?")
                 raise InputError(f"{self.name}: no such file")
             if path.is_dir():
                 raise InputError(f"{self.name}: is a folder, not an audio file")
