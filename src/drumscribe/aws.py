@@ -25,6 +25,14 @@ from drumscribe.errors import (
 )
 
 RETRIES = {"max_attempts": 8, "mode": "adaptive"}  # throttling (SlowDown, 503) backs off and retries
+# An endpoint that refuses the connection or does not answer the handshake is not busy, it is not
+# there (a stopped test server, a typo in AWS_ENDPOINT_URL): one retry, then say so. With the
+# throttling retries above it took 8-10 s to hear "cannot reach the S3 endpoint"; now about 1 s, and
+# at most CONNECT_ATTEMPTS x CONNECT_TIMEOUT when packets are dropped. A connection dropped mid-way
+# (ConnectionClosedError, a read timeout) keeps every retry: that is the network, not the endpoint.
+CONNECT_TIMEOUT = 3
+CONNECT_ATTEMPTS = 2
+UNREACHABLE = (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)
 
 
 def make_session(settings: Settings) -> boto3.Session:
@@ -48,7 +56,7 @@ def client_config(**overrides: Any) -> Config:
     base = dict(
         signature_version="s3v4",
         retries=dict(RETRIES),
-        connect_timeout=10,
+        connect_timeout=CONNECT_TIMEOUT,
         read_timeout=60,
         s3={"addressing_style": "auto"},
         max_pool_connections=32,
@@ -62,7 +70,17 @@ def client(settings: Settings, service: str, *, session: boto3.Session | None = 
     kwargs: dict[str, Any] = {"config": client_config(**config), "region_name": settings.region_name}
     if settings.endpoint_url:
         kwargs["endpoint_url"] = settings.endpoint_url
-    return session.client(service, **kwargs)
+    made = session.client(service, **kwargs)
+    made.meta.events.register_first("needs-retry", _give_up_on_unreachable_endpoints)
+    return made
+
+
+def _give_up_on_unreachable_endpoints(attempts: int = 1, caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore's needs-retry hook: retrying stops at the first handler answering something other
+    than None, and None means "ask the next one" (the retry policy). So the way to stop retrying an
+    unreachable endpoint is to raise what was caught, which the client then raises to its caller."""
+    if isinstance(caught_exception, UNREACHABLE) and attempts >= CONNECT_ATTEMPTS:
+        raise caught_exception
 
 
 def plain_http(settings: Settings) -> bool:

@@ -59,10 +59,21 @@ def test_doctor_local_mirror_says_s3_is_not_configured(monkeypatch):
     assert "S3 is not configured" in result.output and "all checks passed" in result.output
 
 
-def test_doctor_unreachable_endpoint_fails_without_traceback(aws_credentials, monkeypatch):
+def test_doctor_unreachable_endpoint_fails_its_own_row_without_traceback(aws_credentials, monkeypatch):
+    # issue 22.4: this was filed under "credentials", after 9.5 s of retries
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_S3_BUCKET", "drums-somewhere")
     result = subprocess.run([sys.executable, "-m", "drumscribe", "doctor", "--json"], capture_output=True, text=True, env=dict(os.environ), timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
-    assert checks["credentials"]["status"] == "fail" and "cannot reach the S3 endpoint" in checks["credentials"]["detail"]
+    assert list(checks)[:3] == ["configuration", "endpoint", "credentials"]
+    assert checks["endpoint"]["status"] == "fail"
+    assert checks["endpoint"]["detail"] == "nothing answers at http://127.0.0.1:9 (connection refused)"
+    assert "AWS_ENDPOINT_URL in the environment" in checks["endpoint"]["hint"]
+    assert checks["credentials"] == {"name": "credentials", "status": "skip", "detail": "skipped: endpoint did not pass", "hint": ""}
+
+
+def test_doctor_endpoint_row_passes_on_a_live_endpoint(configured):
+    report = json.loads(cli("doctor", "--json").output)
+    (row,) = [c for c in report["checks"] if c["name"] == "endpoint"]
+    assert row["status"] == "pass" and row["detail"].startswith(f"{os.environ['AWS_ENDPOINT_URL']} answers (HTTP ")

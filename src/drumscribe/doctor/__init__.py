@@ -8,8 +8,8 @@ a tracked ``.env`` holding a key or broken alarms. The app's IAM policy grants r
 bucket settings doctor inspects, so the app's own key can pass every check. With no S3 bucket
 configured (or ``--local``) the local mirror is checked.
 
-The rooms: ``checks`` (the table, its rows and the runner), ``connection`` (configuration,
-credentials, the bucket, a round trip), ``bucket_settings`` (encryption, lifecycle, CORS, public
+The rooms: ``checks`` (the table, its rows and the runner), ``endpoint`` (does anything answer
+there), ``connection`` (configuration, credentials, the bucket, a round trip), ``bucket_settings`` (encryption, lifecycle, CORS, public
 access, IAM permissions), ``security`` and ``local``. This module only puts the rows in order.
 """
 
@@ -21,7 +21,7 @@ import types
 from typing import Any, Iterable
 
 from drumscribe.config import Settings, load_settings
-from drumscribe.doctor import bucket_settings, connection
+from drumscribe.doctor import bucket_settings, connection, endpoint
 from drumscribe.doctor.bucket_settings import cors_preflight
 from drumscribe.doctor.checks import FAIL, PASS, SKIP, WARN, Check, DoctorReport, Runner
 from drumscribe.doctor.local import local_checks
@@ -58,6 +58,7 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
 def _s3_checks(settings: Settings, run: Runner, origins: list[str] | None, origin: str | None = None) -> None:
     probe = connection.S3Probe(settings, settings.bucket or "")
     run.run("configuration", lambda: connection.configuration(probe), fatal=True)
+    run.run("endpoint", lambda: endpoint.reachable(probe), fatal=True)
     run.run("credentials", lambda: connection.credentials(probe), fatal=True)
     run.run("bucket", lambda: connection.reachable(probe), fatal=True)
     run.run("round-trip", lambda: connection.round_trip(probe))

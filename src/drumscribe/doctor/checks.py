@@ -19,7 +19,7 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 WARN = "warn"  # only the security checks (security.py) warn: a practice missing, nothing broken
 BOTO_ERRORS = (bexc.ClientError, bexc.BotoCoreError)
 # Doctor should answer quickly when the endpoint is down, not back off for a minute.
-QUICK = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5, "read_timeout": 20}
+QUICK = {"retries": {"max_attempts": 2, "mode": "standard"}, "read_timeout": 20}
 
 
 @dataclass
