@@ -32,7 +32,8 @@ STEP_HELP = {
     "drum-transcription-app + an access key written to .env (mode 0600), unless a working key of that user is already there.",
 }
 
-STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim"}
+STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim",
+                "not supported by this endpoint": "bold yellow"}
 
 _BUCKET = typer.Option(None, "--bucket", help="Bucket to set up (default: AWS_S3_BUCKET).")
 _REGION = typer.Option(None, "--region", help="Region for the bucket (default: AWS_REGION, else us-east-1).")

@@ -123,7 +123,7 @@ def setup_ip_allowlist_cmd(
         ranges = parse_cidrs(cidrs or [])
         preview = setup_ip_allowlist(ranges, settings=settings, dry_run=True)
         if preview.changed and not dry_run:
-            _warn(ranges, private_ranges(ranges), settings.bucket)
+            _warn(ranges, private_ranges(ranges), settings.bucket, _platform(settings))
             if not yes:
                 raise ConfigError("nothing changed", hint="check the ranges above, then run again with --yes")
         if dry_run or not preview.changed:
@@ -133,8 +133,15 @@ def setup_ip_allowlist_cmd(
     _print_results([result], dry_run=dry_run, show_secret=False)
 
 
-def _warn(ranges: list[str], private: list[str], bucket: str | None) -> None:
-    from drumscribe.provision.allowlist import RECOVERY
+def _platform(settings) -> str:
+    from drumscribe import aws
+    from drumscribe.provision import support
+
+    return support.detect(settings, aws.client(settings, "s3"))
+
+
+def _warn(ranges: list[str], private: list[str], bucket: str | None, platform: str = "aws") -> None:
+    from drumscribe.provision.allowlist import recovery
 
     table = Table(title=f"only these ranges will reach s3://{bucket}", title_justify="left")
     table.add_column("allowed source range")
@@ -142,7 +149,7 @@ def _warn(ranges: list[str], private: list[str], bucket: str | None) -> None:
         table.add_row(r + ("  [yellow](private: S3 never sees it as a source address)[/]" if r in private else ""))
     err.print(table)
     err.print("[bold yellow]warning:[/] every other address is denied, including yours and your administrators'. "
-              f"If you lock yourself out: {escape(RECOVERY.format(bucket=bucket))}.")
+              f"If you lock yourself out: {escape(recovery(bucket, platform))}.")
 
 
 def _in_documented_order() -> None:

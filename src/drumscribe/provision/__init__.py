@@ -14,7 +14,13 @@ safe to run again. ``dry_run=True`` reads but never writes, and reports the call
     cors          cors-config.json, AllowedOrigins replaced by ``origins`` if given
     iam           policy DrumTranscriptionS3Policy (covers every bucket set up: a new bucket is added,
                   none removed), user drum-transcription-app, an access key -> .env only when no
-                  working key of that user is already in the env file or ./.env
+                  working key of that user is already in the env file or ./.env; where the endpoint
+                  has no IAM user API but inline user policies (Ceph RGW), the policy goes on the
+                  user as an inline policy (provision/inline_iam.py)
+
+On storage that is not AWS a step the endpoint lacks reports ``UNSUPPORTED`` ("not supported by
+this endpoint") with what that means for security and how to get it there (provision/support.py),
+and setup goes on: never a traceback, never a silent pass, never a bucket left worse than before.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from drumscribe.errors import ConfigError, DrumscribeError
 from drumscribe.keys import validate_bucket_name
 from drumscribe.provision import iam as _iam
 from drumscribe.provision import s3_steps
-from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
+from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, UNSUPPORTED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
 
 STEPS: dict[str, Callable[[Plan], StepResult]] = {
     "bucket": s3_steps.step_bucket,
@@ -43,7 +49,7 @@ STEPS: dict[str, Callable[[Plan], StepResult]] = {
     "iam": _iam.step_iam,
 }
 
-__all__ = ["setup", "rotate_key", "remove_tls_policy", "make_plan", "StepResult", "ApiCall", "Plan", "STEPS", "CHANGED", "IN_PLACE", "WOULD_CHANGE", "SKIPPED"]
+__all__ = ["setup", "rotate_key", "remove_tls_policy", "make_plan", "StepResult", "ApiCall", "Plan", "STEPS", "CHANGED", "IN_PLACE", "WOULD_CHANGE", "SKIPPED", "UNSUPPORTED"]
 
 
 def make_plan(
@@ -120,11 +126,18 @@ def setup(
 
 
 def _run_step(plan: Plan, name: str, step: Callable[[Plan], StepResult]) -> StepResult:
+    from drumscribe.provision import support
+
     try:
         return step(plan)
-    except DrumscribeError:
-        raise
-    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+    except (DrumscribeError, bexc.ClientError) as exc:  # an API the endpoint lacks: a row saying so, and setup goes on
+        row = support.step_unsupported(name, exc, plan.provider, plan.bucket) if plan.provider != "aws" else None
+        if row is not None:
+            return row
+        if isinstance(exc, DrumscribeError):
+            raise
+        raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+    except bexc.BotoCoreError as exc:
         raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
 
 

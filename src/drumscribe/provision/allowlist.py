@@ -1,6 +1,9 @@
 """``setup ip-allowlist``: a bucket-policy statement that denies requests from outside given ranges.
 
 The guide's last security practice: "use bucket policies to restrict access by IP if needed".
+Off AWS there is no root user to fall back on: on Ceph RGW the Deny shuts out the bucket owner's
+policy calls too, and the way back is RGW's system flag (``recovery()`` says so per platform).
+
 The statement has its own Sid and is merged into the bucket policy by that Sid, so it never
 replaces the TLS-only statement (``tls-policy``) or anyone else's, and ``--remove`` takes out
 only this statement (the policy is deleted when nothing else is left in it).
@@ -18,8 +21,8 @@ import ipaddress
 import json
 from typing import Any, Iterable
 
-from drumscribe.errors import ConfigError, ProvisioningError
-from drumscribe.provision.base import Plan, Recorder, StepResult, read_or_none
+from drumscribe.errors import AccessDeniedError, ConfigError, ProvisioningError
+from drumscribe.provision.base import Plan, Recorder, StepResult, read_or_none, write_bucket_policy
 from drumscribe.provision.policy import deny_statement, find_statement, put_statement, remove_statement, same_statement
 
 SID = "DenyOutsideIpAllowlist"
@@ -27,6 +30,19 @@ SID = "DenyOutsideIpAllowlist"
 # VPC endpoint, where aws:SourceIp is absent); allowing only these would deny everything.
 _NOT_ON_THE_INTERNET = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")]
 RECOVERY = "the account root user can always delete the bucket policy: `aws s3api delete-bucket-policy --bucket {bucket}` with root credentials"
+# Off AWS there is no root user; the Deny covers the bucket owner's policy calls too (Ceph RGW: tested).
+RECOVERY_ON = {
+    "ceph": "on a Ceph admin node, `radosgw-admin user modify --uid OWNER --system` lets the bucket owner past the policy: "
+            "run `drumscribe setup ip-allowlist --remove --bucket {bucket}` with the owner's key, then "
+            "`radosgw-admin user modify --uid OWNER --system=0`",
+    "other": "the storage's administrator must delete the bucket policy of {bucket} (its owner is denied too)",
+}
+
+
+def recovery(bucket: str | None, platform: str = "aws") -> str:
+    """How to get back in after locking yourself out, on this platform."""
+    text = RECOVERY if platform == "aws" else RECOVERY_ON.get(platform, RECOVERY_ON["other"])
+    return text.format(bucket=bucket or "BUCKET")
 
 
 def parse_cidrs(values: Iterable[str]) -> list[str]:
@@ -87,7 +103,7 @@ def step_ip_allowlist(plan: Plan, cidrs: Iterable[str] = (), *, remove: bool = F
                 call("delete_bucket_policy", Bucket=plan.bucket)
                 changes.append(f"statement {SID} removed (it was the only one: bucket policy deleted)")
             else:
-                call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(rest))
+                write_bucket_policy(plan, call, rest)
                 changes.append(f"statement {SID} removed ({len(rest['Statement'])} other statement(s) kept)")
         return call.result("ip-allowlist", changes, f"no {SID} statement in the bucket policy")
     ranges = parse_cidrs(cidrs)
@@ -96,14 +112,22 @@ def step_ip_allowlist(plan: Plan, cidrs: Iterable[str] = (), *, remove: bool = F
         if not (yes or plan.dry_run):
             raise ConfigError(
                 f"this denies every request to s3://{plan.bucket} from outside {', '.join(ranges)}, yours and your administrators' included",
-                hint="check that you are inside these ranges, then pass --yes (yes=True); " + RECOVERY.format(bucket=plan.bucket),
+                hint="check that you are inside these ranges, then pass --yes (yes=True); " + recovery(plan.bucket, plan.provider),
             )
         policy = put_statement(current, want)
-        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(policy))
+        write_bucket_policy(plan, call, policy)
         kept = len(policy["Statement"]) - 1
         changes.append(f"bucket policy: deny requests from outside {', '.join(ranges)}" + (f" ({kept} other statement(s) kept)" if kept else ""))
-        if not plan.dry_run and not same_statement(find_statement(_current_policy(plan), SID), want):
-            raise ProvisioningError(f"the IP allowlist on {plan.bucket!r} did not read back as written")
+        if not plan.dry_run:
+            try:
+                back = _current_policy(plan)
+            except AccessDeniedError:  # the statement is in force, and this caller is outside the ranges
+                result = call.result("ip-allowlist", changes, "")
+                result.detail += "; in force: this endpoint now refuses your own requests too (you are outside these ranges)"
+                result.warning = f"you are outside the ranges you allowed, so s3://{plan.bucket} refuses you now; " + recovery(plan.bucket, plan.provider)
+                return result
+            if not same_statement(find_statement(back, SID), want):
+                raise ProvisioningError(f"the IP allowlist on {plan.bucket!r} did not read back as written")
     return call.result("ip-allowlist", changes, f"bucket policy denies requests from outside {', '.join(ranges)}")
 
 

@@ -21,6 +21,7 @@ CHANGED = "changed"
 IN_PLACE = "in place"
 WOULD_CHANGE = "would change (dry run)"
 SKIPPED = "skipped"
+UNSUPPORTED = "not supported by this endpoint"  # = support.UNSUPPORTED: the step's detail says what it means
 
 
 @dataclass
@@ -35,7 +36,7 @@ class ApiCall:
 @dataclass
 class StepResult:
     step: str
-    status: str  # CHANGED, IN_PLACE, WOULD_CHANGE or SKIPPED
+    status: str  # CHANGED, IN_PLACE, WOULD_CHANGE, SKIPPED or UNSUPPORTED
     detail: str
     calls: list[ApiCall] = field(default_factory=list)
     warning: str | None = None  # something the user must know even when the step succeeded (CLI: stderr)
@@ -76,6 +77,13 @@ class Plan:
     @cached_property
     def sts(self):
         return aws.client(self.settings, "sts")
+
+    @cached_property
+    def provider(self) -> str:
+        """aws, ceph, minio, r2, b2 or other (``support.provider``): what this endpoint is."""
+        from drumscribe.provision import support
+
+        return support.detect(self.settings, self.s3)
 
     # for the monitoring step (provision/monitoring.py)
     @cached_property
@@ -146,3 +154,26 @@ def read_or_none(fn: Callable[..., Any], missing: tuple[str, ...], *, plan: Plan
         raise translate(exc, bucket=plan.bucket, action=what) from exc
     except bexc.BotoCoreError as exc:
         raise translate(exc, bucket=plan.bucket, action=what) from exc
+
+
+def write_bucket_policy(plan: Plan, call: Recorder, document: dict[str, Any]) -> None:
+    """PutBucketPolicy through ``call``. On Ceph RGW 16, which refuses any policy holding an Allow
+    statement while BlockPublicPolicy is on (public or not), the flag is lifted for this one call and
+    put back at once (tested: the policy then stays, and uploads work)."""
+    import json
+
+    allows = any(st.get("Effect") == "Allow" for st in document.get("Statement", []))
+    blocks = None
+    if allows and plan.provider == "ceph":
+        got = read_or_none(plan.s3.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), plan=plan,
+                           what="read public access block of", Bucket=plan.bucket)
+        blocks = (got or {}).get("PublicAccessBlockConfiguration", {})
+        if blocks.get("BlockPublicPolicy") is not True:
+            blocks = None
+    if blocks is not None:
+        call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration={**blocks, "BlockPublicPolicy": False})
+    try:
+        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(document))
+    finally:
+        if blocks is not None:
+            call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration=blocks)

@@ -165,14 +165,18 @@ def app_permissions(bucket: str) -> list[tuple[list[str], str]]:
     return needed
 
 
-def tls_statement(bucket: str) -> dict[str, Any]:
-    """Deny every request that does not arrive over TLS, for the bucket and its objects."""
-    return policy.deny_statement(TLS_STATEMENT_ID, bucket, {"Bool": {"aws:SecureTransport": "false"}})
+def tls_statement(bucket: str, *, if_exists: bool = False) -> dict[str, Any]:
+    """Deny every request that does not arrive over TLS, for the bucket and its objects.
+
+    ``if_exists``: ``BoolIfExists``, which also denies a request where the server did not set
+    ``aws:SecureTransport`` at all (Ceph RGW over plain HTTP); same meaning on AWS, which always sets it."""
+    operator = "BoolIfExists" if if_exists else "Bool"
+    return policy.deny_statement(TLS_STATEMENT_ID, bucket, {operator: {"aws:SecureTransport": "false"}})
 
 
-def tls_policy(bucket: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+def tls_policy(bucket: str, existing: dict[str, Any] | None = None, *, if_exists: bool = False) -> dict[str, Any]:
     """``existing`` bucket policy with our TLS statement added or replaced; other statements kept."""
-    return policy.put_statement(existing, tls_statement(bucket))
+    return policy.put_statement(existing, tls_statement(bucket, if_exists=if_exists))
 
 
 # -- comparison -----------------------------------------------------------------------------
@@ -222,7 +226,7 @@ def policy_statements_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) 
     return norm(a) == norm(b)
 
 
-def find_tls_statement(bucket_policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
+def find_tls_statement(bucket_policy: dict[str, Any] | None, bucket: str, *, if_exists: bool = False) -> dict[str, Any] | None:
     """Our TLS statement in a bucket policy if present and exactly as we would write it."""
     found = policy.find_statement(bucket_policy, TLS_STATEMENT_ID)
-    return found if policy.same_statement(found, tls_statement(bucket)) else None
+    return found if policy.same_statement(found, tls_statement(bucket, if_exists=if_exists)) else None

@@ -185,6 +185,10 @@ def reusable_key(plan: Plan, keys: list[dict]) -> tuple[str, str, Path, list[str
 
 
 def step_iam(plan: Plan) -> StepResult:
+    from drumscribe.provision import inline_iam
+
+    if inline_iam.user_api_missing(plan):  # Ceph RGW: users and keys come from radosgw-admin
+        return inline_iam.step_inline_policy(plan)
     call = Recorder(plan, "iam")
     arn = f"arn:aws:iam::{account_id(plan)}:policy/{POLICY}"
     try:

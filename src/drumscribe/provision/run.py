@@ -32,7 +32,17 @@ def run_step(
     from drumscribe.provision import make_plan  # the package imports this module's users
 
     plan: Plan = make_plan(bucket=bucket, region=region, settings=settings, env_file=env_file, dry_run=dry_run)
+    from drumscribe.errors import DrumscribeError
+    from drumscribe.provision import support
+
     try:
         return step(plan, **options)
-    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+    except (DrumscribeError, bexc.ClientError) as exc:  # an API the endpoint does not have (Ceph's CloudWatch...): say so
+        row = support.step_unsupported(name, exc, plan.provider, plan.bucket) if plan.provider != "aws" else None
+        if row is not None:
+            return row
+        if isinstance(exc, DrumscribeError):
+            raise
+        raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
+    except bexc.BotoCoreError as exc:
         raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc

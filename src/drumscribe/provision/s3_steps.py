@@ -12,10 +12,10 @@ import secrets
 
 import botocore.exceptions as bexc
 
-from drumscribe import aws
-from drumscribe.errors import ProvisioningError
-from drumscribe.provision import archive, documents, policy
-from drumscribe.provision.base import SKIPPED, Plan, Recorder, StepResult, read_or_none, translate
+from drumscribe import aws, keys
+from drumscribe.errors import DrumscribeError, ProvisioningError
+from drumscribe.provision import archive, documents, policy, support
+from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, UNSUPPORTED, Plan, Recorder, StepResult, read_or_none, translate, write_bucket_policy
 
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -37,6 +37,8 @@ def _check_identity(plan: Plan) -> None:
     try:
         plan.sts.get_caller_identity()
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        if support.unsupported(exc):  # no STS here (Ceph RGW): bad keys were not ruled out, the 403 stands
+            return
         raise translate(exc, bucket=plan.bucket, action="check bucket") from exc
 
 
@@ -85,24 +87,81 @@ def step_bucket(plan: Plan) -> StepResult:
     owner = None
     if exists:
         got = read_or_none(plan.s3.get_bucket_ownership_controls, ("OwnershipControlsNotFoundError",), plan=plan, what="read ownership controls of", Bucket=plan.bucket)
+        if got is not None and support.listed_instead(got, "OwnershipControls"):
+            return _without_ownership(plan, call, changes)
         owner = [r.get("ObjectOwnership") for r in (got or {}).get("OwnershipControls", {}).get("Rules", [])]
     if owner != ["BucketOwnerEnforced"]:
         # ACLs off: the bucket owner owns every object, so no object ACL can ever make one public
-        call("put_bucket_ownership_controls", Bucket=plan.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        try:
+            call("put_bucket_ownership_controls", Bucket=plan.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        except bexc.ClientError as exc:
+            if not support.unsupported(exc, invalid_argument=plan.provider != "aws"):
+                raise
+            call.calls.pop()  # not made: the endpoint refused the call itself
+            return _without_ownership(plan, call, changes)
         changes.append("object ownership: BucketOwnerEnforced (ACLs disabled)")
     return call.result("bucket", changes, f"s3://{plan.bucket} exists in {plan.region}, ACLs disabled")
 
 
+def _without_ownership(plan: Plan, call: Recorder, changes: list[str]) -> StepResult:
+    """The bucket is there, but the endpoint has no object ownership controls (ACLs stay on)."""
+    why = support.explain("ownership", plan.provider, bucket=plan.bucket)
+    result = call.result("bucket", changes, f"s3://{plan.bucket} exists in {plan.region}")
+    result.detail += f"; object ownership controls: {why}"
+    result.warning = f"bucket: object ownership controls {support.UNSUPPORTED}: object ACLs stay enabled (see the table)"
+    return result
+
+
 def step_block_public(plan: Plan) -> StepResult:
+    """All four flags. Off AWS, once BlockPublicAcls is on, a private upload is tried, because Ceph
+    RGW 16 refuses every upload with it on: there that one flag goes back off, with a warning
+    (IgnorePublicAcls still makes any public ACL ineffective). A bucket left that way is "in place"
+    (turning the flag on again to retry would break uploads meanwhile); a bucket where an earlier
+    setup turned all four on is repaired."""
     call = Recorder(plan, "s3")
-    got = read_or_none(plan.s3.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), plan=plan, what="read public access block of", Bucket=plan.bucket)
+    try:
+        got = read_or_none(plan.s3.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), plan=plan, what="read public access block of", Bucket=plan.bucket)
+    except DrumscribeError as exc:
+        if not support.unsupported(exc.__cause__ or exc):
+            raise
+        return _unsupported(plan, "block-public", "public access blocks", "public-access-block")
     current = (got or {}).get("PublicAccessBlockConfiguration", {})
     changes = []
+    without_acls = {**PUBLIC_ACCESS_BLOCK, "BlockPublicAcls": False}
+    if plan.provider != "aws" and all(current.get(f) is v for f, v in without_acls.items()):
+        why = support.explain("block-public-acls", plan.provider)
+        return StepResult("block-public", IN_PLACE, f"IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets on; BlockPublicAcls: {why}",
+                          warning=f"block-public: BlockPublicAcls off, {support.UNSUPPORTED} (see the table)")
     if any(current.get(flag) is not True for flag in PUBLIC_ACCESS_BLOCK):
         call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK))
         off = [flag for flag in PUBLIC_ACCESS_BLOCK if current.get(flag) is not True]
         changes.append("public access block on: " + ", ".join(off))
-    return call.result("block-public", changes, "all four public access block flags on")
+    if plan.dry_run or plan.provider == "aws" or _private_upload_works(plan):
+        return call.result("block-public", changes, "all four public access block flags on")
+    call("put_public_access_block", Bucket=plan.bucket, PublicAccessBlockConfiguration=without_acls)
+    why = support.explain("block-public-acls", plan.provider)
+    was = [f for f in PUBLIC_ACCESS_BLOCK if f != "BlockPublicAcls" and current.get(f) is not True]
+    detail = (f"public access block on: {', '.join(was)}; " if was else "IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets on; ")
+    return StepResult("block-public", CHANGED, detail + f"BlockPublicAcls: {why}", call.calls,
+                      warning="block-public: BlockPublicAcls turned off again: this endpoint refuses private uploads with it on (see the table)")
+
+
+def _private_upload_works(plan: Plan) -> bool:
+    """Write (and delete) a private object in temp/: False when the endpoint refuses it."""
+    key = keys.temp_key(f"setup-{secrets.token_hex(6)}", "probe.bin")
+    try:
+        plan.s3.put_object(Bucket=plan.bucket, Key=key, Body=b"drumscribe setup: private upload probe")
+    except bexc.ClientError as exc:
+        if aws.error_code(exc) in ("AccessDenied", "403"):
+            return False
+        raise translate(exc, bucket=plan.bucket, key=key, action="write a test object to") from exc
+    plan.s3.delete_object(Bucket=plan.bucket, Key=key)
+    return True
+
+
+def _unsupported(plan: Plan, step: str, what: str, feature: str) -> StepResult:
+    why = support.explain(feature, plan.provider, bucket=plan.bucket)
+    return StepResult(step, UNSUPPORTED, f"{what}: {why}", warning=f"{step}: {what} {support.UNSUPPORTED} (see the table)")
 
 
 def desired_encryption(plan: Plan) -> dict:
@@ -116,7 +175,14 @@ def desired_encryption(plan: Plan) -> dict:
 
 def step_encryption(plan: Plan) -> StepResult:
     call = Recorder(plan, "s3")
-    got = read_or_none(plan.s3.get_bucket_encryption, ("ServerSideEncryptionConfigurationNotFoundError",), plan=plan, what="read encryption of", Bucket=plan.bucket)
+    try:
+        got = read_or_none(plan.s3.get_bucket_encryption, ("ServerSideEncryptionConfigurationNotFoundError",), plan=plan, what="read encryption of", Bucket=plan.bucket)
+    except DrumscribeError as exc:
+        if not support.unsupported(exc.__cause__ or exc):
+            raise
+        return _unsupported(plan, "encryption", "default encryption", "encryption")
+    if got is not None and support.listed_instead({**got, "Rules": got.get("ServerSideEncryptionConfiguration", {}).get("Rules")}, "Rules"):
+        return _unsupported(plan, "encryption", "default encryption", "encryption")  # RGW 16 lists the bucket instead
     rules = (got or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     want = desired_encryption(plan)
     current = rules[0] if len(rules) == 1 else {}
@@ -125,7 +191,12 @@ def step_encryption(plan: Plan) -> StepResult:
     )
     changes = []
     if not same:
-        call("put_bucket_encryption", Bucket=plan.bucket, ServerSideEncryptionConfiguration={"Rules": [want]})
+        try:
+            call("put_bucket_encryption", Bucket=plan.bucket, ServerSideEncryptionConfiguration={"Rules": [want]})
+        except bexc.ClientError as exc:
+            if not support.unsupported(exc, invalid_argument=plan.provider != "aws" and not plan.kms_key_id):
+                raise
+            return _unsupported(plan, "encryption", "default encryption", "encryption")
         changes.append(f"default encryption: {want['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}")
     algo = want["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
     return call.result("encryption", changes, f"default encryption {algo}")
@@ -158,12 +229,16 @@ def step_tls_policy(plan: Plan) -> StepResult:
     call = Recorder(plan, "s3")
     current = _current_policy(plan)
     changes = []
-    if documents.find_tls_statement(current, plan.bucket) is None:
-        new = documents.tls_policy(plan.bucket, current)
-        call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(new))
+    # Off AWS, BoolIfExists: Ceph RGW leaves aws:SecureTransport unset on plain HTTP, where a Bool
+    # condition then never matches and the Deny is silently not enforced. On AWS the key is always
+    # set, and the guide's Bool statement is kept as it is.
+    if_exists = plan.provider != "aws"
+    if documents.find_tls_statement(current, plan.bucket, if_exists=if_exists) is None:
+        new = documents.tls_policy(plan.bucket, current, if_exists=if_exists)
+        write_bucket_policy(plan, call, new)
         kept = len(new["Statement"]) - 1
         changes.append("bucket policy: deny requests without TLS" + (f" ({kept} other statement(s) kept)" if kept else ""))
-        if not plan.dry_run and documents.find_tls_statement(_current_policy(plan), plan.bucket) is None:
+        if not plan.dry_run and documents.find_tls_statement(_current_policy(plan), plan.bucket, if_exists=if_exists) is None:
             raise ProvisioningError(f"the TLS-only policy on {plan.bucket!r} did not read back as written")
     return call.result("tls-policy", changes, "bucket policy denies requests without TLS")
 
@@ -183,7 +258,7 @@ def step_remove_tls_policy(plan: Plan) -> StepResult:
             call("delete_bucket_policy", Bucket=plan.bucket)
             changes.append("TLS-only statement out of the bucket policy (it was the only statement: policy deleted)")
         else:
-            call("put_bucket_policy", Bucket=plan.bucket, Policy=json.dumps(rest))
+            write_bucket_policy(plan, call, rest)
             changes.append(f"TLS-only statement out of the bucket policy ({len(rest['Statement'])} other statement(s) kept)")
     return call.result("tls-policy", changes, "no TLS-only statement in the bucket policy")
 

@@ -108,6 +108,11 @@ class S3Storage(Storage):
             storage_class = exc.response.get("Error", {}).get("StorageClass")  # type: ignore[attr-defined]
             return ArchivedObjectError(f"{self.uri(key)} is archived in {storage_class or 'an archive storage class'} and cannot be read until it is restored",
                                        hint=restore_hint(self.bucket, key, storage_class))
+        if code == "InvalidRequest" and action == "upload to" and aws.plain_http(self.settings):
+            # Ceph RGW refuses any SSE header over plain HTTP (rgw_crypt_require_ssl), and every upload carries one
+            return StorageError(f"{self.settings.endpoint_url} refused to store {self.uri(key or '')} with server-side encryption "
+                                "through plain HTTP", hint="use its https:// endpoint; on a Ceph RGW test server, "
+                                "`rgw_crypt_require_ssl = false` lets it accept the header (docs/s3-compatible.md)")
         if code in ("404", "NotFound") and key and self._bucket_missing():
             # HEAD responses have no body, so a missing bucket looks like a missing key
             code = "NoSuchBucket"
