@@ -35,23 +35,29 @@ def doctor_cmd(
         for line in report.info:
             out.print(f"[blue]info[/] {line}")
         for title, checks in ((f"drumscribe doctor ({report.backend})", report.checks),
+                              ("what this endpoint supports", report.capabilities),
                               ("security (as far as these credentials may see)", report.security)):
             if not checks:
                 continue
             table = Table(title=title, title_justify="left")
-            table.add_column("check")
-            table.add_column("result")
+            table.add_column("feature" if checks is report.capabilities else "check")
+            table.add_column("supported" if checks is report.capabilities else "result")
             table.add_column("detail", overflow="fold")
             for c in checks:
-                detail = escape(c.detail) + (f"\n[italic]fix: {escape(c.hint)}[/]" if c.hint else "")
-                table.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", detail)
+                how = "to get it" if checks is report.capabilities or c.status == "warn" and checks is report.checks else "fix"
+                detail = escape(c.detail) + (f"\n[italic]{how}: {escape(c.hint)}[/]" if c.hint else "")
+                shown = {"pass": "yes", "warn": "no", "skip": "?"}[c.status] if checks is report.capabilities else c.status
+                table.add_row(c.name, f"[{STYLE[c.status]}]{shown}[/]", detail)
             out.print(table)
         failed = [c.name for c in report.checks + report.security if c.status == "fail"]
         skipped = [c.name for c in report.checks if c.status == "skip"]
+        lacking = [c.name for c in report.checks if c.status == "warn"]
         if failed:
             out.print(f"[bold red]failed:[/] {', '.join(failed)}")
         elif skipped:
             out.print(f"[green]no check failed[/] (skipped: {', '.join(skipped)})")
+        elif lacking:
+            out.print(f"[green]all checks passed[/] [yellow]or are not supported by this endpoint:[/] {', '.join(lacking)}")
         else:
             out.print("[green]all checks passed[/]")
         warned = [c.name for c in report.security if c.status == "warn"]

@@ -8,8 +8,12 @@ a tracked ``.env`` holding a key or broken alarms. The app's IAM policy grants r
 bucket settings doctor inspects, so the app's own key can pass every check. With no S3 bucket
 configured (or ``--local``) the local mirror is checked.
 
+Off AWS, ``report.capabilities`` says what the endpoint supports (``endpoint.capabilities``),
+and a check of something it lacks (Ceph RGW's default encryption) is a warning naming what that
+means and how to get it there, not a failure: ``ok`` holds with warnings.
+
 The rooms: ``checks`` (the table, its rows and the runner), ``endpoint`` (does anything answer
-there), ``connection`` (configuration, credentials, the bucket, a round trip), ``bucket_settings`` (encryption, lifecycle, CORS, public
+there; what it supports), ``connection`` (configuration, credentials, the bucket, a round trip), ``bucket_settings`` (encryption, lifecycle, CORS, public
 access, IAM permissions), ``security`` and ``local``. This module only puts the rows in order.
 """
 
@@ -49,13 +53,15 @@ def doctor(settings: Settings | None = None, *, prefer_local: bool = False, orig
         local_checks(settings, Runner(report))
     else:
         report = DoctorReport("s3")
-        _s3_checks(settings, Runner(report), list(origins or []) or ([origin] if origin else None), origin)
+        probe = _s3_checks(settings, Runner(report), list(origins or []) or ([origin] if origin else None), origin)
+        if Runner(report).passed("credentials") and probe.provider != "aws":
+            report.capabilities = endpoint.capabilities(probe)
     aws_ok = report.backend == "s3" and Runner(report).passed("credentials")  # the AWS ones need working credentials
     report.security = security_checks(settings, aws_ok=aws_ok)
     return report
 
 
-def _s3_checks(settings: Settings, run: Runner, origins: list[str] | None, origin: str | None = None) -> None:
+def _s3_checks(settings: Settings, run: Runner, origins: list[str] | None, origin: str | None = None) -> connection.S3Probe:
     probe = connection.S3Probe(settings, settings.bucket or "")
     run.run("configuration", lambda: connection.configuration(probe), fatal=True)
     run.run("endpoint", lambda: endpoint.reachable(probe), fatal=True)
@@ -73,6 +79,7 @@ def _s3_checks(settings: Settings, run: Runner, origins: list[str] | None, origi
         run.run("cleanup", lambda: connection.cleanup(probe))
     else:
         run.run("cleanup", lambda: "", needs=["round-trip"])
+    return probe
 
 
 class _CallableModule(types.ModuleType):

@@ -16,7 +16,7 @@ from drumscribe.errors import DrumscribeError
 from drumscribe.provision.base import translate
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
-WARN = "warn"  # only the security checks (security.py) warn: a practice missing, nothing broken
+WARN = "warn"  # a security practice missing (security.py), or a storage check the endpoint cannot support: nothing broken
 BOTO_ERRORS = (bexc.ClientError, bexc.BotoCoreError)
 # Doctor should answer quickly when the endpoint is down, not back off for a minute.
 QUICK = {"retries": {"max_attempts": 2, "mode": "standard"}, "read_timeout": 20}
@@ -36,16 +36,20 @@ class DoctorReport:
     checks: list[Check] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
     security: list[Check] = field(default_factory=list)  # security.py: pass, warn, skip or fail
+    capabilities: list[Check] = field(default_factory=list)  # endpoint.py, off AWS: pass = supported, warn = not
 
     @property
     def ok(self) -> bool:
-        # "exit 0 only if all pass": a skipped check is not a pass. Security checks only count when
-        # they fail: a warning is advice, and "no permission" is what a least-privilege key gets.
-        return bool(self.checks) and all(c.status == PASS for c in self.checks) and all(c.status != FAIL for c in self.security)
+        # "exit 0 only if all pass": a skipped check is not a pass. A warning is a check the endpoint
+        # cannot support (Ceph RGW has no default encryption): said, with how to get it, not failed.
+        # Security checks only count when they fail: a warning is advice, and "no permission" is
+        # what a least-privilege key gets.
+        return (bool(self.checks) and all(c.status in (PASS, WARN) for c in self.checks)
+                and all(c.status != FAIL for c in self.security))
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "backend": self.backend, "info": self.info, "checks": [asdict(c) for c in self.checks],
-                "security": [asdict(c) for c in self.security]}
+                "security": [asdict(c) for c in self.security], "capabilities": [asdict(c) for c in self.capabilities]}
 
 
 class Failed(Exception):
@@ -58,6 +62,11 @@ class Failed(Exception):
 
 class Skipped(Exception):
     pass
+
+
+class Unsupported(Failed):
+    """The endpoint does not have what the check looks for (``provision.support``): a warning row
+    saying what that means and how to get it on that platform, not a failure."""
 
 
 class NotApplicable(Exception):
@@ -92,6 +101,9 @@ class Runner:
         except NotApplicable as exc:
             self.report.info.append(f"{name}: skipped: {exc}")
             return False
+        except Unsupported as exc:
+            self.report.checks.append(Check(name, WARN, exc.detail, exc.hint))
+            return True
         except Failed as exc:
             self.report.checks.append(Check(name, FAIL, exc.detail, exc.hint))
         except DrumscribeError as exc:
@@ -103,4 +115,4 @@ class Runner:
         return False
 
     def passed(self, name: str) -> bool:
-        return any(c.name == name and c.status == PASS for c in self.report.checks)
+        return any(c.name == name and c.status in (PASS, WARN) for c in self.report.checks)

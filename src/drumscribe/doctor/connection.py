@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions as bexc
+from botocore.parsers import ResponseParserError
 
 from drumscribe import aws, keys
 from drumscribe.config import Settings
 from drumscribe.doctor.checks import BOTO_ERRORS, QUICK, Failed, message
-from drumscribe.provision import documents, policy
+from drumscribe.provision import documents, policy, support
 
 
 @dataclass
@@ -29,8 +30,17 @@ class S3Probe:
     settings: Settings
     bucket: str
     s3: Any = None
-    arn: str | None = None
+    arn: str | None = None  # None where the endpoint has no STS: then ``owner`` says who we are
+    owner: str | None = None
     key: str | None = None  # the test object, once round-trip tried to write it
+    _provider: str | None = None
+
+    @property
+    def provider(self) -> str:
+        """aws, ceph, minio, r2, b2 or other (``provision.support``)."""
+        if self._provider is None:
+            self._provider = support.detect(self.settings, self.s3 or aws.client(self.settings, "s3", **QUICK))
+        return self._provider
 
 
 def configuration(probe: S3Probe) -> str:
@@ -49,9 +59,32 @@ def credentials(probe: S3Probe) -> str:
     try:
         ident = aws.client(probe.settings, "sts", **QUICK).get_caller_identity()
     except BOTO_ERRORS as exc:
+        if support.unsupported(exc):
+            return _identity_without_sts(probe)
         raise Failed(message(exc)) from None  # the message already says what to check
+    except ResponseParserError:  # an answer that is not STS's XML: no STS there either
+        return _identity_without_sts(probe)
     probe.arn = ident["Arn"]
     return f"authenticated as {ident['Arn']}"
+
+
+def _identity_without_sts(probe: S3Probe) -> str:
+    """Ceph RGW answers GetCallerIdentity with 405; a signed ListBuckets proves the keys instead,
+    and its Owner names the user (RGW: the uid)."""
+    try:
+        owner = probe.s3.list_buckets().get("Owner", {})
+    except bexc.ClientError as exc:
+        if aws.error_code(exc) in ("AccessDenied", "403") and not _rejected(exc):
+            return "the endpoint accepts these credentials (it has no STS to say whose they are, and ListBuckets is denied)"
+        raise Failed(message(exc)) from None
+    except bexc.BotoCoreError as exc:
+        raise Failed(message(exc)) from None
+    probe.owner = owner.get("ID") or owner.get("DisplayName")
+    return f"authenticated as {probe.owner} (the owner ListBuckets names: this endpoint has no STS GetCallerIdentity)"
+
+
+def _rejected(exc: bexc.ClientError) -> bool:
+    return aws.error_code(exc) in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken")
 
 
 def reachable(probe: S3Probe) -> str:

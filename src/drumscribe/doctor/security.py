@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import botocore.exceptions as bexc
+from botocore.parsers import ResponseParserError
 
 from drumscribe import aws, envfile
 from drumscribe.config import Settings
 from drumscribe.doctor.checks import FAIL, PASS, QUICK, SKIP, WARN, Check
+from drumscribe.provision import support
 from drumscribe.provision.iam import short
 
 KEY_MAX_DAYS = 90
@@ -51,9 +53,11 @@ def _run(name: str, permission: str, fn: Callable[[], tuple[str, str, str]]) -> 
         status, detail, hint = fn()
     except _Result as result:
         status, detail, hint = result.check
-    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+    except (bexc.ClientError, bexc.BotoCoreError, ResponseParserError) as exc:
         if _denied(exc):
             return Check(name, SKIP, f"skipped: no permission ({permission}) for these credentials")
+        if support.unsupported(exc) or isinstance(exc, ResponseParserError):  # Ceph RGW: no CloudWatch, STS, IAM account API
+            return Check(name, SKIP, f"skipped: {support.UNSUPPORTED} (no {permission.split(':')[0]} API there)")
         return Check(name, SKIP, f"skipped: could not check ({aws.error_code(exc) or type(exc).__name__})")
     return Check(name, status, detail, hint)
 
