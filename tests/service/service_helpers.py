@@ -63,15 +63,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(log_path: Path, port: int, *args: str):
+def serve_process(log_path: Path, port: int, *args: str, start_timeout: float = 30):
     """``drumscribe serve --port PORT ARGS`` as a process (environment as the test set it up);
-    yields its origin once it answers, stops it afterwards."""
+    yields its origin once it answers (within ``start_timeout`` s), stops it afterwards."""
     origin = f"http://127.0.0.1:{port}"
     with Path(log_path).open("w") as log:
         server = subprocess.Popen([sys.executable, "-m", "drumscribe", "serve", "--port", str(port), *args],
                                   env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + start_timeout
             while True:
                 try:
                     urllib.request.urlopen(f"{origin}/", timeout=2).close()
