@@ -35,7 +35,9 @@ RECOVERY_ON = {
     "ceph": "on a Ceph admin node, `radosgw-admin user modify --uid OWNER --system` lets the bucket owner past the policy: "
             "run `drumscribe setup ip-allowlist --remove --bucket {bucket}` with the owner's key, then "
             "`radosgw-admin user modify --uid OWNER --system=0`",
-    "other": "the storage's administrator must delete the bucket policy of {bucket} (its owner is denied too)",
+    # an endpoint of unknown kind may be AWS-like (moto, LocalStack) or not: both ways back
+    "other": RECOVERY + "; on storage that is not AWS its administrator must delete the bucket policy of {bucket} "
+             "(its owner is denied too)",
 }
 
 
