@@ -15,9 +15,10 @@ Settings that are not defaults, and why:
 * ``ms_mon_client_mode = crc secure``: without it radosgw retries the monitor for about two
   minutes before it serves a request.
 * ``osd_objectstore = memstore``: no disk to prepare; objects live in the OSD's memory.
-* ``rgw_crypt_require_ssl = false``: RGW refuses any request carrying an SSE header over plain
-  HTTP (``InvalidRequest``), and drumscribe asks for SSE on every upload; behind TLS, which is how
-  RGW is run for real, the header is accepted. docs/s3-compatible.md says what RGW 16 does with it.
+* ``rgw_crypt_require_ssl = false`` (set in the monitor's config database, so that a test can turn
+  it back on at run time): RGW refuses any request carrying an SSE header over plain HTTP
+  (``InvalidRequest``), and drumscribe asks for SSE on every upload; behind TLS, which is how RGW is
+  run for real, the header is accepted. docs/s3-compatible.md says what RGW 16 does with it.
 * ``mon_data_avail_warn/crit``: a monitor shuts down when its disk is 95 % full, as a CI disk may be.
 
 With the ``pytest`` fixture (tests/rgw/conftest.py) the daemons are children of the test process
@@ -124,6 +125,8 @@ class RGW:
             self._ceph("monmaptool", "--create", "--fsid", fsid, "--addv", "a", f"[v2:127.0.0.1:{self.mon_port}]", str(self.root / "monmap"))
             self._ceph("ceph-mon", "--mkfs", "-i", "a", "--monmap", str(self.root / "monmap"))
             self._daemon("ceph-mon", "-i", "a")
+            # in the monitor's config database, not ceph.conf (which would win): a test may change it at run time
+            self._ceph("ceph", "config", "set", "client.rgw.a", "rgw_crypt_require_ssl", "false", wait=min(30.0, timeout))
             osd_uuid = str(uuid.uuid4())
             osd_id = self._ceph("ceph", "osd", "new", osd_uuid, wait=min(30.0, timeout)).strip()
             self._ceph("ceph-osd", "-i", osd_id, "--mkfs", "--osd-uuid", osd_uuid)
@@ -173,7 +176,6 @@ keyring = {r}/keyring
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:{self.port}
 rgw data = {r}/rgw
-rgw crypt require ssl = false
 """)
 
     def _ceph(self, tool: str, *args: str, wait: float = 60.0) -> str:
