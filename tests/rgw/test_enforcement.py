@@ -11,7 +11,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import warnings
 
 import botocore.exceptions as bexc
 import httpx
@@ -24,7 +23,8 @@ from drumscribe.config import load_settings
 from drumscribe.provision import setup
 
 pytest.importorskip("fastapi", reason="the service needs the `serve` extra")
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+# starlette announces a future switch of its test client's HTTP library; nothing to act on here
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated")
 
 PAGE = "http://127.0.0.1:8765"  # the origin a `drumscribe serve` page would have
 
