@@ -73,6 +73,14 @@ def test_doctor_unreachable_endpoint_fails_its_own_row_without_traceback(aws_cre
     assert checks["credentials"] == {"name": "credentials", "status": "skip", "detail": "skipped: endpoint did not pass", "hint": ""}
 
 
+def test_an_endpoint_that_has_every_feature_gets_no_capability_table(configured):
+    """moto answers every call setup makes: the table of what the endpoint supports would be all
+    "yes", so it is not printed; --json still lists what was asked."""
+    assert "what this endpoint supports" not in cli("doctor").output
+    report = json.loads(cli("doctor", "--json").output)
+    assert report["capabilities"] and {c["status"] for c in report["capabilities"]} == {"pass"}
+
+
 def test_doctor_endpoint_row_passes_on_a_live_endpoint(configured):
     report = json.loads(cli("doctor", "--json").output)
     (row,) = [c for c in report["checks"] if c["name"] == "endpoint"]

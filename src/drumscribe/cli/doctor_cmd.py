@@ -34,8 +34,10 @@ def doctor_cmd(
     else:
         for line in report.info:
             out.print(f"[blue]info[/] {line}")
+        # what the endpoint supports: shown where it lacks something (an AWS emulator has it all; --json always lists it)
+        lacking = [c for c in report.capabilities if c.status != "pass"]
         for title, checks in ((f"drumscribe doctor ({report.backend})", report.checks),
-                              ("what this endpoint supports", report.capabilities),
+                              ("what this endpoint supports", report.capabilities if lacking else []),
                               ("security (as far as these credentials may see)", report.security)):
             if not checks:
                 continue
@@ -51,13 +53,13 @@ def doctor_cmd(
             out.print(table)
         failed = [c.name for c in report.checks + report.security if c.status == "fail"]
         skipped = [c.name for c in report.checks if c.status == "skip"]
-        lacking = [c.name for c in report.checks if c.status == "warn"]
+        unsupported = [c.name for c in report.checks if c.status == "warn"]
         if failed:
             out.print(f"[bold red]failed:[/] {', '.join(failed)}")
         elif skipped:
             out.print(f"[green]no check failed[/] (skipped: {', '.join(skipped)})")
-        elif lacking:
-            out.print(f"[green]all checks passed[/] [yellow]or are not supported by this endpoint:[/] {', '.join(lacking)}")
+        elif unsupported:
+            out.print(f"[green]all checks passed[/] [yellow]or are not supported by this endpoint:[/] {', '.join(unsupported)}")
         else:
             out.print("[green]all checks passed[/]")
         warned = [c.name for c in report.security if c.status == "warn"]
