@@ -86,3 +86,29 @@ def test_a_share_of_every_batch_comes_from_the_recordings():
     assert sum(from_real) == 2 and y[:, :, 0].sum() > 0
     x0, _ = batches(*synth, np.random.default_rng(0), 8, 100)
     assert float(x0[:, :, 3].max()) == 0.0  # without recordings, synthetic crops only
+
+
+def test_a_track_annotated_without_hi_hats_teaches_nothing_about_hi_hats(tmp_path):
+    # two MDB stems annotate no hi-hat at all (one is ridden, one has a tambourine): their silence on
+    # hats is not evidence, so hat targets there are unknown, and the loss skips them
+    torch = pytest.importorskip("torch")
+    from drumscribe.training.train import load_clips, masked_bce
+
+    data = _fake_set(tmp_path / "set")  # its tracks have an open hat...
+    assert rec.unknown_classes(rec.read_track(data, "Alpha")) == []
+    (data / "annotations" / "subclass" / "MusicDelta_Beta_subclass.txt").write_text("0.507 KD\n1.007 SD\n")
+    beta = rec.read_track(data, "Beta")  # ...this one has none
+    assert rec.unknown_classes(beta) == ["hihat_closed"]
+    from drumscribe.transcription.features import FeatureProcessor
+    rec.write_versions(beta, tmp_path / "out" / "Beta", 1, 0, [np.zeros(rd.SR, np.float32)], FeatureProcessor())
+    _, targs, metas = load_clips(str(tmp_path / "out" / "Beta"), fine=True)
+    y = targs[0]
+    from drumscribe.training.train import unknown_columns
+    cols = unknown_columns(["hihat_closed"], fine=True)
+    assert len(cols) == 3  # the class and its two finer outputs (closed, open)
+    assert np.isnan(y[:, cols]).all() and not np.isnan(np.delete(y, cols, axis=1)).any()
+    logits = torch.zeros((1,) + y.shape)
+    yt = torch.from_numpy(y)[None]
+    known = torch.from_numpy(np.delete(y, cols, axis=1))[None]
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros_like(known), known)
+    assert float(masked_bce(logits, yt, torch.ones(y.shape[1]))) == pytest.approx(float(expected), rel=1e-5)

@@ -160,6 +160,14 @@ def version(track: Track, rng, pool: list[np.ndarray], kind: str) -> tuple[np.nd
     return x.astype(np.float32), onsets
 
 
+def unknown_classes(track: Track) -> list[str]:
+    """Classes whose absence in the track's labels proves nothing: hi-hat, where a track annotates
+    none at all (MDB's README: some tracks annotate no hi-hat; one is ridden, one has a tambourine,
+    and a hat under them may simply not have been marked). No loss for them on that track."""
+    hats = {rd.R["hihat_closed"], rd.R["hihat_pedal"], rd.R["hihat_open"]}
+    return [] if any(int(r) in hats for r in track.onsets[:, 1]) else ["hihat_closed"]
+
+
 def write_versions(track: Track, out: Path, versions: int, seed: int, pool: list[np.ndarray], fp) -> int:
     out.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -170,7 +178,7 @@ def write_versions(track: Track, out: Path, versions: int, seed: int, pool: list
         x, onsets = version(track, rng, pool, kind)
         feats = fp(x)
         meta = {"source": f"mdb:{track.name}", "track": track.name, "real": True, "kind": kind,
-                "duration": len(x) / rd.SR}
+                "duration": len(x) / rd.SR, "unknown": unknown_classes(track)}
         np.savez(out / f"clip_{v:05d}.npz", feats=feats.astype(np.float16), onsets=onsets, meta=json.dumps(meta))
         n += 1
     return n

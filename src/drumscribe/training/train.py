@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from drumscribe.training.dataset import CLASSES, FINE_CLASSES, ROLE_TO_CLASS, ROLE_TO_FINE, clip_files
+from drumscribe.training.dataset import CLASSES, FINE_CLASSES, FINE_GROUPS, ROLE_TO_CLASS, ROLE_TO_FINE, clip_files
 
 CLASS_INDEX = {role: CLASSES.index(name) for role, name in ROLE_TO_CLASS.items()}
 # outputs after the five classes (``--fine``): which hi-hat, tom or cymbal (dataset.FINE_CLASSES)
@@ -89,16 +89,42 @@ def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5, fine: boo
     return y
 
 
+def unknown_columns(classes: list[str], fine: bool = False) -> list[int]:
+    """Target columns of classes a clip's labels say nothing about: the class and its finer outputs."""
+    cols = []
+    for c in classes:
+        cols.append(CLASSES.index(c))
+        if fine:
+            cols += [len(CLASSES) + FINE_CLASSES.index(n) for n in FINE_GROUPS.get(c, [])]
+    return cols
+
+
 def load_clips(folders: str, fine: bool = False):
-    """Clips from one folder or several (comma-separated)."""
+    """Clips from one folder or several (comma-separated).
+
+    A clip whose meta lists ``"unknown"`` classes (a recording annotated without them, so their
+    absence proves nothing) gets NaN targets there: no loss either way (``masked_bce``)."""
     feats, targs, metas = [], [], []
     for f in clip_files(folders):
         d = np.load(f)
         x = d["feats"]
         feats.append(x)
-        targs.append(targets_for(d["onsets"], len(x), fine=fine))
-        metas.append(json.loads(str(d["meta"])))
+        meta = json.loads(str(d["meta"]))
+        y = targets_for(d["onsets"], len(x), fine=fine)
+        if meta.get("unknown"):
+            y[:, unknown_columns(meta["unknown"], fine)] = np.nan
+        targs.append(y)
+        metas.append(meta)
     return feats, targs, metas
+
+
+def masked_bce(logits, y, pos_weight):
+    """Binary cross-entropy over the labelled targets only (NaN = unknown)."""
+    known = ~torch.isnan(y)
+    if bool(known.all()):  # the usual case: exactly the plain mean
+        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+    per = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), pos_weight=pos_weight, reduction="none")
+    return (per * known).sum() / known.sum().clamp(min=1)
 
 
 def batches(feats, targs, rng, batch: int, length: int, real=None, real_share: float = 0.0):
@@ -220,7 +246,7 @@ def main(argv=None):
             g["lr"] = lr_at(frac)
         x, y = batches(feats, targs, rng, a.batch, a.length, real, a.real_share)
         logits = model(x)
-        loss = F.binary_cross_entropy_with_logits(logits[:, edge:-edge], y[:, edge:-edge], pos_weight=pos_weight)
+        loss = masked_bce(logits[:, edge:-edge], y[:, edge:-edge], pos_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
