@@ -53,6 +53,12 @@ _EXPORTS: dict[str, str] = {
     "render_view": "drumscribe.views:render",
     "job_page": "drumscribe.jobs.page:job_page",
     "view_job": "drumscribe.jobs.page:view_job",
+    # corrections (issue 23): edited.json next to the model's transcription
+    "load_revision": "drumscribe.jobs.edits:load_revision",
+    "load_edited": "drumscribe.jobs.edits:load_edited",
+    "save_edited": "drumscribe.jobs.edits:save_edited",
+    "import_edit": "drumscribe.jobs.edits:import_edit",
+    "edited_jobs": "drumscribe.jobs.edits:edited_jobs",
     "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
     "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",
