@@ -1,8 +1,8 @@
 """A transcription as one self-contained HTML page: the drum grid, playback of the original with a
 synthesized drum track over it, and the job's summary.
 
-The page works offline from disk: its CSS and JavaScript are inline (``assets/page.css``,
-``assets/page.js``, no framework), the drum sounds are synthesized with Web Audio, and its
+The page works offline from disk: its CSS and JavaScript are inline (``assets/page.css``, and the
+script parts in ``SCRIPT_PARTS``, one per concern, joined into one script; no framework), the drum sounds are synthesized with Web Audio, and its
 Content-Security-Policy forbids every request except the audio it was given. The only strings
 that come from the job (file names, model names, links) reach the page HTML-escaped, or inside a
 JSON block whose ``<``, ``>`` and ``&`` are ``\\u``-escaped, which the script reads as data and shows
@@ -25,10 +25,18 @@ from drumscribe.views.lanes import bars, colour, display_name, lanes
 from drumscribe.views.summary import format_date, format_duration, format_tempo, model_name, source_name
 
 SAFE_SCHEMES = {"", "http", "https", "file", "data", "blob"}  # never javascript: or the like
+# the page's script, in order: data and helpers, the grid, playback, then what clicks and keys do
+SCRIPT_PARTS = ("core.js", "grid.js", "playback.js", "main.js")
 
 
 def _asset(name: str) -> str:
     return resources.files("drumscribe.views").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def page_script() -> str:
+    """The parts joined into the one inline script the page runs (they share one function's scope)."""
+    body = "\n".join(f"// ---- {name} ----\n{_asset(name)}" for name in SCRIPT_PARTS)
+    return f'"use strict";\n(function () {{\n{body}\n}})();\n'
 
 
 def _csp_hash(text: str) -> str:
@@ -69,9 +77,10 @@ def _page_data(t: Any, audio: str | None) -> dict[str, Any]:
     names = lanes(t)
     index = {name: i for i, name in enumerate(names)}
     grid = bars(t)
+    counts = t.counts()
     return {
         "duration": max(float(t.duration or 0.0), max((e.time for e in t.events), default=0.0) + 0.5),
-        "lanes": [{"name": n, "label": display_name(n), "colour": colour(n)} for n in names],
+        "lanes": [{"name": n, "label": display_name(n), "colour": colour(n), "hits": counts.get(n, 0)} for n in names],
         # [time s, lane, velocity, confidence], sorted by time: what the grid draws and the synth plays
         "hits": [[round(e.time, 4), index[e.instrument], int(e.velocity), round(float(e.confidence), 3)]
                  for e in sorted(t.events, key=lambda e: e.time)],
@@ -132,7 +141,7 @@ def render_html(
     source = audio_data_uri(audio, audio_type) if audio is not None else safe_url(audio_url)
     if isinstance(links_expire, datetime):
         links_expire = links_expire.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    css, script = _asset("page.css") + _colour_rules(t), _asset("page.js")
+    css, script = _asset("page.css") + _colour_rules(t), page_script()
     # hashes, not 'unsafe-inline': only our own style and script run, whatever a job's strings hold
     csp = (
         f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(css)}; "
