@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "save_edited": "drumscribe.jobs.edits:save_edited",
     "import_edit": "drumscribe.jobs.edits:import_edit",
     "edited_jobs": "drumscribe.jobs.edits:edited_jobs",
+    "edit_job": "drumscribe.jobs.edit_server:edit_job",
+    "EditServer": "drumscribe.jobs.edit_server:EditServer",
     "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
     "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",

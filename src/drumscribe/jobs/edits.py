@@ -126,10 +126,10 @@ def model_revision(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _storage_and_user(settings: Settings | None, storage: Any, user: str | None):
+def _storage_and_user(settings: Settings | None, storage: Any, user: str | None, prefer_local: bool = False):
     from drumscribe.jobs.store import _storage
 
-    storage, settings = _storage(settings, storage)
+    storage, settings = _storage(settings, storage, prefer_local)
     return storage, settings, keys.sanitize_user_id(user or settings.user)
 
 
@@ -138,7 +138,7 @@ def _read_model(place: Any, user: str, job_id: str) -> tuple[Transcription, str]
     return Transcription.from_json(data), model_revision(data)
 
 
-def _locate(job_id: str, settings: Settings | None, storage: Any, user: str | None):
+def _locate(job_id: str, settings: Settings | None, storage: Any, user: str | None, prefer_local: bool = False):
     """(storage holding the job, user, model Transcription, model sha): the active storage, else the
     offline mirror when no storage is given, as ``store.find_job`` looks."""
     from drumscribe.jobs.store import find_job
@@ -146,7 +146,7 @@ def _locate(job_id: str, settings: Settings | None, storage: Any, user: str | No
 
     keys.validate_job_id(job_id)
     explicit = storage is not None
-    storage, settings, user = _storage_and_user(settings, storage, user)
+    storage, settings, user = _storage_and_user(settings, storage, user, prefer_local)
     offline = None if explicit else offline_storage(settings, storage)
     for place in (storage, offline):
         if place is None:
@@ -155,7 +155,7 @@ def _locate(job_id: str, settings: Settings | None, storage: Any, user: str | No
             return (place, user, *_read_model(place, user, job_id))
         except NotFoundError:
             continue
-    find_job(job_id, settings, storage if explicit else None, user)  # raises the usual "no job" error
+    find_job(job_id, settings, storage if explicit else None, user, prefer_local=prefer_local)  # raises the usual "no job" error
     raise NotFoundError(f"no job {job_id!r} for user {user!r}")  # pragma: no cover - find_job raised
 
 
@@ -192,12 +192,12 @@ def load_edited(job_id: str, *, settings: Settings | None = None, storage: Any =
 
 
 def find_revision(job_id: str, revision: str = "latest", *, settings: Settings | None = None, storage: Any = None,
-                  user: str | None = None) -> Revision:
+                  user: str | None = None, prefer_local: bool = False) -> Revision:
     """The job's events to show: ``latest`` (the edit if there is one, else the model's), ``model`` or
     ``edited`` (``NotFoundError`` when the job was never edited)."""
     if revision not in REVISIONS:
         raise InputError(f"--revision must be one of {', '.join(REVISIONS)}, got {revision!r}")
-    place, user, model, sha = _locate(job_id, settings, storage, user)
+    place, user, model, sha = _locate(job_id, settings, storage, user, prefer_local)
     edited = _read_edited(place, user, job_id)
     if revision == "edited" and edited is None:
         raise NotFoundError(f"job {job_id} has no edited revision", hint="`drumscribe edit JOB` opens the editor")
@@ -207,9 +207,9 @@ def find_revision(job_id: str, revision: str = "latest", *, settings: Settings |
 
 
 def load_revision(job_id: str, revision: str = "latest", *, settings: Settings | None = None, storage: Any = None,
-                  user: str | None = None) -> tuple[Transcription, Which]:
+                  user: str | None = None, prefer_local: bool = False) -> tuple[Transcription, Which]:
     """(Transcription, ``"edited"`` or ``"model"``): what every view and export of a job shows."""
-    found = find_revision(job_id, revision, settings=settings, storage=storage, user=user)
+    found = find_revision(job_id, revision, settings=settings, storage=storage, user=user, prefer_local=prefer_local)
     return found.transcription, found.which
 
 

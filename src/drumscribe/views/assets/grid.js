@@ -58,12 +58,7 @@ const drawHits = () => {
   const alive = new Set();
   for (const h of hits) { drawHit(h); alive.add(h.id); }
   for (const [id, node] of hitEls) if (!alive.has(id)) { node.remove(); hitEls.delete(id); }
-  laneEls.forEach((node, i) => {
-    const used = hits.some((h) => h.lane === i);
-    node.classList.toggle("empty", !used);
-    labels.children[i].classList.toggle("empty", !used);
-  });
-};
+};  // lanes keep the height they loaded with (an empty one is lower): nothing moves under the pointer
 drawHits();
 
 let pps = 100;
