@@ -31,7 +31,7 @@ def model_transcription(job_id=JOB, user="tester"):
                          beats=tuple(0.5 + i * 0.5 for i in range(8)), downbeats=(0.5, 2.5), midi_offset=1.5,
                          source=SourceInfo(key="uploads/tester/20260301T100000Z_0123456789ab_take.flac", name="take.wav",
                                            duration=5.0),
-                         job_id=job_id, user_id=user)
+                         job_id=job_id, user_id=user, created_at="2026-03-01T10:00:00Z")
 
 
 @pytest.fixture(params=["local", "s3"])

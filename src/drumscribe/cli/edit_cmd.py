@@ -45,7 +45,8 @@ def edit(
         raise InputError("--import stores the file without a browser; leave out --no-browser and --revision")
     from drumscribe.jobs.edits import import_edit
 
-    result = import_edit(job_id, import_file, note_map=note_map, midi_align=midi_align, force=force, settings=settings)
+    result = import_edit(job_id, import_file, note_map=note_map, midi_align=midi_align, force=force, settings=settings,
+                         prefer_local=force_local(ctx))
     edited = result.edited
     how = f", read as aligned to the {'audio' if result.align == 'audio' else 'bar grid (midi_offset undone)'}" if result.align else ""
     err.print(escape(f"Stored {import_file.name} as job {job_id}'s {edited.describe()}{how}; revision {edited.revision}"

@@ -424,7 +424,8 @@ def edited_midi(place: Any, user: str, job_id: str, edited: Edited) -> str:
 
 
 def import_edit(job_id: str, path: Any, *, note_map: Any = None, midi_align: str = "auto", force: bool = False,
-                settings: Settings | None = None, storage: Any = None, user: str | None = None) -> "Imported":
+                settings: Settings | None = None, storage: Any = None, user: str | None = None,
+                prefer_local: bool = False) -> "Imported":
     """Store a MIDI file or a transcription JSON as the job's edited revision (``edit --import``).
 
     MIDI: notes on channel 10 (on every channel when none is there) read through ``note_map``
@@ -435,7 +436,7 @@ def import_edit(job_id: str, path: Any, *, note_map: Any = None, midi_align: str
     It replaces the latest revision, which becomes its parent."""
     from drumscribe.jobs.edit_import import read_correction
 
-    found = find_revision(job_id, "latest", settings=settings, storage=storage, user=user)
+    found = find_revision(job_id, "latest", settings=settings, storage=storage, user=user, prefer_local=prefer_local)
     read = read_correction(path, found.model, note_map=note_map, midi_align=midi_align)
     parent = found.current
     if read.parent and not force and read.parent != parent:

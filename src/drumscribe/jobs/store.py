@@ -37,6 +37,7 @@ class JobSummary:
     error: str | None = None  # set when the JSON could not be read
     location: str = ""  # "s3" or "local" (the active storage), or "offline" (only in the offline mirror, not pushed yet)
     edited: bool = False  # the job has an edited revision (``jobs/edits.py``): counts are the edited ones
+    edited_tag: str | None = None  # the ETag of its edited.json, as listed (a new one with every save)
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -81,14 +82,15 @@ def list_jobs(
         places.append((offline, OFFLINE))
     found: dict[tuple[str, str], tuple[JobSummary, Any]] = {}
     for place, location in places:
-        edited = set()
+        edited: dict[tuple[str, str], str] = {}
         for info in place.list(prefix):
             parsed = parse_processed_key(info.key)
             if parsed and parsed[2] == EDITED_JSON:
-                edited.add((parsed[0], parsed[1]))  # listed before transcription.json: keys sort "e" < "t"
+                edited[(parsed[0], parsed[1])] = object_tag(info)  # listed before transcription.json: "e" < "t"
             if parsed and parsed[2] == TRANSCRIPTION_JSON and (parsed[0], parsed[1]) not in found:
+                tag = edited.get((parsed[0], parsed[1]))
                 job = JobSummary(job_id=parsed[1], user_id=parsed[0], key=info.key, size=info.size, location=location,
-                                 edited=(parsed[0], parsed[1]) in edited)
+                                 edited=tag is not None, edited_tag=tag)
                 found[(parsed[0], parsed[1])] = (job, place)
     ordered = sorted(found.values(), key=lambda jp: (jp[0].job_id, jp[0].user_id), reverse=True)
     if limit is not None:
@@ -97,6 +99,11 @@ def list_jobs(
         with ThreadPoolExecutor(max_workers=min(8, len(ordered))) as pool:
             list(pool.map(lambda jp: _fill(jp[1], jp[0]), ordered))
     return [job for job, _ in ordered]
+
+
+def object_tag(info: Any) -> str:
+    """What changes when an object is written again: its ETag, else its size and time."""
+    return info.etag or f"{info.size}-{info.last_modified}"
 
 
 def _fill(storage: Any, job: JobSummary) -> None:
