@@ -220,9 +220,15 @@ def test_the_editor_server_saves_for_its_page_only_and_stops_when_the_page_is_go
         midi, data = editor.request("GET", "/files/midi", headers={"Cookie": cookie})
         assert midi.status == 200 and (1.75, 43) in notes(data)
 
-        beat, _ = editor.request("POST", "/api/heartbeat", b"", {**headers, "Content-Length": "0"})
-        assert beat.status == 204
-        bye, _ = editor.request("POST", f"/api/closed?session={edit['session']}", b"", {"Cookie": cookie})
+        for page in ("first", "reloaded"):  # a reload: the new page says hello before the old one's goodbye
+            beat, _ = editor.request("POST", f"/api/heartbeat?page={page}", b"", {**headers, "Content-Length": "0"})
+            assert beat.status == 204
+        bye, _ = editor.request("POST", f"/api/closed?session={edit['session']}&page=first", b"", {"Cookie": cookie})
+        assert bye.status == 204
+        time.sleep(5)
+        assert editor.proc.poll() is None  # the reloaded page is still there
+        late, _ = editor.request("POST", "/api/heartbeat?page=first", b"", {**headers, "Content-Length": "0"})  # in flight before
+        bye, _ = editor.request("POST", f"/api/closed?session={edit['session']}&page=reloaded", b"", {"Cookie": cookie})
         assert bye.status == 204
         said = editor.finish()  # stops by itself once the page has said goodbye
         assert editor.proc.returncode == 0

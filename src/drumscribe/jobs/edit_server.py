@@ -10,10 +10,11 @@ address bar and history; the token then stops working. Every API call also needs
 session header (a page from another site can neither read it nor send it without a preflight
 this server never grants), and a Host header naming the loopback address (DNS rebinding).
 
-When it stops: Ctrl-C, or the page is gone. The page sends a heartbeat every 5 s and a beacon when
-it is closed; after the beacon the server waits a few seconds (a reload sends a new heartbeat) and
-stops. Without any heartbeat for ``idle_timeout`` seconds it stops too (a browser killed, a
-machine asleep; browsers slow timers in background tabs down to one a minute, so this is minutes).
+When it stops: Ctrl-C, or the page is gone. Each loaded page (a reload is a new one) names itself
+in a heartbeat every 5 s and in a beacon when it goes; once no page is left the server waits a
+few seconds (a reload's new page says hello) and stops. A page silent for ``idle_timeout`` seconds
+counts as gone too (a browser killed, a machine asleep; browsers slow timers in background tabs
+down to one a minute, so this is minutes).
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ class EditServer:
         self._header = secrets.token_urlsafe(24)  # the page's, for its API calls
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self._last_beat: float | None = None
-        self._closed_at: float | None = None
+        self._pages: dict[str, float] = {}  # page id -> its last heartbeat (time.monotonic)
+        self._gone: set[str] = set()  # pages that said goodbye: a late heartbeat of theirs is ignored
+        self._empty_since: float | None = None  # when the last page went
         self._thread: threading.Thread | None = None
         self.httpd = ThreadingHTTPServer((LOOPBACK, port), _handler(self))
         self.httpd.daemon_threads = True
@@ -109,13 +111,19 @@ class EditServer:
 
     def _watch(self) -> None:
         while not self._stopped.wait(0.25):
-            with self._lock:
-                beat, closed = self._last_beat, self._closed_at
             now = time.monotonic()
-            if closed is not None and now - closed > self.close_grace and (beat is None or beat <= closed):
-                self.stop("closed")
-            elif beat is not None and now - beat > self.idle_timeout:
-                self.stop("idle")
+            with self._lock:
+                silent = [page for page, beat in self._pages.items() if now - beat > self.idle_timeout]
+                for page in silent:
+                    del self._pages[page]
+                if silent and not self._pages:
+                    reason = "idle"
+                    self._empty_since = self._empty_since or now - self.close_grace - 1
+                else:
+                    reason = "closed"
+                due = not self._pages and self._empty_since is not None and now - self._empty_since > self.close_grace
+            if due:
+                self.stop(reason)
 
     def stop(self, reason: str = "stopped") -> None:
         with self._lock:
@@ -213,13 +221,18 @@ class EditServer:
         return 200, {"revision": edited.revision, "summary": dict(edited.summary), "at": edited.at,
                      "based_on": edited.based_on, "parent": edited.parent, "note": edited.describe()}
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, page: str) -> None:
         with self._lock:
-            self._last_beat = time.monotonic()
+            if page and page not in self._gone:
+                self._pages[page] = time.monotonic()
+                self._empty_since = None
 
-    def closed(self) -> None:
+    def closed(self, page: str) -> None:
         with self._lock:
-            self._closed_at = time.monotonic()
+            self._gone.add(page)
+            self._pages.pop(page, None)
+            if not self._pages:
+                self._empty_since = time.monotonic()
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -366,7 +379,6 @@ def _handler(server: EditServer) -> type[BaseHTTPRequestHandler]:
             body = self._body()
             if body is None:
                 return
-            server.heartbeat()
             status, doc = server.save(body, self.headers.get("If-Match"))
             self._json(status, doc)
 
@@ -382,7 +394,8 @@ def _handler(server: EditServer) -> type[BaseHTTPRequestHandler]:
                 self._json(403, {"detail": "not this page's session"})
                 return
             self._body()  # drain (a beacon may send a body)
-            server.heartbeat() if path == "/api/heartbeat" else server.closed()
+            page = (query.get("page") or [""])[0][:64]
+            server.heartbeat(page) if path == "/api/heartbeat" else server.closed(page)
             self._send(204)
 
     return Handler

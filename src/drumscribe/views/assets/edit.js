@@ -74,6 +74,7 @@ const undoStack = [], redoStack = [];
 const state = () => ({ hits: hits.map((h) => Object.assign({}, h)), selected: Array.from(selected) });
 const serialise = () => JSON.stringify(hits.map((h) => [h.t, h.lane, h.v]));
 let savedAs = serialise();  // what the last save (or the page's load) stored
+let savedLabel = "Saved";  // a page from disk only downloads (save.js)
 const isDirty = () => serialise() !== savedAs;
 const markSaved = () => { savedAs = serialise(); changed(); };
 const changed = (message) => {
@@ -83,7 +84,7 @@ const changed = (message) => {
   hitsChanged();
   const dirty = isDirty();
   document.body.dataset.dirty = dirty ? "true" : "false";
-  editState.textContent = dirty ? "Unsaved changes" : (savedAs === initialState ? "No changes" : "Saved");
+  editState.textContent = dirty ? "Unsaved changes" : (savedAs === initialState ? "No changes" : savedLabel);
   editState.classList.toggle("dirty", dirty);
   document.title = (dirty ? "\u2022 " : "") + baseTitle;
   undoBtn.disabled = undoStack.length === 0;

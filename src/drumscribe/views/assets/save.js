@@ -81,13 +81,16 @@ window.addEventListener("beforeunload", (e) => {
 saveBtn.addEventListener("click", save);
 $("download").addEventListener("click", () => { download(); say("Downloaded edited.json (the page's hits as they are now)."); });
 if (mode === "download") {
+  savedLabel = "Downloaded: not stored yet";
+  $("download").hidden = true;  // Save is the download here
   saveBtn.textContent = "Save\u2026";
   saveBtn.title = "Download edited.json (Ctrl+S); `drumscribe edit " + (edit.job_id || "JOB") + " --import edited.json` stores it";
 }
 // `drumscribe edit` stops its server when the page is gone: a heartbeat while open, a beacon on leaving
 if (mode === "server" && edit.heartbeat) {
-  const beat = () => fetch(edit.heartbeat, { method: "POST", headers: { "X-Drumscribe-Session": edit.session || "" } }).catch(() => {});
+  const pageId = Math.random().toString(36).slice(2) + Date.now().toString(36);  // a reload is another page
+  const beat = () => fetch(edit.heartbeat + "?page=" + pageId, { method: "POST", headers: { "X-Drumscribe-Session": edit.session || "" } }).catch(() => {});
   beat();
   setInterval(beat, 5000);
-  window.addEventListener("pagehide", () => { if (navigator.sendBeacon) navigator.sendBeacon(edit.closed, ""); });
+  window.addEventListener("pagehide", () => { if (navigator.sendBeacon) navigator.sendBeacon(edit.closed + "&page=" + pageId, ""); });
 }
