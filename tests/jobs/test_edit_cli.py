@@ -181,6 +181,7 @@ class EditProcess:
         return "".join(self.lines) + self.proc.stderr.read()
 
 
+@pytest.mark.parametrize("where", ["local"], indirect=True)  # on S3 too, with a browser: test_edit_browser.py
 def test_the_editor_server_saves_for_its_page_only_and_stops_when_the_page_is_gone(where, tmp_path):
     editor = EditProcess()
     try:

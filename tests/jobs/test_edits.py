@@ -256,3 +256,11 @@ def test_import_refuses_another_jobs_json_and_files_that_are_neither(storage, jo
     with pytest.raises(InputError, match="file not found"):
         import_edit(JOB, tmp_path / "none.mid", storage=storage)
     assert not storage.exists(edited_key("tester", JOB))
+
+
+def test_a_damaged_edit_is_one_line_and_the_models_revision_still_shows(storage, job):
+    model, sha = job
+    storage.put(edited_key("tester", JOB), b'{"schema": "drumscribe.transcription/1", "tempo": null}')  # no "edit"
+    with pytest.raises(InputError, match=f"the edited version of job {JOB} cannot be read.*--revision model"):
+        load_revision(JOB, storage=storage)
+    assert load_revision(JOB, "model", storage=storage) == (model, "model")

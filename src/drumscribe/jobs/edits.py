@@ -198,7 +198,12 @@ def find_revision(job_id: str, revision: str = "latest", *, settings: Settings |
     if revision not in REVISIONS:
         raise InputError(f"--revision must be one of {', '.join(REVISIONS)}, got {revision!r}")
     place, user, model, sha = _locate(job_id, settings, storage, user, prefer_local)
-    edited = _read_edited(place, user, job_id)
+    try:
+        edited = _read_edited(place, user, job_id)
+    except InputError:
+        if revision != "model":
+            raise
+        edited = None  # a damaged edited.json does not hide the model's revision
     if revision == "edited" and edited is None:
         raise NotFoundError(f"job {job_id} has no edited revision", hint="`drumscribe edit JOB` opens the editor")
     if revision != "model" and edited is not None:
