@@ -89,6 +89,7 @@ def show(
     expires: int = typer.Option(3600, "--expires", help="html on S3: seconds the page's links stay valid (max 7 days)."),
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
+    midi_tempo: Optional[str] = typer.Option(None, "--midi-tempo", help="midi: follow (a tempo change only where the tempo really changes) or fixed (one tempo, the detected one)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
     """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image."""
@@ -99,7 +100,7 @@ def show(
     view(fmt)  # an unknown format fails here, before anything is read
     if embed_audio and fmt != "html":
         raise InputError("--embed-audio is for --format html (the page); leave it out for other formats")
-    options = midi_options(midi_align, midi_tracks, note_map)  # bad values fail before any lookup
+    options = midi_options(midi_align, midi_tracks, note_map, midi_tempo)  # bad values fail before any lookup
     chosen = parse_bars(bars)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -150,13 +151,13 @@ def view_cmd(
         err.print("No browser could be opened here: open the file above in one.")
 
 
-def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional[str]) -> dict:
+def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional[str], tempo: Optional[str] = None) -> dict:
     """The MIDI options given on the command line, checked (a one-line error for a bad one)."""
-    from drumscribe.transcription.midi import DEFAULT_ALIGN, DEFAULT_TRACKS, check_options
+    from drumscribe.transcription.midi import DEFAULT_ALIGN, DEFAULT_TEMPO, DEFAULT_TRACKS, check_options
     from drumscribe.transcription.notemap import load_note_map
 
-    check_options(align or DEFAULT_ALIGN, tracks or DEFAULT_TRACKS)
-    given = {"align": align, "tracks": tracks, "note_map": load_note_map(note_map) if note_map else None}
+    check_options(align or DEFAULT_ALIGN, tracks or DEFAULT_TRACKS, tempo or DEFAULT_TEMPO)
+    given = {"align": align, "tracks": tracks, "tempo": tempo, "note_map": load_note_map(note_map) if note_map else None}
     return {k: v for k, v in given.items() if v is not None}
 
 

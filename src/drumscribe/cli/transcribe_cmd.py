@@ -168,6 +168,7 @@ def transcribe_cmd(
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (tempo null, no beats; MIDI at 120 BPM from 0)."),
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
+    midi_tempo: Optional[str] = typer.Option(None, "--midi-tempo", help="follow (default: a tempo change only where the tempo really changes) or fixed (one tempo, the detected one)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
     overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
@@ -181,7 +182,7 @@ def transcribe_cmd(
     from drumscribe.storage import get_storage
     from drumscribe.transcription.pipeline import get_model
 
-    midi = midi_options(midi_align, midi_tracks, note_map)  # a bad note map fails once, before any work
+    midi = midi_options(midi_align, midi_tracks, note_map, midi_tempo)  # a bad note map fails once, before any work
     settings = settings_from(ctx)
     prefer_local = force_local(ctx)
     folder = prepare_output(output) if output is not None else None
