@@ -85,6 +85,8 @@ def check_result_page(page, origin: str, row, *, links_from: str, token: str | N
     with page.expect_download() as download:  # a link opens a new tab, outside the sandbox, that downloads
         frame.locator("a", has_text="MIDI").click()
     assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+    if "/api/files?" in links_from:  # the app's own link names the file (moto leaves out S3's Content-Disposition)
+        assert download.value.suggested_filename == "groove.mid"
     assert errors == []
 
 
@@ -106,9 +108,11 @@ def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, ser
     assert [u for u in posts if u == f"{served}/api/uploads"]  # ...the app only handed out the ticket
     assert "groove.wav" in row.text_content()
 
+    assert row.query_selector("a.download[data-kind=midi]").get_attribute("download") == "groove.mid"
     with page.expect_download() as download:
         row.query_selector("a.download[data-kind=midi]").click()
     assert download.value.url.startswith(f"{moto_server}/{bucket_name}/processed/tester/")
+    assert "response-content-disposition=" in download.value.url  # S3 answers with the song's name
     assert Path(download.value.path()).read_bytes().startswith(b"MThd")
 
     # dropping a file on the zone does the same as choosing it
@@ -146,4 +150,5 @@ def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(
         with page.expect_download() as download:
             row.query_selector("a.download[data-kind=midi]").click()
         assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+        assert download.value.suggested_filename == "groove.mid"  # after the song, not output.mid
         check_result_page(page, origin, row, links_from=f"{origin}/api/files?", token=ALICE)

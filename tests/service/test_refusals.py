@@ -123,6 +123,8 @@ def test_a_tampered_download_link_is_refused(client, song):
     other = link.replace("output.mid", "transcription.json")  # same signature, another key
     assert client.get(other).status_code == 403
     assert client.get(link.replace("sig=", "sig=0")).status_code == 403
+    renamed = link.replace("name=song.mid", "name=evil.exe")  # the download name is signed too
+    assert "name=song.mid" in link and client.get(renamed).status_code == 403
 
 
 def test_listening_beyond_this_machine_needs_a_token_or_insecure():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -43,6 +44,10 @@ def test_upload_goes_straight_to_the_bucket_and_the_result_comes_back_by_presign
     assert "Signature" in done["result"]["midi_url"] or "X-Amz-Signature" in done["result"]["midi_url"]
     midi = httpx.get(done["result"]["midi_url"])
     assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    # S3 names the download: the Content-Disposition it sends back is signed into the link
+    # (moto does not send it back; real S3 and radosgw do)
+    asked = parse_qs(urlparse(done["result"]["midi_url"]).query)["response-content-disposition"]
+    assert asked == ["attachment; filename=\"song.mid\"; filename*=UTF-8''song.mid"] and done["result"]["midi_name"] == "song.mid"
     # the app's own upload endpoint is for the local mirror only
     assert s3_client.post("/api/uploads/local", files={"file": ("a.wav", b"x")}).status_code == 404
 

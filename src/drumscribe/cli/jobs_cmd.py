@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -12,12 +13,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from drumscribe.cli.app import app, err, force_local, out, settings_from
+from drumscribe.downloads import download_name
 from drumscribe.errors import InputError
 from drumscribe.terminal import printable
 from drumscribe.views import VIEWS
 from drumscribe.views.summary import format_date as _date, format_duration as _duration, format_hits as _hits
 
 _LOCATION = {"s3": "bucket", "local": "local", "offline": "offline"}
+# the file `show -o FOLDER` writes for each format: FOLDER/<song><suffix>
+SUFFIXES = {"tab": ".txt", "json": ".json", "midi": ".mid", "musicxml": ".musicxml", "html": ".html", "png": ".png", "svg": ".svg"}
 
 
 def _usd(amount: float) -> str:
@@ -84,7 +88,7 @@ def show(
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
     fmt: str = typer.Option("tab", "--format", "-f", help=f"One of: {', '.join(VIEWS)} (docs/views.md)."),
     bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B (tab, png, svg), e.g. 5-8."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout; a folder: into it, named after the song."),
     embed_audio: bool = typer.Option(False, "--embed-audio", help="html: put the original audio inside the page."),
     expires: int = typer.Option(3600, "--expires", help="html on S3: seconds the page's links stay valid (max 7 days)."),
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
@@ -102,27 +106,26 @@ def show(
         raise InputError("--embed-audio is for --format html (the page); leave it out for other formats")
     options = midi_options(midi_align, midi_tracks, note_map, midi_tempo)  # bad values fail before any lookup
     chosen = parse_bars(bars)
+    settings = settings_from(ctx)
+    storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
+    _say_if_offline(storage, settings)
+    if output is not None and output.is_dir():  # a folder: the file inside is named after the song
+        output = output / download_name(t.source.name, SUFFIXES[fmt], job_id)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
-    settings = settings_from(ctx)
     if fmt == "html":
         from drumscribe.jobs.page import job_page
 
         folder = output.parent if output else Path.cwd()
-        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
-        _say_if_offline(storage, settings)
         result: str | bytes = job_page(job_id, settings, storage, page_dir=folder, embed_audio=embed_audio, expires=expires,
                                        transcription=t)
+    elif fmt == "midi":
+        # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
+        result = t.to_midi(**options) if options else _midi_bytes(storage, settings, t, job_id)
     else:
-        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
-        _say_if_offline(storage, settings)
-        if fmt == "midi":
-            # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
-            result = t.to_midi(**options) if options else _midi_bytes(storage, settings, t, job_id)
-        else:
-            result = render(t, fmt, bars=chosen, job_id=job_id)
+        result = render(t, fmt, bars=chosen, job_id=job_id)
     if isinstance(result, bytes):
-        _write_binary(result, output, fmt)
+        _write_binary(result, output, fmt, suggested=download_name(t.source.name, SUFFIXES[fmt], job_id))
     elif output:
         from drumscribe.transcription.result import write_atomic
 
@@ -179,15 +182,16 @@ def _midi_bytes(storage, settings, t, job_id: str) -> bytes:
         return t.to_midi()  # older jobs without output.mid: render it from the JSON
 
 
-def _write_binary(data: bytes, output: Optional[Path], fmt: str = "midi") -> None:
+def _write_binary(data: bytes, output: Optional[Path], fmt: str = "midi", suggested: str | None = None) -> None:
     if output:
         from drumscribe.transcription.result import write_atomic
 
         write_atomic(output, data)
-        err.print(f"Wrote {output} ({len(data)} bytes)")
+        err.print(f"Wrote {escape(str(output))} ({len(data)} bytes)")
         return
     if sys.stdout.isatty():
-        raise InputError(f"not writing {fmt} to a terminal; use -o FILE.{'mid' if fmt == 'midi' else fmt} or redirect stdout")
+        name = shlex.quote(suggested or f"FILE{SUFFIXES.get(fmt, '.' + fmt)}")
+        raise InputError(f"not writing {fmt} to a terminal; use -o {name} (or -o FOLDER) or redirect stdout")
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
@@ -202,16 +206,16 @@ def open_job(
     from drumscribe.jobs.store import find_job, job_files
 
     settings = settings_from(ctx)
-    storage, _ = find_job(job_id, settings, prefer_local=force_local(ctx))
+    storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
     _say_if_offline(storage, settings)
     files = job_files(job_id, settings, storage)
-    for label in ("midi", "json"):
+    for label, suffix in (("midi", ".mid"), ("json", ".json")):
         key = files[label]
         if storage.name == "local":
             path = Path(storage.root) / key  # type: ignore[attr-defined]
             typer.echo(f"{label}  {path}" + ("" if path.exists() else "  (missing)"))
-        else:
-            typer.echo(f"{label}  {storage.presign(key, expires=expires)}")
+        else:  # the browser saves it after the song, not as output.mid
+            typer.echo(f"{label}  {storage.presign(key, expires=expires, filename=download_name(t.source.name, suffix, job_id))}")
 
 
 @app.command("stats")

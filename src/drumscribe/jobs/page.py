@@ -47,6 +47,7 @@ def job_page(
 
     ``transcription``: the job's, when the caller already read it from ``storage`` (not read again).
     """
+    from drumscribe.downloads import download_name
     from drumscribe.views.embed import embeddable_audio
     from drumscribe.views.html import render_html
 
@@ -60,12 +61,14 @@ def job_page(
     folder = Path(page_dir) if page_dir is not None else None
     local = storage.name == "local"
 
-    def url(key: str) -> str:
+    def url(key: str, filename: str | None = None) -> str:
         if local:
             return _local_url(Path(storage.root) / key, folder)
-        return storage.presign(key, expires=expires)
+        return storage.presign(key, expires=expires, filename=filename)  # S3 names the download
 
-    options: dict[str, Any] = {"links": {"MIDI": url(files["midi"]), "JSON": url(files["json"])}}
+    names = {label: download_name(t.source.name, suffix, job_id) for label, suffix in (("MIDI", ".mid"), ("JSON", ".json"))}
+    options: dict[str, Any] = {"links": {"MIDI": url(files["midi"], names["MIDI"]), "JSON": url(files["json"], names["JSON"])},
+                               "download_names": names}
     if not local:
         options["links_expire"] = datetime.now(timezone.utc) + timedelta(seconds=expires)
     if embed_audio:

@@ -80,7 +80,8 @@ class JobStatus(BaseModel):
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     retryable: bool = False
-    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, view_url")
+    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, "
+                                                                "midi_name, json_name (what the downloads are saved as), view_url")
 
 
 class JobList(BaseModel):
@@ -201,10 +202,12 @@ async def view(job_id: str, request: Request, user: str = Depends(current_user))
     except NotFoundError:
         raise HTTPException(404, f"no finished job {job_id}") from None
     expires = datetime.now(timezone.utc) + timedelta(seconds=LINK_SECONDS)
-    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id), LINK_SECONDS),
-             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id), LINK_SECONDS)}
+    names = _download_names(transcription.source.name, job_id)
+    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id), LINK_SECONDS, names["midi"]),
+             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id), LINK_SECONDS, names["json"])}
     audio = await _original_url(ctx, user, transcription.source.key)
-    return HTMLResponse(render_result(transcription, links, audio_url=audio, links_expire=expires))
+    return HTMLResponse(render_result(transcription, links, audio_url=audio, links_expire=expires,
+                                      download_names={"MIDI": names["midi"], "JSON": names["json"]}))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobStatus, status_code=202, summary="Run a failed or interrupted job again")
@@ -234,22 +237,23 @@ async def delete(job_id: str, request: Request, user: str = Depends(current_user
 
 @router.get(LOCAL_FILES_PATH.removeprefix("/api"), summary="Download through a signed link (local mirror only)",
             description="No token needed: the signature is the permission, as with an S3 presigned URL.")
-async def files(request: Request, key: str, expires: int, sig: str) -> StreamingResponse:
+async def files(request: Request, key: str, expires: int, sig: str, name: str = "") -> StreamingResponse:
+    from drumscribe.downloads import content_disposition
+
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "files are served by S3 presigned links")
     try:
         keys.validate_key(key)
-        ctx.service.check_link(key, expires, sig)
+        ctx.service.check_link(key, expires, sig, name)
         info = await ctx.service.head(key)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except DrumscribeError as exc:
         raise HTTPException(403, str(exc)) from None
     stream = ctx.service.storage.open(key)
-    name = key.rsplit("/", 1)[-1]
     return StreamingResponse(stream, media_type=info.content_type or "application/octet-stream",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": content_disposition(name or key.rsplit("/", 1)[-1])})
 
 
 def error_status(exc: DrumscribeError) -> int:
@@ -293,10 +297,19 @@ async def _original_url(ctx: Context, user: str, key: str | None) -> str | None:
     return await ctx.service.browser_url(key, LINK_SECONDS)
 
 
+def _download_names(song: str | None, job_id: str) -> dict[str, str]:
+    """What the MIDI and JSON downloads are saved as: after the song (``downloads.download_name``)."""
+    from drumscribe.downloads import download_name
+
+    return {"midi": download_name(song, ".mid", job_id), "json": download_name(song, ".json", job_id)}
+
+
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
     if status.state == jobs.DONE and status.result is not None:
+        names = _download_names(status.filename, status.job_id)
         status.result = {**status.result,
-                         "midi_url": await ctx.service.browser_url(keys.midi_key(user, status.job_id)),
-                         "json_url": await ctx.service.browser_url(keys.transcription_key(user, status.job_id)),
+                         "midi_url": await ctx.service.browser_url(keys.midi_key(user, status.job_id), filename=names["midi"]),
+                         "json_url": await ctx.service.browser_url(keys.transcription_key(user, status.job_id), filename=names["json"]),
+                         "midi_name": names["midi"], "json_name": names["json"],
                          "view_url": f"/api/jobs/{status.job_id}/view"}
     return status

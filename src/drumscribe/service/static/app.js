@@ -106,10 +106,17 @@ function uploadAll(files) { for (const file of files) uploadOne(file); }
 
 function when(stamp) { return stamp ? new Date(stamp).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""; }
 
-function link(text, href, download) {
+function link(text, href) {
   const a = document.createElement("a");
   a.textContent = text; a.href = href;
-  if (download) { a.setAttribute("download", ""); a.className = "download"; a.dataset.kind = text.toLowerCase(); }
+  return a;
+}
+
+function downloadLink(text, href, name) {
+  // saved as `name` (the song's name, not output.mid): the attribute names a same-origin download,
+  // S3 names a presigned one by the Content-Disposition signed into the link
+  const a = link(text, href);
+  a.setAttribute("download", name || ""); a.className = "download"; a.dataset.kind = text.toLowerCase();
   return a;
 }
 
@@ -146,7 +153,8 @@ function upsertJob(job) {
   started.textContent = when(job.created_at || job.finished_at);
   const result = document.createElement("td");
   if (job.state === "done" && job.result) {
-    result.append(link("view", `/jobs/${job.job_id}`), link("MIDI", job.result.midi_url, true), link("JSON", job.result.json_url, true));
+    result.append(link("view", `/jobs/${job.job_id}`), downloadLink("MIDI", job.result.midi_url, job.result.midi_name),
+                  downloadLink("JSON", job.result.json_url, job.result.json_name));
   }
   const actions = document.createElement("td");
   if (job.retryable) actions.append(button("retry", () => retry(job.job_id)));
