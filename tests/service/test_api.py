@@ -14,7 +14,7 @@ from drumscribe.config import load_settings
 def test_a_song_goes_from_upload_ticket_to_midi(client, song):
     info = client.get("/api/info").json()
     assert info == {"user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576,
-                    "auth_required": False, "workers": 1}
+                    "max_wav_bytes": 150 * 1048576, "auth_required": False, "workers": 1}
 
     doc = ticket(client, "My Song.wav", len(song))
     assert doc["key"].startswith("uploads/tester/") and doc["key"].endswith("_My_Song.wav")

@@ -93,7 +93,9 @@ class ServiceInfo(BaseModel):
     user: str
     backend: str
     bucket: Optional[str]
-    max_bytes: int
+    max_bytes: int = Field(..., description="the upload limit: what is stored must fit it")
+    max_wav_bytes: int = Field(..., description="a WAV or AIFF may be sent up to this size: it is then stored as a "
+                                                "lossless FLAC, which must fit max_bytes (as with the CLI)")
     auth_required: bool
     workers: int
 
@@ -104,17 +106,22 @@ class ServiceInfo(BaseModel):
 @router.get("/info", response_model=ServiceInfo, summary="Who you are and how uploads work")
 def info(request: Request, user: str = Depends(current_user)) -> ServiceInfo:
     ctx = context(request)
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
     return ServiceInfo(user=user, backend=ctx.service.backend, bucket=ctx.service.storage.bucket,
-                       max_bytes=ctx.settings.max_upload_bytes, auth_required=ctx.auth.required, workers=ctx.workers)
+                       max_bytes=ctx.settings.max_upload_bytes, max_wav_bytes=ctx.settings.max_upload_bytes * FLAC_ALLOWANCE,
+                       auth_required=ctx.auth.required, workers=ctx.workers)
 
 
 @router.post("/uploads", response_model=UploadTicket, status_code=201, summary="Create an upload (a presigned POST)",
              responses={413: {"description": "over the upload limit"}, 415: {"description": "not audio"}})
 async def create_upload(body: UploadRequest, request: Request, user: str = Depends(current_user)) -> UploadTicket:
+    from drumscribe.service.stored import upload_bound
+
     ctx = context(request)
-    limit = ctx.settings.max_upload_bytes
+    limit = upload_bound(ctx.settings, body.filename)  # a WAV may be sent bigger: it is stored as FLAC (service/stored.py)
     if body.size > limit:
-        raise HTTPException(413, f"{body.filename} is {body.size / 1048576:.1f} MB, over the {ctx.settings.max_upload_mb:g} MB upload limit")
+        raise HTTPException(413, _too_big_to_send(body.filename, body.size, limit, ctx.settings))
     from drumscribe.transcription.audio import is_audio_name
 
     try:
@@ -138,9 +145,11 @@ async def local_upload(request: Request, user: str = Depends(current_user)) -> R
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "uploads go to S3: use the url of POST /api/uploads")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes + FORM_OVERHEAD:
-        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb:g} MB upload limit")  # before reading a byte
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
+    declared = request.headers.get("content-length", "")  # before reading a byte: the biggest any ticket allows
+    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes * FLAC_ALLOWANCE + FORM_OVERHEAD:
+        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb * FLAC_ALLOWANCE:g} MB an upload may send")
     form = await request.form()
     file = form.get("file")
     if not isinstance(file, StarletteUpload):
@@ -168,8 +177,11 @@ async def start_job(body: JobRequest, request: Request, user: str = Depends(curr
         head = await ctx.service.head(key)
     except NotFoundError:
         raise HTTPException(404, f"no upload {key}: POST the file first") from None
-    if head.size > ctx.settings.max_upload_bytes:
-        raise HTTPException(413, f"{key} is over the {ctx.settings.max_upload_mb:g} MB upload limit")
+    from drumscribe.service.stored import upload_bound
+
+    if head.size > upload_bound(ctx.settings, key):  # within it, the job stores a WAV as FLAC if it must
+        raise HTTPException(413, _too_big_to_send(keys.parse_upload_key(key)[3] if keys.parse_upload_key(key) else key,
+                                                  head.size, upload_bound(ctx.settings, key), ctx.settings))
     record = await asyncio.to_thread(ctx.runner.submit, user, key)
     return _status(record)
 
@@ -268,6 +280,15 @@ def error_status(exc: DrumscribeError) -> int:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _too_big_to_send(filename: str, size: int, bound: int, settings) -> str:
+    from drumscribe.service.stored import flac_candidate
+
+    over = f"{filename} is {size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB upload limit"
+    if flac_candidate(filename):
+        return f"{over} even before it is stored as a lossless FLAC (at most {bound / 1048576:g} MB may be sent)"
+    return over
 
 
 def _status(record: jobs.JobRecord) -> JobStatus:
