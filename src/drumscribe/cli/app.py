@@ -95,11 +95,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    bucket: Optional[str] = typer.Option(None, "--bucket", help="S3 bucket (overrides AWS_S3_BUCKET)."),
-    region: Optional[str] = typer.Option(None, "--region", help="AWS region (overrides AWS_REGION)."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile (overrides AWS_PROFILE)."),
-    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint (overrides AWS_ENDPOINT_URL)."),
-    user: Optional[str] = typer.Option(None, "--user", help="User id for keys (overrides DRUMSCRIBE_USER)."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", metavar="BUCKET", help="S3 bucket (overrides AWS_S3_BUCKET)."),
+    region: Optional[str] = typer.Option(None, "--region", metavar="REGION", help="AWS region (overrides AWS_REGION)."),
+    profile: Optional[str] = typer.Option(None, "--profile", metavar="PROFILE", help="AWS profile (overrides AWS_PROFILE)."),
+    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", metavar="URL", help="S3-compatible endpoint (overrides AWS_ENDPOINT_URL)."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="USER", help="User id for keys (overrides DRUMSCRIBE_USER)."),
     local: bool = typer.Option(False, "--local", help="Use the local mirror even when S3 is configured."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:

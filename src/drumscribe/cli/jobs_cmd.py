@@ -39,8 +39,8 @@ def _wide(console):
 @app.command("jobs")
 def jobs(
     ctx: typer.Context,
-    user: Optional[str] = typer.Option(None, "--user", "-u", help="Whose jobs (default: DRUMSCRIBE_USER; '*' for everyone)."),
-    limit: int = typer.Option(20, "--limit", "-n", help="Show at most N jobs (0: all)."),
+    user: Optional[str] = typer.Option(None, "--user", "-u", metavar="USER", help="Whose jobs (default: DRUMSCRIBE_USER; '*' for everyone)."),
+    limit: int = typer.Option(20, "--limit", "-n", metavar="N", help="Show at most N jobs (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
     """List transcription jobs, newest first."""
@@ -86,15 +86,15 @@ def jobs(
 def show(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
-    fmt: str = typer.Option("tab", "--format", "-f", help=f"One of: {', '.join(VIEWS)} (docs/views.md)."),
-    bars: Optional[str] = typer.Option(None, "--bars", help="Only bars A-B (tab, png, svg), e.g. 5-8."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout; a folder: into it, named after the song."),
+    fmt: str = typer.Option("tab", "--format", "-f", metavar="FORMAT", help=f"One of: {', '.join(VIEWS)} (docs/views.md)."),
+    bars: Optional[str] = typer.Option(None, "--bars", metavar="A-B", help="Only bars A-B (tab, png, svg), e.g. 5-8."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PATH", help="Write to this file instead of stdout; a folder: into it, named after the song."),
     embed_audio: bool = typer.Option(False, "--embed-audio", help="html: put the original audio inside the page."),
-    expires: int = typer.Option(3600, "--expires", help="html on S3: seconds the page's links stay valid (max 7 days)."),
-    midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
-    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
-    midi_tempo: Optional[str] = typer.Option(None, "--midi-tempo", help="midi: follow (a tempo change only where the tempo really changes) or fixed (one tempo, the detected one)."),
-    note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
+    expires: int = typer.Option(3600, "--expires", metavar="SECONDS", help="html on S3: seconds the page's links stay valid (max 7 days)."),
+    midi_align: Optional[str] = typer.Option(None, "--midi-align", metavar="ALIGN", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
+    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", metavar="TRACKS", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
+    midi_tempo: Optional[str] = typer.Option(None, "--midi-tempo", metavar="TEMPO", help="midi: follow (a tempo change only where the tempo really changes) or fixed (one tempo, the detected one)."),
+    note_map: Optional[str] = typer.Option(None, "--note-map", metavar="MAP", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
 ) -> None:
     """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image."""
     from drumscribe.jobs.store import find_job
@@ -141,7 +141,7 @@ def view_cmd(
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
     no_open: bool = typer.Option(False, "--no-open", help="Only write the page and print its path."),
     embed_audio: bool = typer.Option(False, "--embed-audio", help="Put the original audio inside the page."),
-    expires: int = typer.Option(3600, "--expires", help="S3: seconds the page's links stay valid (max 7 days)."),
+    expires: int = typer.Option(3600, "--expires", metavar="SECONDS", help="S3: seconds the page's links stay valid (max 7 days)."),
 ) -> None:
     """Open a job's page in the browser: drum grid, playback with synthesized drums, summary."""
     from drumscribe.jobs.page import open_in_browser, view_job
@@ -200,7 +200,7 @@ def _write_binary(data: bytes, output: Optional[Path], fmt: str = "midi", sugges
 def open_job(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
-    expires: int = typer.Option(3600, "--expires", help="Seconds the S3 links stay valid (max 7 days)."),
+    expires: int = typer.Option(3600, "--expires", metavar="SECONDS", help="Seconds the S3 links stay valid (max 7 days)."),
 ) -> None:
     """Print links (S3: presigned URLs) or paths (local) to a job's MIDI and JSON."""
     from drumscribe.jobs.store import find_job, job_files
@@ -221,7 +221,7 @@ def open_job(
 @app.command("stats")
 def stats(
     ctx: typer.Context,
-    prices: Optional[Path] = typer.Option(None, "--prices", help="JSON price table (USD per GB-month per storage class)."),
+    prices: Optional[Path] = typer.Option(None, "--prices", metavar="FILE", help="JSON price table (USD per GB-month per storage class)."),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
     """Objects and bytes per prefix and user, and an estimated monthly storage cost."""
