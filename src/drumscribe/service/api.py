@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from drumscribe import keys
+from drumscribe.config import Settings
 from drumscribe.errors import DrumscribeError, InputError, InvalidKeyError, NotFoundError
 from drumscribe.service import policy, runner as jobs
 from drumscribe.service.auth import Unauthorized
@@ -179,9 +180,9 @@ async def start_job(body: JobRequest, request: Request, user: str = Depends(curr
         raise HTTPException(404, f"no upload {key}: POST the file first") from None
     from drumscribe.service.stored import upload_bound
 
-    if head.size > upload_bound(ctx.settings, key):  # within it, the job stores a WAV as FLAC if it must
-        raise HTTPException(413, _too_big_to_send(keys.parse_upload_key(key)[3] if keys.parse_upload_key(key) else key,
-                                                  head.size, upload_bound(ctx.settings, key), ctx.settings))
+    bound = upload_bound(ctx.settings, key)  # within it, the job stores a WAV as FLAC if it must
+    if head.size > bound:
+        raise HTTPException(413, _too_big_to_send(jobs.filename_of(key), head.size, bound, ctx.settings))
     record = await asyncio.to_thread(ctx.runner.submit, user, key)
     return _status(record)
 
@@ -282,7 +283,7 @@ def error_status(exc: DrumscribeError) -> int:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _too_big_to_send(filename: str, size: int, bound: int, settings) -> str:
+def _too_big_to_send(filename: str, size: int, bound: int, settings: Settings) -> str:
     from drumscribe.service.stored import flac_candidate
 
     over = f"{filename} is {size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB upload limit"

@@ -250,10 +250,12 @@ def _tempo_marks(grid: Sequence[Bar]) -> dict[int, float]:
         if len(off) == 2 and all(abs(o) > TEMPO_CHANGE for o in off) and off[0] * off[1] > 0:
             starts.append(i)
     marks: dict[int, float] = {}
+    shown = None
     for start, end in zip(starts, starts[1:] + [len(grid)]):
-        tempo = median(tempos[j] for j in full if start <= j < end) if any(start <= j < end for j in full) else tempos[start]
-        if not marks or round(tempo) != round(list(marks.values())[-1]):
-            marks[start] = tempo
+        covered = [tempos[j] for j in full if start <= j < end] or [tempos[start]]
+        tempo = median(covered)
+        if shown is None or round(tempo) != round(shown):  # a mark that would read the same is left out
+            marks[start] = shown = tempo
     return marks
 
 
