@@ -14,7 +14,7 @@ from drumscribe.config import load_settings
 def test_a_song_goes_from_upload_ticket_to_midi(client, song):
     info = client.get("/api/info").json()
     assert info == {"user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576,
-                    "auth_required": False, "workers": 1}
+                    "max_wav_bytes": 150 * 1048576, "auth_required": False, "workers": 1}
 
     doc = ticket(client, "My Song.wav", len(song))
     assert doc["key"].startswith("uploads/tester/") and doc["key"].endswith("_My_Song.wav")
@@ -32,6 +32,10 @@ def test_a_song_goes_from_upload_ticket_to_midi(client, song):
     assert round(done["result"]["tempo"]) == 120
     midi = client.get(done["result"]["midi_url"])  # a signed link: no token needed, like a presigned URL
     assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    # saved after the song, not as the stored output.mid
+    assert (done["result"]["midi_name"], done["result"]["json_name"]) == ("My_Song.mid", "My_Song.json")
+    assert midi.headers["content-disposition"] == "attachment; filename=\"My_Song.mid\"; filename*=UTF-8''My_Song.mid"
+    assert 'filename="My_Song.json"' in client.get(done["result"]["json_url"]).headers["content-disposition"]
     stored = json.loads(client.get(done["result"]["json_url"]).content)
     assert stored["job_id"] == done["job_id"] and stored["source"]["key"] == doc["key"]
 
@@ -69,6 +73,8 @@ def test_result_page_has_the_grid_the_summary_the_tab_and_links(client, song):
 
     links = dict((label, href.replace("&amp;", "&")) for href, label in re.findall(r'<a href="([^"]+)"[^>]*>(MIDI|JSON)</a>', html))
     assert client.get(links["MIDI"]).content.startswith(b"MThd")  # signed links: no token needed
+    assert re.findall(r'download="([^"]+)"[^>]*>(MIDI|JSON)</a>', html) == [("song.mid", "MIDI"), ("song.json", "JSON")]
+    assert 'filename="song.mid"' in client.get(links["MIDI"]).headers["content-disposition"]
     assert json.loads(client.get(links["JSON"]).content)["job_id"] == done["job_id"]
     assert "links valid until" in html
     # the original plays from the upload the browser made, through a signed link too

@@ -41,9 +41,11 @@ def test_a_tab_given_to_the_page_is_shown_as_text_under_the_summary():
     assert '<section id="tab"' not in render_html(groove())  # only when asked for
 
 
-def test_links_open_a_new_tab_so_the_page_stays():
+def test_links_open_a_new_tab_so_the_page_stays_and_save_under_the_songs_name():
     page = render_html(groove(), links={"MIDI": "output.mid"})
-    assert '<a href="output.mid" download target="_blank" rel="noopener">MIDI</a>' in page
+    assert '<a href="output.mid" download="groove.mid" target="_blank" rel="noopener">MIDI</a>' in page
+    named = render_html(groove(), links={"MIDI": "output.mid"}, download_names={"MIDI": 'a "b".mid'})
+    assert '<a href="output.mid" download="a &quot;b&quot;.mid" target="_blank" rel="noopener">MIDI</a>' in named
 
 
 def test_safe_url_keeps_links_a_page_may_hold():

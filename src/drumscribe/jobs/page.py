@@ -60,6 +60,7 @@ def job_page(
     (``views.html.render_html``; default: a download). ``links``/``audio_url``: instead of the
     stored files' own (``drumscribe edit`` serves them itself).
     """
+    from drumscribe.downloads import download_name
     from drumscribe.jobs.edits import Revision, edited_midi, find_revision
     from drumscribe.keys import edited_key
     from drumscribe.views.embed import embeddable_audio
@@ -83,12 +84,15 @@ def job_page(
     folder = Path(page_dir) if page_dir is not None else None
     local = storage.name == "local"
 
-    def url(key: str) -> str:
+    def url(key: str, filename: str | None = None) -> str:
         if local:
             return _local_url(Path(storage.root) / key, folder)
-        return storage.presign(key, expires=expires)
+        return storage.presign(key, expires=expires, filename=filename)  # S3 names the download
 
-    options: dict[str, Any] = {"links": links if links is not None else {"MIDI": url(files["midi"]), "JSON": url(files["json"])},
+    names = {label: download_name(t.source.name, suffix, job_id) for label, suffix in (("MIDI", ".mid"), ("JSON", ".json"))}
+    default_links = {"MIDI": url(files["midi"], names["MIDI"]), "JSON": url(files["json"], names["JSON"])}
+    options: dict[str, Any] = {"links": links if links is not None else default_links,
+                               "download_names": names,
                                "editor": {"mode": "download", "revision": found.current, "based_on": found.model_sha,
                                           **(editor or {})},
                                "revision_note": page_note(found)}

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from drumscribe import keys
+from drumscribe.config import Settings
 from drumscribe.errors import DrumscribeError, InputError, InvalidKeyError, NotFoundError
 from drumscribe.service import policy, runner as jobs
 from drumscribe.service.auth import Unauthorized
@@ -80,7 +81,8 @@ class JobStatus(BaseModel):
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     retryable: bool = False
-    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, view_url; "
+    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, "
+                                                               "midi_name, json_name (what the downloads are saved as), view_url; "
                                                                "edited (revision, at, summary, via; null when never edited) and "
                                                                "revision (what a PUT .../edited names in If-Match). Counts and "
                                                                "links are the edited revision's when there is one")
@@ -115,7 +117,9 @@ class ServiceInfo(BaseModel):
     user: str
     backend: str
     bucket: Optional[str]
-    max_bytes: int
+    max_bytes: int = Field(..., description="the upload limit: what is stored must fit it")
+    max_wav_bytes: int = Field(..., description="a WAV or AIFF may be sent up to this size: it is then stored as a "
+                                                "lossless FLAC, which must fit max_bytes (as with the CLI)")
     auth_required: bool
     workers: int
 
@@ -126,17 +130,22 @@ class ServiceInfo(BaseModel):
 @router.get("/info", response_model=ServiceInfo, summary="Who you are and how uploads work")
 def info(request: Request, user: str = Depends(current_user)) -> ServiceInfo:
     ctx = context(request)
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
     return ServiceInfo(user=user, backend=ctx.service.backend, bucket=ctx.service.storage.bucket,
-                       max_bytes=ctx.settings.max_upload_bytes, auth_required=ctx.auth.required, workers=ctx.workers)
+                       max_bytes=ctx.settings.max_upload_bytes, max_wav_bytes=ctx.settings.max_upload_bytes * FLAC_ALLOWANCE,
+                       auth_required=ctx.auth.required, workers=ctx.workers)
 
 
 @router.post("/uploads", response_model=UploadTicket, status_code=201, summary="Create an upload (a presigned POST)",
              responses={413: {"description": "over the upload limit"}, 415: {"description": "not audio"}})
 async def create_upload(body: UploadRequest, request: Request, user: str = Depends(current_user)) -> UploadTicket:
+    from drumscribe.service.stored import upload_bound
+
     ctx = context(request)
-    limit = ctx.settings.max_upload_bytes
+    limit = upload_bound(ctx.settings, body.filename)  # a WAV may be sent bigger: it is stored as FLAC (service/stored.py)
     if body.size > limit:
-        raise HTTPException(413, f"{body.filename} is {body.size / 1048576:.1f} MB, over the {ctx.settings.max_upload_mb:g} MB upload limit")
+        raise HTTPException(413, _too_big_to_send(body.filename, body.size, limit, ctx.settings))
     from drumscribe.transcription.audio import is_audio_name
 
     try:
@@ -160,9 +169,11 @@ async def local_upload(request: Request, user: str = Depends(current_user)) -> R
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "uploads go to S3: use the url of POST /api/uploads")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes + FORM_OVERHEAD:
-        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb:g} MB upload limit")  # before reading a byte
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
+    declared = request.headers.get("content-length", "")  # before reading a byte: the biggest any ticket allows
+    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes * FLAC_ALLOWANCE + FORM_OVERHEAD:
+        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb * FLAC_ALLOWANCE:g} MB an upload may send")
     form = await request.form()
     file = form.get("file")
     if not isinstance(file, StarletteUpload):
@@ -190,8 +201,11 @@ async def start_job(body: JobRequest, request: Request, user: str = Depends(curr
         head = await ctx.service.head(key)
     except NotFoundError:
         raise HTTPException(404, f"no upload {key}: POST the file first") from None
-    if head.size > ctx.settings.max_upload_bytes:
-        raise HTTPException(413, f"{key} is over the {ctx.settings.max_upload_mb:g} MB upload limit")
+    from drumscribe.service.stored import upload_bound
+
+    bound = upload_bound(ctx.settings, key)  # within it, the job stores a WAV as FLAC if it must
+    if head.size > bound:
+        raise HTTPException(413, _too_big_to_send(jobs.filename_of(key), head.size, bound, ctx.settings))
     record = await asyncio.to_thread(ctx.runner.submit, user, key)
     return _status(record)
 
@@ -227,11 +241,14 @@ async def view(job_id: str, request: Request, user: str = Depends(current_user))
         raise HTTPException(404, f"no finished job {job_id}") from None
     expires = datetime.now(timezone.utc) + timedelta(seconds=LINK_SECONDS)
     midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, job_id, found)
-    links = {"MIDI": await ctx.service.browser_url(midi, LINK_SECONDS), "JSON": await ctx.service.browser_url(json_key, LINK_SECONDS)}
+    names = _download_names(found.model.source.name, job_id)
+    links = {"MIDI": await ctx.service.browser_url(midi, LINK_SECONDS, names["midi"]),
+             "JSON": await ctx.service.browser_url(json_key, LINK_SECONDS, names["json"])}
     audio = await _original_url(ctx, user, found.model.source.key)
     return HTMLResponse(render_result(found.transcription, links, audio_url=audio, links_expire=expires,
                                       editor={"mode": "parent", "revision": found.current, "based_on": found.model_sha},
-                                      revision_note=_page_note(found)))
+                                      revision_note=_page_note(found),
+                                      download_names={"MIDI": names["midi"], "JSON": names["json"]}))
 
 
 @router.get("/jobs/{job_id}/edited", summary="The job's edited revision (edited.json)",
@@ -311,22 +328,23 @@ async def delete(job_id: str, request: Request, user: str = Depends(current_user
 
 @router.get(LOCAL_FILES_PATH.removeprefix("/api"), summary="Download through a signed link (local mirror only)",
             description="No token needed: the signature is the permission, as with an S3 presigned URL.")
-async def files(request: Request, key: str, expires: int, sig: str) -> StreamingResponse:
+async def files(request: Request, key: str, expires: int, sig: str, name: str = "") -> StreamingResponse:
+    from drumscribe.downloads import content_disposition
+
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "files are served by S3 presigned links")
     try:
         keys.validate_key(key)
-        ctx.service.check_link(key, expires, sig)
+        ctx.service.check_link(key, expires, sig, name)
         info = await ctx.service.head(key)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except DrumscribeError as exc:
         raise HTTPException(403, str(exc)) from None
     stream = ctx.service.storage.open(key)
-    name = key.rsplit("/", 1)[-1]
     return StreamingResponse(stream, media_type=info.content_type or "application/octet-stream",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": content_disposition(name or key.rsplit("/", 1)[-1])})
 
 
 def error_status(exc: DrumscribeError) -> int:
@@ -341,6 +359,15 @@ def error_status(exc: DrumscribeError) -> int:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _too_big_to_send(filename: str, size: int, bound: int, settings: Settings) -> str:
+    from drumscribe.service.stored import flac_candidate
+
+    over = f"{filename} is {size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB upload limit"
+    if flac_candidate(filename):
+        return f"{over} even before it is stored as a lossless FLAC (at most {bound / 1048576:g} MB may be sent)"
+    return over
 
 
 def _status(record: jobs.JobRecord) -> JobStatus:
@@ -388,6 +415,11 @@ def _page_note(found: Any) -> str | None:
     from drumscribe.jobs.page import page_note
 
     return page_note(found)
+def _download_names(song: str | None, job_id: str) -> dict[str, str]:
+    """What the MIDI and JSON downloads are saved as: after the song (``downloads.download_name``)."""
+    from drumscribe.downloads import download_name
+
+    return {"midi": download_name(song, ".mid", job_id), "json": download_name(song, ".json", job_id)}
 
 
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
@@ -395,8 +427,10 @@ async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
         midi, json_key = keys.midi_key(user, status.job_id), keys.transcription_key(user, status.job_id)
         if status.result.get("edited"):
             midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, status.job_id)
+        names = _download_names(status.filename, status.job_id)
         status.result = {**status.result,
-                         "midi_url": await ctx.service.browser_url(midi),
-                         "json_url": await ctx.service.browser_url(json_key),
+                         "midi_url": await ctx.service.browser_url(midi, filename=names["midi"]),
+                         "json_url": await ctx.service.browser_url(json_key, filename=names["json"]),
+                         "midi_name": names["midi"], "json_name": names["json"],
                          "view_url": f"/api/jobs/{status.job_id}/view"}
     return status

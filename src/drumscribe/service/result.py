@@ -18,11 +18,12 @@ from drumscribe.transcription.result import Transcription
 
 def render_result(transcription: Transcription, links: Mapping[str, str], *, audio_url: str | None = None,
                   links_expire: datetime | None = None, editor: Mapping[str, Any] | None = None,
-                  revision_note: str | None = None) -> str:
+                  revision_note: str | None = None, download_names: Mapping[str, str] | None = None) -> str:
     """A whole HTML document for one job.
 
     ``links`` maps a label ("MIDI", "JSON") to a URL, ``audio_url`` is where the browser finds the
-    original (None: the synthesized drums play alone), ``links_expire`` when those links stop working.
+    original (None: the synthesized drums play alone), ``links_expire`` when those links stop working,
+    ``download_names`` what each link's file is saved as.
     ``editor``/``revision_note``: as ``render_html`` takes them (serve's page saves through its parent).
     """
     from drumscribe.views.html import render_html
@@ -33,4 +34,4 @@ def render_result(transcription: Transcription, links: Mapping[str, str], *, aud
     except DrumscribeError as exc:  # e.g. no hits at all: the page still shows the grid and summary
         tab = str(exc)
     return render_html(transcription, audio_url=audio_url, links=links, links_expire=links_expire, tab=tab,
-                       editor=editor, revision_note=revision_note)
+                       editor=editor, revision_note=revision_note, download_names=download_names)

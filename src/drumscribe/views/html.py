@@ -107,7 +107,20 @@ def _page_data(t: Any, audio: str | None, editor: Mapping[str, Any] | None) -> d
     }
 
 
-def _summary(t: Any, links: Mapping[str, str], links_expire: str | None) -> str:
+def _download_names(t: Any) -> dict[str, str]:
+    from drumscribe.downloads import download_name
+
+    return {"MIDI": download_name(t.source.name, ".mid", t.job_id or "drums"),
+            "JSON": download_name(t.source.name, ".json", t.job_id or "drums")}
+
+
+def _download_attribute(label: str, names: Mapping[str, str]) -> str:
+    """The ``download`` attribute of a file link: the name to save it as (a same-origin or
+    ``file:`` link uses it; a presigned S3 link is named by S3's Content-Disposition instead)."""
+    return f'download="{escape(names[label], quote=True)}"' if names.get(label) else "download"
+
+
+def _summary(t: Any, links: Mapping[str, str], links_expire: str | None, names: Mapping[str, str] | None = None) -> str:
     rows = [
         ("File", source_name(t)),
         ("Job", t.job_id or ""),
@@ -124,8 +137,8 @@ def _summary(t: Any, links: Mapping[str, str], links_expire: str | None) -> str:
     ) or "<li>no hits</li>"
     safe = {label: safe_url(url) for label, url in links.items()}
     # a new tab: following a link never replaces the page (or, served in a frame, the frame)
-    anchors = " ".join(f'<a href="{escape(url, quote=True)}" download target="_blank" rel="noopener">{escape(label)}</a>'
-                       for label, url in safe.items() if url)
+    anchors = " ".join(f'<a href="{escape(url, quote=True)}" {_download_attribute(label, names or {})} target="_blank" '
+                       f'rel="noopener">{escape(label)}</a>' for label, url in safe.items() if url)
     expiry = f' <span class="note">(links valid until {escape(links_expire)})</span>' if anchors and links_expire else ""
     return (
         f'<table class="facts">{body}<tr><th>Hits</th><td><ul class="counts">{hits}</ul>'
@@ -146,6 +159,7 @@ def render_html(
     tab: str | None = None,
     editor: Mapping[str, Any] | None = None,
     revision_note: str | None = None,
+    download_names: Mapping[str, str] | None = None,
 ) -> str:
     """The page of ``transcription`` as one HTML string.
 
@@ -158,6 +172,8 @@ def render_html(
     disk offers edited.json as a download), ``"server"`` (``drumscribe edit``: ``url``, ``session``,
     ``heartbeat``, ``closed``) or ``"parent"`` (serve's result frame), with the ``revision`` the page
     shows and ``based_on`` (the model's). ``revision_note``: a line saying which revision this is.
+    ``download_names``: label -> the name each link's file is saved as (default: after the song,
+    ``Song.mid`` and ``Song.json`` for the MIDI and JSON links).
     """
     t = transcription
     if audio is not None and audio_url:
@@ -183,7 +199,7 @@ def render_html(
               else '<p class="note" id="revision-note" hidden></p>'),
         help=escape(HELP),
         css=css,
-        summary=_summary(t, links or {}, links_expire),
+        summary=_summary(t, links or {}, links_expire, _download_names(t) if download_names is None else download_names),
         tab=f'\n<section id="tab" aria-label="Drum tab"><pre>{escape(tab)}</pre></section>' if tab else "",
         data=_json_for_html(_page_data(t, source, editor)),
         script=script,
