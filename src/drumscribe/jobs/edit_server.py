@@ -25,7 +25,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
