@@ -62,7 +62,8 @@ def test_result_page_has_the_grid_the_summary_the_tab_and_links(client, song):
     assert "song.wav" in html and re.search(r"1(19\.[5-9]|20\.[0-4]) BPM", html)  # the summary (a 120 BPM groove)
     data = page_data(html)
     assert len(data["hits"]) == sum(done["result"]["counts"].values()) == 24  # one grid hit per event
-    assert [lane["name"] for lane in data["lanes"]] == ["hihat_closed", "snare", "kick"]
+    assert [lane["name"] for lane in data["lanes"] if lane["hits"]] == ["hihat_closed", "snare", "kick"]  # the drums played
+    assert len(data["lanes"]) == 11  # and an (empty) lane for every other drum of the kit, to add a missed hit to
     assert "BD  |O-------O-------|" in html  # the text tab, under the grid
     assert "default-src 'none'" in html  # the view's own CSP: only its hashed script and style run
 
@@ -147,9 +148,12 @@ def test_openapi_documents_every_route(client):
     doc = client.get("/openapi.json").json()
     assert set(doc["paths"]) == {
         "/api/info", "/api/uploads", "/api/uploads/local", "/api/jobs", "/api/jobs/{job_id}",
-        "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files",
+        "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files", "/api/jobs/{job_id}/edited",
     }
     assert set(doc["paths"]["/api/jobs/{job_id}"]) == {"get", "delete"}
+    assert set(doc["paths"]["/api/jobs/{job_id}/edited"]) == {"get", "put"}
+    put = doc["paths"]["/api/jobs/{job_id}/edited"]["put"]
+    assert {"409", "428"} <= set(put["responses"]) and any(p["name"] == "if-match" for p in put["parameters"])
     assert "UploadTicket" in doc["components"]["schemas"]
     assert client.get("/docs").status_code == 200
 

@@ -18,6 +18,7 @@ from drumscribe.views import VIEWS
 from drumscribe.views.summary import format_date as _date, format_duration as _duration, format_hits as _hits
 
 _LOCATION = {"s3": "bucket", "local": "local", "offline": "offline"}
+REVISION_OPTION = typer.Option("latest", "--revision", help="latest (the edited one when the job was corrected), model, or edited.")
 
 
 def _usd(amount: float) -> str:
@@ -69,7 +70,7 @@ def jobs(
             table.add_row(escape(job), "", "", "", "", escape(f"unreadable: {j.error}"), *where)
             continue
         table.add_row(escape(job), escape(printable(j.source or "")), _date(j.created_at), _duration(j.duration),
-                      f"{j.tempo:.0f}" if j.tempo else "", escape(_hits(j.counts)), *where)
+                      f"{j.tempo:.0f}" if j.tempo else "", escape(_hits(j.counts)) + (" (edited)" if j.edited else ""), *where)
     _wide(out).print(table)
     if offline:
         from drumscribe.storage import offline_root
@@ -90,9 +91,11 @@ def show(
     midi_align: Optional[str] = typer.Option(None, "--midi-align", help="midi: audio (times as in the audio, from 0) or bar (first downbeat on a bar line)."),
     midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="midi: single (one drum track) or per-instrument (one named track per drum)."),
     note_map: Optional[str] = typer.Option(None, "--note-map", help="midi: general-midi, superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
+    revision: str = REVISION_OPTION,
 ) -> None:
-    """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image."""
-    from drumscribe.jobs.store import find_job
+    """Show one job: a summary and a drum tab, or its JSON, MIDI, MusicXML notation, HTML page or grid image.
+
+    A job someone corrected (`drumscribe edit`) shows its edited revision, and says so."""
     from drumscribe.views import render, view
     from drumscribe.views.tab import parse_bars
 
@@ -104,22 +107,23 @@ def show(
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
     settings = settings_from(ctx)
+    found = find_revision_said(ctx, job_id, revision)
+    storage, t = found.storage, found.transcription
     if fmt == "html":
         from drumscribe.jobs.page import job_page
 
         folder = output.parent if output else Path.cwd()
-        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
-        _say_if_offline(storage, settings)
         result: str | bytes = job_page(job_id, settings, storage, page_dir=folder, embed_audio=embed_audio, expires=expires,
-                                       transcription=t)
+                                       found=found)
+    elif fmt == "midi":
+        # the stored output.mid as it is, unless asked for another layout or the job was edited: then rendered from the events
+        result = t.to_midi(**options) if options or found.which == "edited" else _midi_bytes(storage, settings, t, job_id)
+    elif fmt == "json" and found.which == "edited":
+        from drumscribe.keys import edited_key
+
+        result = storage.get(edited_key(t.user_id or settings.user, job_id)).decode("utf-8")  # with its "edit" object
     else:
-        storage, t = find_job(job_id, settings, prefer_local=force_local(ctx))
-        _say_if_offline(storage, settings)
-        if fmt == "midi":
-            # the stored output.mid as it is, unless asked for another layout: then re-rendered from the JSON
-            result = t.to_midi(**options) if options else _midi_bytes(storage, settings, t, job_id)
-        else:
-            result = render(t, fmt, bars=chosen, job_id=job_id)
+        result = render(t, fmt, bars=chosen, job_id=job_id)
     if isinstance(result, bytes):
         _write_binary(result, output, fmt)
     elif output:
@@ -138,16 +142,34 @@ def view_cmd(
     no_open: bool = typer.Option(False, "--no-open", help="Only write the page and print its path."),
     embed_audio: bool = typer.Option(False, "--embed-audio", help="Put the original audio inside the page."),
     expires: int = typer.Option(3600, "--expires", help="S3: seconds the page's links stay valid (max 7 days)."),
+    revision: str = REVISION_OPTION,
 ) -> None:
-    """Open a job's page in the browser: drum grid, playback with synthesized drums, summary."""
+    """Open a job's page in the browser: drum grid, playback with synthesized drums, summary.
+
+    The page edits too; with no server behind it, Save downloads edited.json (`drumscribe edit JOB
+    --import edited.json` stores it). `drumscribe edit JOB` opens it with a server that saves."""
     from drumscribe.jobs.page import open_in_browser, view_job
 
     settings = settings_from(ctx)
+    find_revision_said(ctx, job_id, revision)  # says which revision the page shows
     path = view_job(job_id, settings, open_browser=False, embed_audio=embed_audio, expires=expires,
-                    prefer_local=force_local(ctx))
+                    prefer_local=force_local(ctx), revision=revision)
     typer.echo(str(path))
     if not no_open and not open_in_browser(path):
         err.print("No browser could be opened here: open the file above in one.")
+
+
+def find_revision_said(ctx: typer.Context, job_id: str, revision: str):
+    """The job's revision to show (``edits.find_revision``); says on stderr where it comes from
+    (the offline folder, an edited revision)."""
+    from drumscribe.jobs.edits import find_revision
+
+    settings = settings_from(ctx)
+    found = find_revision(job_id, revision, settings=settings, prefer_local=force_local(ctx))
+    _say_if_offline(found.storage, settings)
+    if found.note():
+        err.print(escape(found.note()))
+    return found
 
 
 def midi_options(align: Optional[str], tracks: Optional[str], note_map: Optional[str]) -> dict:
@@ -196,14 +218,20 @@ def open_job(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `drumscribe jobs`)."),
     expires: int = typer.Option(3600, "--expires", help="Seconds the S3 links stay valid (max 7 days)."),
+    revision: str = REVISION_OPTION,
 ) -> None:
-    """Print links (S3: presigned URLs) or paths (local) to a job's MIDI and JSON."""
-    from drumscribe.jobs.store import find_job, job_files
+    """Print links (S3: presigned URLs) or paths (local) to a job's MIDI and JSON (the edited ones when it was corrected)."""
+    from drumscribe.jobs.edits import edited_midi
+    from drumscribe.jobs.store import job_files
+    from drumscribe.keys import edited_key
 
     settings = settings_from(ctx)
-    storage, _ = find_job(job_id, settings, prefer_local=force_local(ctx))
-    _say_if_offline(storage, settings)
+    found = find_revision_said(ctx, job_id, revision)
+    storage = found.storage
     files = job_files(job_id, settings, storage)
+    if found.which == "edited":
+        user = found.transcription.user_id or settings.user
+        files = {"midi": edited_midi(storage, user, job_id, found.edited), "json": edited_key(user, job_id)}
     for label in ("midi", "json"):
         key = files[label]
         if storage.name == "local":

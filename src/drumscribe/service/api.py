@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -80,12 +80,35 @@ class JobStatus(BaseModel):
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     retryable: bool = False
-    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, view_url")
+    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, view_url; "
+                                                               "edited (revision, at, summary, via; null when never edited) and "
+                                                               "revision (what a PUT .../edited names in If-Match). Counts and "
+                                                               "links are the edited revision's when there is one")
 
 
 class JobList(BaseModel):
     user: str
     jobs: list[JobStatus]
+
+
+class EditedEvent(BaseModel):
+    time: float = Field(..., ge=0, description="seconds from the start of the audio")
+    instrument: str = Field(..., max_length=40, examples=["tom_low"], description="a drumscribe instrument name")
+    velocity: int = Field(100, ge=1, le=127)
+    confidence: float = Field(1.0, ge=0, le=1, description="1 for a hit a person added")
+
+
+class EditRequest(BaseModel):
+    events: list[EditedEvent] = Field(..., max_length=200_000, description="every hit of the corrected transcription")
+
+
+class EditResult(BaseModel):
+    revision: str = Field(..., description="the new revision (also the response's ETag)")
+    based_on: str = Field(..., description="SHA-256 of the model's transcription.json")
+    parent: str = Field(..., description="the revision this save started from (the If-Match)")
+    at: str
+    summary: dict[str, int] = Field(..., description="against the model: added, removed, moved, relabelled")
+    note: str = Field(..., examples=["edited revision (1 added, 1 removed)"])
 
 
 class ServiceInfo(BaseModel):
@@ -190,21 +213,75 @@ async def status(job_id: str, request: Request, user: str = Depends(current_user
     return await _with_links(ctx, user, await _find(ctx, user, job_id_of(job_id)))
 
 
-@router.get("/jobs/{job_id}/view", response_class=HTMLResponse, summary="The result page of a finished job")
+@router.get("/jobs/{job_id}/view", response_class=HTMLResponse, summary="The result page of a finished job (an editor)",
+            description="The edited revision when there is one. The page runs sandboxed in the app's frame and saves "
+                        "by asking the app around it to PUT /api/jobs/{job_id}/edited.")
 async def view(job_id: str, request: Request, user: str = Depends(current_user)) -> HTMLResponse:
     from drumscribe.service.result import render_result
 
     ctx = context(request)
     job_id = job_id_of(job_id)
     try:
-        transcription = await asyncio.to_thread(ctx.transcription, user, job_id)
+        found = await asyncio.to_thread(ctx.transcription, user, job_id)
     except NotFoundError:
         raise HTTPException(404, f"no finished job {job_id}") from None
     expires = datetime.now(timezone.utc) + timedelta(seconds=LINK_SECONDS)
-    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id), LINK_SECONDS),
-             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id), LINK_SECONDS)}
-    audio = await _original_url(ctx, user, transcription.source.key)
-    return HTMLResponse(render_result(transcription, links, audio_url=audio, links_expire=expires))
+    midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, job_id, found)
+    links = {"MIDI": await ctx.service.browser_url(midi, LINK_SECONDS), "JSON": await ctx.service.browser_url(json_key, LINK_SECONDS)}
+    audio = await _original_url(ctx, user, found.model.source.key)
+    return HTMLResponse(render_result(found.transcription, links, audio_url=audio, links_expire=expires,
+                                      editor={"mode": "parent", "revision": found.current, "based_on": found.model_sha},
+                                      revision_note=_page_note(found)))
+
+
+@router.get("/jobs/{job_id}/edited", summary="The job's edited revision (edited.json)",
+            responses={200: {"description": "the edited transcription (its ETag is its revision)", "content": {"application/json": {}}},
+                       404: {"description": "no such job, or never edited (then the ETag header is the model's revision)"}})
+async def get_edited(job_id: str, request: Request, user: str = Depends(current_user)) -> Response:
+    ctx = context(request)
+    job_id = job_id_of(job_id)
+    try:
+        found = await asyncio.to_thread(ctx.transcription, user, job_id)
+    except NotFoundError:
+        raise HTTPException(404, f"no finished job {job_id}") from None
+    if found.edited is None:
+        raise HTTPException(404, f"job {job_id} has no edited revision", headers={"ETag": f'"{found.current}"'})
+    data = await asyncio.to_thread(ctx.storage.get, keys.edited_key(user, job_id))
+    return Response(data, media_type="application/json", headers={"ETag": f'"{found.current}"', "Cache-Control": "no-store"})
+
+
+@router.put("/jobs/{job_id}/edited", response_model=EditResult, summary="Save the job's corrected hits as its edited revision",
+            description="If-Match names the revision the edit started from: the job's current revision "
+                        "(JobStatus.result.revision, or the ETag of GET .../edited). Anything else is stale: 409, nothing "
+                        "is written. The model's transcription.json is never changed.",
+            responses={409: {"description": "stale: the job was saved since that revision (the ETag header is the latest)"},
+                       428: {"description": "no If-Match header"}, 404: {"description": "no such job for you"},
+                       400: {"description": "an event that is not a drum hit of the recording"}})
+async def put_edited(job_id: str, body: EditRequest, request: Request, response: Response, user: str = Depends(current_user),
+                     if_match: Optional[str] = Header(None, description='the revision the edit started from, e.g. "5f0c..."')) -> EditResult:
+    from drumscribe.errors import StaleRevision
+    from drumscribe.jobs.edit_server import parse_if_match
+    from drumscribe.jobs.edits import save_edited
+
+    ctx = context(request)
+    job_id = job_id_of(job_id)
+    parent = parse_if_match(if_match)
+    if parent is None:
+        raise HTTPException(428, "a save must name the revision it started from (If-Match)")
+    events = [e.model_dump() for e in body.events]
+    try:
+        edited = await asyncio.to_thread(save_edited, job_id, events, parent_revision=parent, via="editor",
+                                         settings=ctx.settings, storage=ctx.storage, user=user)
+    except StaleRevision as exc:
+        latest = await asyncio.to_thread(ctx.transcription, user, job_id)
+        raise HTTPException(409, str(exc), headers={"ETag": f'"{latest.current}"'}) from None
+    except NotFoundError:
+        raise HTTPException(404, f"no finished job {job_id}") from None
+    finally:
+        ctx.forget_summary(user, job_id)
+    response.headers["ETag"] = f'"{edited.revision}"'
+    return EditResult(revision=edited.revision, based_on=edited.based_on, parent=edited.parent, at=edited.at,
+                      summary=dict(edited.summary), note=edited.describe())
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobStatus, status_code=202, summary="Run a failed or interrupted job again")
@@ -293,10 +370,33 @@ async def _original_url(ctx: Context, user: str, key: str | None) -> str | None:
     return await ctx.service.browser_url(key, LINK_SECONDS)
 
 
+def _result_keys(ctx: Context, user: str, job_id: str, found: Any = None) -> tuple[str, str]:
+    """(MIDI key, JSON key) of the revision a job's links give: the edited one when there is one."""
+    from drumscribe.jobs.edits import edited_midi
+
+    if found is None:
+        found = ctx.transcription(user, job_id)
+    if found.edited is not None:
+        try:
+            return edited_midi(ctx.storage, user, job_id, found.edited), keys.edited_key(user, job_id)
+        except DrumscribeError:  # edited.mid could not be written: the JSON is still the edited one
+            return keys.midi_key(user, job_id), keys.edited_key(user, job_id)
+    return keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
+
+
+def _page_note(found: Any) -> str | None:
+    from drumscribe.jobs.page import page_note
+
+    return page_note(found)
+
+
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
     if status.state == jobs.DONE and status.result is not None:
+        midi, json_key = keys.midi_key(user, status.job_id), keys.transcription_key(user, status.job_id)
+        if status.result.get("edited"):
+            midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, status.job_id)
         status.result = {**status.result,
-                         "midi_url": await ctx.service.browser_url(keys.midi_key(user, status.job_id)),
-                         "json_url": await ctx.service.browser_url(keys.transcription_key(user, status.job_id)),
+                         "midi_url": await ctx.service.browser_url(midi),
+                         "json_url": await ctx.service.browser_url(json_key),
                          "view_url": f"/api/jobs/{status.job_id}/view"}
     return status

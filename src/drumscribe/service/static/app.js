@@ -147,6 +147,7 @@ function upsertJob(job) {
   const result = document.createElement("td");
   if (job.state === "done" && job.result) {
     result.append(link("view", `/jobs/${job.job_id}`), link("MIDI", job.result.midi_url, true), link("JSON", job.result.json_url, true));
+    if (job.result.edited) result.append("(edited)");
   }
   const actions = document.createElement("td");
   if (job.retryable) actions.append(button("retry", () => retry(job.job_id)));
@@ -215,10 +216,45 @@ async function showResult(jobId, job) {
   if (job.state === "done" && !showResult.shown) {
     showResult.shown = true;
     const html = await (await api(`/api/jobs/${jobId}/view`)).text();
+    wireEditorFrame(jobId);
     $("#result-frame").srcdoc = html;
   } else if (ACTIVE.has(job.state)) {
     follow(jobId);
   }
+}
+
+// --- the editor in the result frame ----------------------------------------------------------
+// The result page runs sandboxed (no token, no API): it asks this page to save its hits, and says
+// when it has unsaved changes so that leaving asks first. Messages count only from that frame.
+
+let resultDirty = false;
+
+function wireEditorFrame(jobId) {
+  const frame = $("#result-frame");
+  const reply = (message) => frame.contentWindow.postMessage(message, "*");  // the frame's origin is opaque ("null")
+  window.addEventListener("message", async (e) => {
+    if (e.source !== frame.contentWindow || !e.data || typeof e.data !== "object") return;
+    if (e.data.type === "drumscribe:dirty") { resultDirty = Boolean(e.data.dirty); return; }
+    if (e.data.type !== "drumscribe:save") return;
+    try {
+      const response = await fetch(`/api/jobs/${jobId}/edited`, {
+        method: "PUT", body: JSON.stringify(e.data.body),
+        headers: { ...authHeaders(), "Content-Type": "application/json", "If-Match": `"${e.data.revision}"` },
+      });
+      let doc = {};
+      try { doc = await response.json(); } catch (err) { /* not JSON */ }
+      if (response.status === 401) showLogin();
+      if (response.ok) reply({ type: "drumscribe:saved", ...doc });
+      else reply({ type: "drumscribe:save-failed", status: response.status, message: typeof doc.detail === "string" ? doc.detail : response.statusText });
+    } catch (error) {
+      reply({ type: "drumscribe:save-failed", status: 0, message: `the server did not answer (${error.message})` });
+    }
+  });
+  window.addEventListener("beforeunload", (e) => {
+    if (!resultDirty) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
 }
 
 // --- start ------------------------------------------------------------------------------------
