@@ -35,7 +35,7 @@ def test_what_is_simulated_is_what_the_app_needs_under_each_prefix():
     wanted = simulation.required(BUCKET)
     assert (["s3:ListBucket"], f"arn:aws:s3:::{BUCKET}") in wanted
     objects = [r for actions, r in wanted if "s3:PutObject" in actions]
-    assert objects == [f"arn:aws:s3:::{BUCKET}/{p}/doctor-simulation" for p in ("uploads", "processed", "temp")]
+    assert objects == [f"arn:aws:s3:::{BUCKET}/{p}/doctor-simulation" for p in ("uploads", "processed", "temp", "models")]
     assert not any("s3:GetBucketCORS" in actions for actions, _ in wanted)  # doctor's own reads are not the app's needs
 
 

@@ -195,5 +195,5 @@ def test_temp_prefix_is_refused(env):
 
     from drumscribe.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="only uploads/ and processed/"):
+    with pytest.raises(ConfigError, match="only uploads/, processed/ and models/"):
         sync("push", "temp/")

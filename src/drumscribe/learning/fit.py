@@ -41,12 +41,9 @@ MIN_OFFSET_PAIRS = 20  # fewer matched hits than this leave the offset as it is
 THRESHOLD_TOLERANCE = 0.01  # F a threshold must gain over the shipped one to replace it
 MIN_HITS_GUARDED = 20
 MAX_CLASS_DROP = 0.01
-L2 = 0.05  # last layer: pull toward the shipped weights, per corrected hit (see fit_last_layer)
+L2 = 1.0  # last layer: pull toward the shipped weights, against the loss per corrected hit (fit_last_layer)
 ALIGN_FRAMES = 4  # a corrected hit is trained on its class's strongest frame within ±40 ms
-NEGATIVE_SHARE = 0.1  # last layer: share of the quiet frames (far from any hit or peak) sampled
-HIT_LEVEL = False
 MAX_INNER_FOLDS = 5  # inner cross-validations hold out one job at a time, or this many groups
-NEAR_FRAMES = 2  # last layer: frames this close to a corrected hit or a peak all count
 
 
 @dataclass
@@ -223,53 +220,33 @@ def aligned_frames(times: np.ndarray, act: np.ndarray, fps: float, offset: float
     return np.asarray(out, int)
 
 
-def _hit_frames(ex: Example, c: int, cls: str, model: Any, rng: np.random.Generator):
+def hit_frames(ex: Example, c: int, cls: str, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(frame indexes, targets) of one job for one class's regression: each corrected hit's frame
+    (target 1) and each peak the shipped model has there with no corrected hit within ±50 ms (0).
+
+    Peak picking only ever reads peaks, so these are the frames whose values decide what is
+    found: a missed hit must rise above the threshold, a false one fall below it."""
     act = ex.acts[:, c]
-    n = len(act)
-    pos = aligned_frames(ex.refs[cls], act, float(model.fps), float(model.offset))
+    hits = aligned_frames(ex.refs[cls], act, float(model.fps), float(model.offset))
     left = np.concatenate([[-1.0], act[:-1]])
     right = np.concatenate([act[1:], [-1.0]])
     peaks = np.flatnonzero((act >= FLOOR) & (act > left) & (act >= right))
-    near = np.zeros(n, bool)
-    w = int(round(WINDOW * float(model.fps)))
-    for f in pos:
-        near[max(0, f - w) : f + w + 1] = True
-    neg = peaks[~near[peaks]]
-    idx = np.concatenate([pos, neg])
-    y = np.concatenate([np.ones(len(pos), np.float32), np.zeros(len(neg), np.float32)])
-    return idx, y, np.ones(len(idx), np.float32)
+    covered = np.zeros(len(act), bool)
+    reach = int(round(WINDOW * float(model.fps)))
+    for f in hits:
+        covered[max(0, f - reach) : f + reach + 1] = True
+    false = peaks[~covered[peaks]]
+    return np.concatenate([hits, false]), np.concatenate([np.ones(len(hits), np.float32), np.zeros(len(false), np.float32)])
 
 
-def _frames_for(ex: Example, c: int, cls: str, model: Any, rng: np.random.Generator):
-    if HIT_LEVEL:
-        return _hit_frames(ex, c, cls, model, rng)
-    """(frame indexes, soft targets, weights) of one job for one class's logistic regression."""
-    act = ex.acts[:, c]
-    n = len(act)
-    y = np.zeros(n, np.float32)
-    for f in aligned_frames(ex.refs[cls], act, float(model.fps), float(model.offset)):
-        for g, v in ((f - 1, 0.5), (f, 1.0), (f + 1, 0.5)):  # the recipe's soft targets (training/train.py)
-            if 0 <= g < n:
-                y[g] = max(y[g], v)
-    left = np.concatenate([[-1.0], act[:-1]])
-    right = np.concatenate([act[1:], [-1.0]])
-    interesting = (y > 0) | ((act >= FLOOR) & (act > left) & (act >= right))
-    near = np.convolve(interesting.astype(np.float32), np.ones(2 * NEAR_FRAMES + 1, np.float32), "same") > 0
-    quiet = np.flatnonzero(~near)
-    sampled = quiet[rng.random(len(quiet)) < NEGATIVE_SHARE]
-    idx = np.concatenate([np.flatnonzero(near), sampled])
-    weights = np.concatenate([np.ones(int(near.sum()), np.float32), np.full(len(sampled), 1.0 / NEGATIVE_SHARE, np.float32)])
-    return idx, y[idx], weights
-
-
-def fit_last_layer(examples: Sequence[Example], model: Any, l2: float = L2, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def fit_last_layer(examples: Sequence[Example], model: Any, l2: float = L2) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every network's output layer, with the columns of the classes it detects refitted.
 
     Per class ``c`` the detection is ``mean_j sigmoid(h_j . w_jc + b_jc)`` over the networks ``j``
-    that detect it; (w, b) of those networks are fitted together by minimising the weighted binary
-    cross-entropy against the corrections' soft targets, divided by the number of corrected hits,
-    plus ``l2 / 2 * |w - w_shipped|^2``. Frames near a hit or a peak all count; of the quiet rest a
-    random ``NEGATIVE_SHARE`` counts, weighted up to stand for all of them.
+    that detect it; (w, b) of those networks are fitted together by minimising the binary
+    cross-entropy on the frames of ``hit_frames`` (corrected hits 1, false peaks 0), summed and
+    divided by the number of corrected hits, plus ``l2 / 2 * |(w, b) - shipped|^2``. A class with
+    no corrected hit keeps its weights (its threshold can still silence it).
     """
     from scipy.optimize import minimize
 
@@ -279,16 +256,15 @@ def fit_last_layer(examples: Sequence[Example], model: Any, l2: float = L2, seed
     base = [output_layer(n) for n in nets]
     layers = [(w.copy(), b.copy()) for w, b in base]
     mask = detects(model, len(nets))
-    rng = np.random.default_rng(seed)
     for c, cls in enumerate(model.classes):
         members = [j for j in range(len(nets)) if mask[j, c]]
-        rows = [_frames_for(ex, c, cls, model, rng) for ex in examples]
-        positives = float(sum((y == 1.0).sum() for _, y, _ in rows))
+        rows = [hit_frames(ex, c, cls, model) for ex in examples]
+        positives = float(sum(y.sum() for _, y in rows))
         if positives == 0:
-            continue  # no corrected hit of this class: nothing to learn its shape from
-        hs = [np.concatenate([ex.hidden[j][idx] for ex, (idx, _, _) in zip(examples, rows)]) for j in members]
-        y = np.concatenate([y for _, y, _ in rows])
-        s = np.concatenate([s for _, _, s in rows]) / np.float32(positives)
+            continue
+        hs = [np.concatenate([ex.hidden[j][idx] for ex, (idx, _) in zip(examples, rows)]) for j in members]
+        y = np.concatenate([y for _, y in rows])
+        s = np.float32(1.0 / positives)
         w0 = [base[j][0][:, c].astype(np.float64) for j in members]
         b0 = [float(base[j][1][c]) for j in members]
         sizes = [len(w) for w in w0]

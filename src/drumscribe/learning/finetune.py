@@ -1,0 +1,174 @@
+"""Fine-tuning the model on a user's corrected recordings (the ``train`` extra: PyTorch).
+
+The recipe's own parts do the work: ``training.export.model_from_npz`` turns each detecting network
+of the model file into its torch ``DrumNet`` (batch norms folded, kept frozen), ``training.train``
+makes the soft onset targets (``targets_for``) and the random crops with level changes
+(``batches``), and ``training.export.to_arrays`` writes the tuned networks back in the model
+file's own layout, so the tuned model runs in numpy like the shipped one.
+
+What is new here is the data: each corrected job's audio, plus ``VARIANTS`` copies of it with
+augmentation a real session varies in (gain, an EQ tilt, a small speed change that moves pitch
+and time together, as a tape or a resampler would), each hit labelled on the frame where the
+shipped model's own activation peaks near the corrected time (a hit added on the editor's grid
+is not on the attack). Training is short and anchored: a low learning rate, and an L2 pull toward
+the shipped weights (L2-SP), so a few songs adjust the networks rather than replace what 28 hours
+of training taught them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from drumscribe.learning.examples import Example, class_of_instrument, features_of_samples
+from drumscribe.learning.fit import FINE_TUNE, Fitted, aligned_frames, fit_detection
+
+VARIANTS = 3  # augmented copies of each job, besides the recording itself
+SPEEDS = ((24, 25), (49, 50), (51, 50), (26, 25))  # (up, down) resampling ratios: ±2 and ±4 % speed
+LR = 2e-4
+L2_SP = 1e-3  # pull toward the shipped weights (sum of squared differences)
+BATCH, LENGTH = 8, 400  # crops of 4 s, as the recipe trains
+SECONDS_PER_STEP_BUDGET = 0.6  # steps per fit: this many per second of training audio (bounded below)
+MIN_STEPS, MAX_STEPS = 40, 300
+
+
+def available() -> bool:
+    """Whether torch (the ``train`` extra) is installed."""
+    return importlib.util.find_spec("torch") is not None
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def augment(samples: np.ndarray, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, float]:
+    """(an augmented copy, the factor every time in it was multiplied by)."""
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    up, down = SPEEDS[int(rng.integers(len(SPEEDS)))]
+    y = resample_poly(samples, up, down).astype(np.float32)  # played at down/up speed: times scale by up/down
+    low = sosfilt(butter(1, rng.uniform(150, 600), btype="lowpass", fs=sample_rate, output="sos"), y)
+    high = sosfilt(butter(1, rng.uniform(2000, 6000), btype="highpass", fs=sample_rate, output="sos"), y)
+    y = y + rng.uniform(-0.5, 0.5) * low + rng.uniform(-0.5, 0.5) * high  # an EQ tilt: about ±3.5 dB per end
+    y = y * 10 ** (rng.uniform(-12.0, 4.0) / 20)
+    return np.asarray(y, np.float32), up / down
+
+
+def labelled_onsets(ex: Example, model: Any) -> np.ndarray:
+    """The job's corrected hits as the recipe's (time, role, velocity) rows, each on the frame where
+    the shipped model peaks for its class near the corrected time."""
+    from drumscribe.training import render
+
+    to_class = class_of_instrument(model.classes)
+    rows = []
+    for name, times in ex.fine_refs.items():
+        role = render.R.get(name)
+        cls = to_class.get(name)
+        if role is None or cls is None:
+            continue
+        act = ex.acts[:, list(model.classes).index(cls)]
+        for f in aligned_frames(np.asarray(times), act, float(model.fps), float(model.offset)):
+            rows.append((f / float(model.fps), role, 100.0))
+    return np.asarray(rows, np.float32).reshape(-1, 3)
+
+
+def training_set(examples: Sequence[Example], model: Any, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(features, labelled onsets) of every job and of its augmented copies."""
+    from drumscribe.transcription import audio
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for ex in examples:
+        onsets = labelled_onsets(ex, model)
+        out.append((ex.feats, onsets))
+        if ex.audio is None:
+            continue
+        samples = audio.load(ex.audio, int(model.sample_rate)).samples[: int(ex.duration * model.sample_rate)]
+        for _ in range(VARIANTS):
+            y, stretch = augment(samples, rng, int(model.sample_rate))
+            moved = onsets.copy()
+            moved[:, 0] *= stretch
+            out.append((features_of_samples(y, model), moved))
+    return out
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def steps_for(seconds: float) -> int:
+    return int(np.clip(seconds * SECONDS_PER_STEP_BUDGET, MIN_STEPS, MAX_STEPS))
+
+
+def fine_tune(model_path: str | Path, examples: Sequence[Example], model: Any, *, steps: int | None = None,
+              seed: int = 0, threads: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """The model file's arrays with every detecting network fine-tuned on ``examples``."""
+    import torch
+    import torch.nn.functional as F
+
+    from drumscribe.training.dataset import CLASSES
+    from drumscribe.training.export import model_from_npz, to_arrays
+    from drumscribe.training.train import batches, targets_for
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    with np.load(model_path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    members = meta.get("members") or [meta]
+    data = training_set(examples, model, seed)
+    seconds = sum(ex.duration for ex in examples)
+    steps = steps or steps_for(seconds)
+    edge = 16  # the recipe's: no loss on the frames at each crop edge
+    for j, member in enumerate(members):
+        if member.get("detect", True) is False:
+            continue  # a network that only names hits keeps its weights
+        net = model_from_npz(model_path, j)
+        fine = net.cfg["n_classes"] > len(model.classes)
+        feats = [x.astype(np.float32) for x, _ in data]
+        targs = [targets_for(o, len(x), fine=fine) for x, o in data]
+        anchor = [p.detach().clone() for p in net.parameters()]
+        opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.0)
+        pos_weight = torch.tensor([1.0, 1.0, 1.0, 1.5, 1.5] + [1.5] * (net.cfg["n_classes"] - len(CLASSES)))  # the recipe's
+        rng = np.random.default_rng([seed, j])
+        net.train()
+        start = time.perf_counter()
+        for step in range(steps):
+            x, y = batches(feats, targs, rng, BATCH, LENGTH)
+            logits = net(x)
+            loss = F.binary_cross_entropy_with_logits(logits[:, edge:-edge], y[:, edge:-edge], pos_weight=pos_weight)
+            loss = loss + L2_SP * sum(((p - a) ** 2).sum() for p, a in zip(net.parameters(), anchor))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if progress is not None and (step + 1) % 50 == 0:
+                progress(f"network {j + 1}: step {step + 1} of {steps} ({time.perf_counter() - start:.0f} s)")
+        net.eval()
+        _, tuned = to_arrays(net)
+        prefix = f"m{j}_" if "members" in meta else ""
+        arrays.update({prefix + k: v for k, v in tuned.items()})
+    return arrays
+
+
+def tuned_model(arrays: dict[str, np.ndarray]) -> Any:
+    from drumscribe.transcription.network import DrumModel
+
+    arrays = dict(arrays)
+    meta = json.loads(str(arrays.pop("meta")))
+    return DrumModel(meta, arrays)
+
+
+def fitter(model_path: str | Path, threads: int | None = None, progress: Callable[[str], None] | None = None):
+    """A ``fit.Fitter`` for the ``fine_tune`` kind: fine-tune, then thresholds and offset on its outputs."""
+
+    def fit(examples: Sequence[Example], model: Any) -> Fitted:
+        arrays = fine_tune(model_path, examples, model, threads=threads, progress=progress)
+        tuned = tuned_model(arrays)
+        acts = [np.asarray(tuned.activations(ex.feats), np.float32) for ex in examples]
+        return fit_detection(FINE_TUNE, acts, examples, model, model=tuned, arrays=arrays)
+
+    return fit
