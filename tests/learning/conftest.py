@@ -106,3 +106,26 @@ def settings():
     from drumscribe.config import load_settings
 
     return load_settings({"user": "alice"})
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """``cli(*args)``: run the CLI in this process (so ``as_shipped`` applies to its transcriptions)."""
+    from typer.testing import CliRunner
+
+    import drumscribe.storage
+    from drumscribe.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(drumscribe.storage, "_announced", False)
+    return lambda *args: CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def bucket(moto_server, bucket_name, monkeypatch):
+    """A bucket on the moto HTTP server, configured as AWS_S3_BUCKET."""
+    import boto3
+
+    boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server).create_bucket(Bucket=bucket_name)
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    return bucket_name

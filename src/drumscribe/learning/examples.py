@@ -33,6 +33,7 @@ class Example:
     feats: np.ndarray | None = None  # (frames, features): kept for fine-tuning
     audio: Path | None = None  # the original, for fine-tuning's augmented copies
     fine_refs: dict[str, np.ndarray] = field(default_factory=dict)  # finer instrument -> times (fine-tuning's naming targets)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # what fine-tuning computes once per job
 
     @property
     def n_hits(self) -> int:

@@ -189,11 +189,12 @@ def fit_offset(acts: Sequence[np.ndarray], examples: Sequence[Example], model: A
     return float(np.clip(round(offset + float(np.median(diffs)), 4), -MAX_OFFSET, MAX_OFFSET))
 
 
-def fit_detection(kind: str, acts: Sequence[np.ndarray], examples: Sequence[Example], model: Any, **weights: Any) -> Fitted:
-    """Thresholds, then the offset, on activations ``acts`` of ``examples``."""
-    start = {c: float(model.thresholds[c]) for c in model.classes}
-    thresholds = fit_thresholds(acts, examples, model, float(model.offset), start)
-    offset = fit_offset(acts, examples, model, thresholds, float(model.offset))
+def fit_detection(kind: str, acts: Sequence[np.ndarray], examples: Sequence[Example], base: Any, **weights: Any) -> Fitted:
+    """Thresholds, then the offset, on activations ``acts`` of ``examples``; ``weights``: the
+    ``Fitted`` fields of the kind (``layers``, or ``model`` and ``arrays``)."""
+    start = {c: float(base.thresholds[c]) for c in base.classes}
+    thresholds = fit_thresholds(acts, examples, base, float(base.offset), start)
+    offset = fit_offset(acts, examples, base, thresholds, float(base.offset))
     return Fitted(kind, thresholds, offset, **weights)
 
 

@@ -246,6 +246,9 @@ def tune(*, settings: Settings | None = None, storage: Any = None, user: str | N
         t = time.perf_counter()
         examples, skipped, _ = gather(storage, settings, user, base, Path(tmp), keep_features=fine_tune, progress=progress)
         seconds["features"] = time.perf_counter() - t
+        if fine_tune and sum(e.duration for e in examples) > finetune.MAX_SECONDS:
+            fine_tune, why_not = False, (f"fine-tuning not tried: more than {finetune.MAX_SECONDS // 60} minutes of corrected "
+                                         "audio (it keeps every recording's augmented features in memory)")
         torch_fit = finetune.fitter(DEFAULT_MODEL, threads=threads, progress=progress) if fine_tune else None
         kinds = fit.fitters(base, examples, torch_fit)
         cv = fit.cross_validate(examples, base, kinds, progress=progress)
