@@ -9,13 +9,22 @@ shipped model; the annotations of the tuning songs are imported as corrections (
 of a transcription JSON, subclass labels mapped to drumscribe's instruments as
 ``benchmarks/accuracy.py`` does); ``tune`` runs (its own leave-one-job-out cross-validation and
 gate); the test songs are transcribed again, with the profile when one was adopted, and scored.
-A song's stem and mix are always on the same side, so no test song was heard while tuning.
+In ``songs`` a song's stem and mix are always on the same side, so no test song was heard while tuning.
 
-Splits (``--splits``): ``thirds`` (default: tune on four songs, test on two, three times, every song
-tested once) or ``songs`` (leave one song out: six splits). Per split: the cross-validation's
-verdict, what was adopted, and per class (KD, SD, HH, TT, CY) P/R/F at ±50 ms on the test songs
-before and after; then all splits pooled (every recording tested once) and the mean over splits
-of the mean F. ``after (ungated)`` is what the kind with the best cross-validated mean F would
+Two users (``--scenario``):
+
+``songs``
+    corrects whole songs and transcribes *other* songs: tune on four songs, test on two, three
+    times (every song tested once; ``--splits songs``: leave one song out, six times). The MDB
+    songs are different sessions (kits, rooms, players, and annotation habits: three stems
+    annotate no hi-hat at all), so this asks whether one session's corrections carry to another.
+``halves``
+    corrects the first half of every recording and transcribes the second halves, then the other
+    way round: the same kit, room and player, later takes of one session, the case tuning is for.
+
+Per split: the cross-validation's verdict, what was adopted, and per class (KD, SD, HH, TT, CY)
+F at ±50 ms on the test recordings before and after; then each scenario's splits pooled (every
+test recording once) and the mean over splits of the mean F. ``after (ungated)`` is what the kind with the best cross-validated mean F would
 have done had the gate let it through: the price or the value of the gate. Tuning time is wall
 and CPU seconds of ``tune()`` (this machine is shared: CPU seconds are the steadier figure).
 """
@@ -75,10 +84,44 @@ def estimated(events) -> dict[str, np.ndarray]:
     return group_estimates(events)
 
 
-def splits_of(songs: list[str], how: str) -> list[list[str]]:
-    if how == "songs":
-        return [[s] for s in songs]
-    return [list(chunk) for chunk in np.array_split(songs, 3)]
+def song_splits(items, how: str) -> list[tuple[str, list, list]]:
+    """(label, tuning recordings, test recordings): whole songs on either side."""
+    songs = sorted({song for song, _, _, _ in items})
+    groups = [[s] for s in songs] if how == "songs" else [list(chunk) for chunk in np.array_split(songs, 3)]
+    out = []
+    for test in groups:
+        label = f"tune on {', '.join(s for s in songs if s not in test)}; test on {', '.join(test)}"
+        out.append((label, [i for i in items if i[0] not in test], [i for i in items if i[0] in test]))
+    return out
+
+
+def halves(items, folder: Path) -> tuple[list, list]:
+    """Every recording cut in two at its middle (audio and both annotation files, times shifted):
+    (first halves, second halves), each as (name, kind, audio, class annotation)."""
+    import soundfile as sf
+
+    firsts, seconds = [], []
+    for song, kind, wav, ann in items:
+        audio, rate = sf.read(wav, always_2d=True)
+        middle = len(audio) // 2
+        cut = middle / rate
+        sub = ann.parent.parent / "subclass" / ann.name.replace("_class", "_subclass")
+        for part, (lo, hi, t0) in zip("ab", ((0, middle, 0.0), (middle, len(audio), cut))):
+            stem = f"MusicDelta_{song}{part}_{'Drum' if kind == 'drum_only' else 'MIX'}"
+            out = folder / "audio" / kind / f"{stem}.wav"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(out, audio[lo:hi], rate, subtype="PCM_16")
+            for source, where, suffix in ((ann, "class", "_class"), (sub, "subclass", "_subclass")):
+                if not source.exists():
+                    continue
+                rows = [line.split() for line in source.read_text().splitlines() if len(line.split()) >= 2]
+                kept = [f"{float(r[0]) - t0:.6f}\t{r[1]}" for r in rows if lo / rate <= float(r[0]) < hi / rate]
+                target = folder / "annotations" / where / f"MusicDelta_{song}{part}{suffix}.txt"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("\n".join(kept) + "\n")
+            entry = (f"{song}{part}", kind, out, folder / "annotations" / "class" / f"MusicDelta_{song}{part}_class.txt")
+            (firsts if part == "a" else seconds).append(entry)
+    return firsts, seconds
 
 
 def counts(pairs) -> dict:
@@ -133,7 +176,8 @@ def _with_layers(base, layers):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--splits", choices=("thirds", "songs"), default="thirds")
+    p.add_argument("--scenario", choices=("songs", "halves", "both"), default="both")
+    p.add_argument("--splits", choices=("thirds", "songs"), default="thirds", help="the songs scenario's splits")
     p.add_argument("--fine-tune", action=argparse.BooleanOptionalAction, default=None,
                    help="also try fine-tuning (default: when torch is installed)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for fine-tuning")
@@ -153,61 +197,67 @@ def main(argv=None) -> int:
 
     fine_tune = finetune.available() if a.fine_tune is None else a.fine_tune
     items = recordings(a.data)
-    songs = sorted({song for song, _, _, _ in items})
     settings = load_settings({"user": USER})
-    results = {"fine_tune": fine_tune, "splits": []}
+    results = {"fine_tune": fine_tune, "scenarios": {}}
     with tempfile.TemporaryDirectory(prefix="drumscribe-bench-tune-") as tmp:
-        template = Path(tmp) / "template"
-        store = LocalStorage(template)
-        jobs, before = {}, {}
-        t0 = time.perf_counter()
-        for song, kind, wav, ann in items:  # 1. the user transcribes everything with the shipped model
-            result, job = transcribe_and_store(wav, storage=store, settings=settings, user_id=USER, beats=False)
-            jobs[wav], before[wav] = job.job_id, result.events
-        print(f"transcribed {len(items)} recordings ({len(songs)} songs) in {time.perf_counter() - t0:.0f} s; "
-              f"fine-tuning {'on' if fine_tune else 'off'}\n", flush=True)
-        pooled = {"before": [], "after": [], "ungated": []}
-        for n, test_songs in enumerate(splits_of(songs, a.splits), 1):
-            mirror = Path(tmp) / f"split{n}"
-            shutil.copytree(template, mirror)
-            storage = LocalStorage(mirror)
-            tuning = [i for i in items if i[0] not in test_songs]
-            testing = [i for i in items if i[0] in test_songs]
-            for song, kind, wav, ann in tuning:  # 2. corrections: the annotations, imported as a transcription JSON
-                doc = Path(tmp) / f"{song}-{kind}.json"
-                doc.write_text(Transcription(events=tuple(annotated_events(ann)), tempo=None).to_json())
-                import_edit(jobs[wav], doc, storage=storage, settings=settings, user=USER)
-            t0, c0 = time.perf_counter(), time.process_time()
-            report = tune(settings=settings, storage=storage, user=USER, fine_tune=fine_tune, threads=a.threads)
-            took, cpu = time.perf_counter() - t0, time.process_time() - c0
-            after = {}
-            for song, kind, wav, ann in testing:  # 3. the test songs again: with the profile if one was adopted
-                result, _ = transcribe_and_store(wav, storage=storage, settings=settings, user_id=USER, beats=False)
-                assert (result.model.profile is not None) == report.adopted
-                after[wav] = result.events
-            best, free = ungated(storage, settings, report, testing, fine_tune)
-            refs = {wav: reference(ann) for _, _, wav, ann in testing}
-            sources = {"before": before, "after": after, "ungated": free}
-            tables = {name: counts([(refs[w], estimated(ev[w])) for w in refs]) for name, ev in sources.items()}
-            for name, ev in sources.items():
-                pooled[name] += [(refs[w], estimated(ev[w])) for w in refs]
-            print(f"split {n}: tune on {', '.join(s for s in songs if s not in test_songs)} "
-                  f"({len(tuning)} jobs, {report.audio_seconds:.0f} s of audio); test on {', '.join(test_songs)}")
-            print(f"  tune: {took:.0f} s wall, {cpu:.0f} CPU s; cross-validated mean F {report.mean_before:.3f} -> "
-                  + ", ".join(f"{k} {report.mean_after(k):.3f}" for k in report.after))
-            print(f"  {report.verdict()}")
-            print(_table(tables, best))
-            results["splits"].append({"tune_songs": [s for s in songs if s not in test_songs], "test_songs": test_songs,
-                                      "report": report.to_dict(), "seconds": took, "cpu_seconds": cpu, "ungated_kind": best,
-                                      "test": {k: {c: v.as_dict() for c, v in t.items()} for k, t in tables.items()}})
-        all_splits = {name: counts(pairs) for name, pairs in pooled.items()}
-        print(f"all splits pooled ({len(items)} recordings, each tested once)")
-        print(_table(all_splits, "best per split"))
-        means = {k: float(np.mean([mean_f({c: _c(s["test"][k][c]) for c in EVAL}) for s in results["splits"]]))
-                 for k in ("before", "after", "ungated")}
-        print("mean over splits of the mean F: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
-        results["pooled"] = {k: {c: v.as_dict() for c, v in t.items()} for k, t in all_splits.items()}
-        results["mean_over_splits"] = means
+        scenarios = {}
+        if a.scenario in ("songs", "both"):
+            scenarios["songs"] = song_splits(items, a.splits)
+        if a.scenario in ("halves", "both"):
+            first, second = halves(items, Path(tmp) / "halves")
+            scenarios["halves"] = [("tune on the first halves; test on the second halves", first, second),
+                                   ("tune on the second halves; test on the first halves", second, first)]
+        print(f"{len(items)} recordings ({len({i[0] for i in items})} songs); fine-tuning {'on' if fine_tune else 'off'}\n",
+              flush=True)
+        for scenario, splits in scenarios.items():
+            recordings_used = {i[2]: i for split in splits for i in split[1] + split[2]}.values()
+            template = Path(tmp) / f"template-{scenario}"
+            store = LocalStorage(template)
+            jobs, before = {}, {}
+            for _, _, wav, _ in recordings_used:  # 1. the user transcribes everything with the shipped model
+                result, job = transcribe_and_store(wav, storage=store, settings=settings, user_id=USER, beats=False)
+                jobs[wav], before[wav] = job.job_id, result.events
+            pooled = {"before": [], "after": [], "ungated": []}
+            done = []
+            print(f"== scenario {scenario}", flush=True)
+            for n, (label, tuning, testing) in enumerate(splits, 1):
+                mirror = Path(tmp) / f"{scenario}-split{n}"
+                shutil.copytree(template, mirror)
+                storage = LocalStorage(mirror)
+                for name, kind, wav, ann in tuning:  # 2. corrections: the annotations, imported as a transcription JSON
+                    doc = Path(tmp) / f"{name}-{kind}.json"
+                    doc.write_text(Transcription(events=tuple(annotated_events(ann)), tempo=None).to_json())
+                    import_edit(jobs[wav], doc, storage=storage, settings=settings, user=USER)
+                t0, c0 = time.perf_counter(), time.process_time()
+                report = tune(settings=settings, storage=storage, user=USER, fine_tune=fine_tune, threads=a.threads)
+                took, cpu = time.perf_counter() - t0, time.process_time() - c0
+                after = {}
+                for _, _, wav, _ in testing:  # 3. the test recordings again: with the profile if one was adopted
+                    result, _ = transcribe_and_store(wav, storage=storage, settings=settings, user_id=USER, beats=False)
+                    assert (result.model.profile is not None) == report.adopted
+                    after[wav] = result.events
+                best, free = ungated(storage, settings, report, testing, fine_tune)
+                refs = {wav: reference(ann) for _, _, wav, ann in testing}
+                sources = {"before": before, "after": after, "ungated": free}
+                tables = {name: counts([(refs[w], estimated(ev[w])) for w in refs]) for name, ev in sources.items()}
+                for name, ev in sources.items():
+                    pooled[name] += [(refs[w], estimated(ev[w])) for w in refs]
+                print(f"split {n}: {label} ({len(tuning)} jobs, {report.audio_seconds:.0f} s of audio tuned on)")
+                print(f"  tune: {took:.0f} s wall, {cpu:.0f} CPU s; cross-validated mean F {report.mean_before:.3f} -> "
+                      + ", ".join(f"{k} {report.mean_after(k):.3f}" for k in report.after))
+                print(f"  {report.verdict()}")
+                print(_table(tables, best), flush=True)
+                done.append({"label": label, "report": report.to_dict(), "seconds": took, "cpu_seconds": cpu,
+                             "ungated_kind": best, "test": {k: {c: v.as_dict() for c, v in t.items()} for k, t in tables.items()}})
+            all_splits = {name: counts(pairs) for name, pairs in pooled.items()}
+            print(f"{scenario}: all splits pooled (every test recording once)")
+            print(_table(all_splits, "best per split"))
+            means = {k: float(np.mean([mean_f({c: _c(d["test"][k][c]) for c in EVAL}) for d in done]))
+                     for k in ("before", "after", "ungated")}
+            print(f"{scenario}: mean over splits of the mean F: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()) + "\n")
+            results["scenarios"][scenario] = {"splits": done, "pooled": {k: {c: v.as_dict() for c, v in t.items()}
+                                                                        for k, t in all_splits.items()},
+                                              "mean_over_splits": means}
     if a.json:
         a.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -41,7 +41,7 @@ MIN_OFFSET_PAIRS = 20  # fewer matched hits than this leave the offset as it is
 THRESHOLD_TOLERANCE = 0.01  # F a threshold must gain over the shipped one to replace it
 MIN_HITS_GUARDED = 20
 MAX_CLASS_DROP = 0.01
-L2 = 1.0  # last layer: pull toward the shipped weights, against the loss per corrected hit (fit_last_layer)
+L2 = 100.0  # last layer: precision of the prior on the shipped weights, against the summed loss (fit_last_layer)
 ALIGN_FRAMES = 4  # a corrected hit is trained on its class's strongest frame within ±40 ms
 MAX_INNER_FOLDS = 5  # inner cross-validations hold out one job at a time, or this many groups
 
@@ -245,9 +245,10 @@ def fit_last_layer(examples: Sequence[Example], model: Any, l2: float = L2) -> l
 
     Per class ``c`` the detection is ``mean_j sigmoid(h_j . w_jc + b_jc)`` over the networks ``j``
     that detect it; (w, b) of those networks are fitted together by minimising the binary
-    cross-entropy on the frames of ``hit_frames`` (corrected hits 1, false peaks 0), summed and
-    divided by the number of corrected hits, plus ``l2 / 2 * |(w, b) - shipped|^2``. A class with
-    no corrected hit keeps its weights (its threshold can still silence it).
+    cross-entropy summed over the frames of ``hit_frames`` (corrected hits 1, false peaks 0) plus
+    ``l2 / 2 * |(w, b) - shipped|^2``: the most likely weights under a Gaussian prior centred on
+    the shipped ones, so a handful of hits moves them a little and hundreds move them more. A class
+    with no corrected hit keeps its weights (its threshold can still silence it).
     """
     from scipy.optimize import minimize
 
@@ -265,7 +266,7 @@ def fit_last_layer(examples: Sequence[Example], model: Any, l2: float = L2) -> l
             continue
         hs = [np.concatenate([ex.hidden[j][idx] for ex, (idx, _) in zip(examples, rows)]) for j in members]
         y = np.concatenate([y for _, y in rows])
-        s = np.float32(1.0 / positives)
+        s = np.float32(1.0)
         w0 = [base[j][0][:, c].astype(np.float64) for j in members]
         b0 = [float(base[j][1][c]) for j in members]
         sizes = [len(w) for w in w0]
