@@ -176,7 +176,8 @@ def _with_layers(base, layers):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--scenario", choices=("songs", "halves", "both"), default="both")
+    p.add_argument("--scenario", choices=("songs", "halves", "both", "all"), default="both",
+                   help="all: only tune on every recording (its cross-validation and how long it takes)")
     p.add_argument("--splits", choices=("thirds", "songs"), default="thirds", help="the songs scenario's splits")
     p.add_argument("--fine-tune", action=argparse.BooleanOptionalAction, default=None,
                    help="also try fine-tuning (default: when torch is installed)")
@@ -209,6 +210,8 @@ def main(argv=None) -> int:
                                    ("tune on the second halves; test on the first halves", second, first)]
         print(f"{len(items)} recordings ({len({i[0] for i in items})} songs); fine-tuning {'on' if fine_tune else 'off'}\n",
               flush=True)
+        if a.scenario == "all":
+            results["all"] = tune_on_everything(items, Path(tmp) / "all", settings, fine_tune, a.threads)
         for scenario, splits in scenarios.items():
             recordings_used = {i[2]: i for split in splits for i in split[1] + split[2]}.values()
             template = Path(tmp) / f"template-{scenario}"
@@ -261,6 +264,29 @@ def main(argv=None) -> int:
     if a.json:
         a.json.write_text(json.dumps(results, indent=1))
     return 0
+
+
+def tune_on_everything(items, folder: Path, settings, fine_tune: bool, threads: int) -> dict:
+    """``tune`` on every recording: its leave-one-job-out table, and how long it takes."""
+    from drumscribe.jobs.edits import import_edit
+    from drumscribe.jobs.run import transcribe_and_store
+    from drumscribe.learning.tune import tune
+    from drumscribe.storage import LocalStorage
+    from drumscribe.transcription.result import Transcription
+
+    storage = LocalStorage(folder)
+    for song, kind, wav, ann in items:
+        _, job = transcribe_and_store(wav, storage=storage, settings=settings, user_id=USER, beats=False)
+        doc = folder / f"{song}-{kind}.json"
+        doc.write_text(Transcription(events=tuple(annotated_events(ann)), tempo=None).to_json())
+        import_edit(job.job_id, doc, storage=storage, settings=settings, user=USER)
+    t0, c0 = time.perf_counter(), time.process_time()
+    report = tune(settings=settings, storage=storage, user=USER, fine_tune=fine_tune, threads=threads)
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print("\n".join(report.lines()))
+    print(f"tune on all {len(items)} recordings ({report.audio_seconds:.0f} s of audio): {took:.0f} s wall, {cpu:.0f} CPU s; "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items()))
+    return {"report": report.to_dict(), "seconds": took, "cpu_seconds": cpu}
 
 
 def _c(d):

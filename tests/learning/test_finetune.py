@@ -74,10 +74,13 @@ def test_a_fine_tuned_model_is_a_model_file_that_runs_in_numpy(as_shipped, quiet
     assert np.allclose(reloaded.activations(examples[1].feats), tuned.activations(examples[1].feats), atol=1e-6)
 
 
-def test_tune_tries_fine_tuning_when_torch_is_installed(storage, settings, as_shipped, deaf_model, takes, monkeypatch):
+def test_tune_tries_fine_tuning_when_torch_is_installed(tmp_path, settings, as_shipped, deaf_model, takes, monkeypatch):
     as_shipped(deaf_model)
     from drumscribe.learning.tune import tune
+    from drumscribe.storage import LocalStorage
     from tune_helpers import correct
+
+    storage = LocalStorage(tmp_path / "mirror")  # the storage side is tested without torch (test_tune.py)
 
     monkeypatch.setattr(finetune, "VARIANTS", 1)
     monkeypatch.setattr(finetune, "MIN_STEPS", 20)
