@@ -144,3 +144,13 @@ def test_profile_json_round_trips_and_its_id_follows_what_it_detects():
     assert profiles.profile_id("m 1", "a" * 64, {"kick": 0.31}, 0.01, None) != p.id
     assert profiles.profile_id("m 2", "a" * 64, {"kick": 0.3}, 0.01, None) != p.id
     assert profiles.profile_id("m 1", "a" * 64, {"kick": 0.3}, 0.01, "f" * 64) != p.id
+
+
+def test_a_job_whose_original_is_gone_is_skipped_and_counted(storage, settings, as_shipped, deaf_model, takes):
+    from drumscribe.jobs.store import load_job
+
+    as_shipped(deaf_model)
+    jobs = correct(storage, settings, "alice", takes[:3])
+    storage.delete(load_job(jobs[0], settings=settings, storage=storage, user="alice").source.key)
+    with pytest.raises(NotEnoughCorrections, match=r"alice has 2 \(1 of 3 have no readable original audio\): correct 1 more"):
+        tune(settings=settings, storage=storage, user="alice", fine_tune=False)

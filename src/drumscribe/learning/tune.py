@@ -35,6 +35,8 @@ from drumscribe.learning import fit
 from drumscribe.learning.matching import Counts, mean_f
 
 MIN_JOBS = 3
+MAX_JOBS = 40  # the newest corrected jobs one tuning reads; the last layer's nested folds grow with them
+MAX_SECONDS = 60 * 60  # and at most this much audio (memory: ~0.45 GB of activations per hour)
 KIND_NAMES = {fit.THRESHOLDS: "thresholds and offset", fit.LAST_LAYER: "last layer refitted",
               fit.FINE_TUNE: "fine-tuned networks", fit.DEFAULTS: "shipped model"}
 
@@ -141,7 +143,7 @@ def _resolve(settings: Settings | None, storage: Any, user: str | None, prefer_l
 def _not_enough(user: str, found: int, usable: int | None = None) -> NotEnoughCorrections:
     have = found if usable is None else usable
     more = MIN_JOBS - have
-    unusable = "" if usable is None or usable == found else f" ({found - usable} of {found} have lost their original audio)"
+    unusable = "" if usable is None or usable == found else f" ({found - usable} of {found} have no readable original audio)"
     return NotEnoughCorrections(
         f"tuning needs at least {MIN_JOBS} corrected jobs; {user} has {have}{unusable}: correct {more} more",
         hint="`drumscribe edit JOB` in the page, or `drumscribe edit JOB --import FILE` from a DAW")
@@ -156,7 +158,11 @@ def gather(storage: Any, settings: Settings, user: str, model: Any, workdir: Pat
     if len(found) < MIN_JOBS:
         raise _not_enough(user, len(found))
     examples, skipped = [], {}
-    for n, job in enumerate(found, 1):
+    seconds = 0.0
+    for n, job in enumerate(reversed(found), 1):  # newest first: a capped set keeps the latest corrections
+        if len(examples) >= MAX_JOBS or seconds >= MAX_SECONDS:
+            skipped[job.job_id] = f"over the {MAX_JOBS} jobs or {MAX_SECONDS // 60} minutes of audio one tuning reads (the newest are used)"
+            continue
         if progress is not None:
             progress(f"reading job {n} of {len(found)}: {job.job_id}")
         if not job.original_key:
@@ -167,6 +173,7 @@ def gather(storage: Any, settings: Settings, user: str, model: Any, workdir: Pat
             local = storage.download(job.original_key, workdir / f"{job.job_id}{Path(job.original_key).suffix}")
             examples.append(ex_mod.build(job.job_id, local, job.edited.transcription.events, model,
                                          keep_features=keep_features))
+            seconds += examples[-1].duration
         except DrumscribeError as exc:
             skipped[job.job_id] = f"its original cannot be read ({exc})"
             continue
@@ -174,6 +181,7 @@ def gather(storage: Any, settings: Settings, user: str, model: Any, workdir: Pat
             local.unlink(missing_ok=True)
     if len(examples) < MIN_JOBS:
         raise _not_enough(user, len(found), len(examples))
+    examples.sort(key=lambda e: e.job_id)
     return examples, skipped, len(found)
 
 
