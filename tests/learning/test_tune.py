@@ -154,3 +154,14 @@ def test_a_job_whose_original_is_gone_is_skipped_and_counted(storage, settings, 
     storage.delete(load_job(jobs[0], settings=settings, storage=storage, user="alice").source.key)
     with pytest.raises(NotEnoughCorrections, match=r"alice has 2 \(1 of 3 have no readable original audio\): correct 1 more"):
         tune(settings=settings, storage=storage, user="alice", fine_tune=False)
+
+
+def test_the_active_profile_id_is_what_the_next_transcription_records(storage, settings, as_shipped, deaf_model):
+    as_shipped(deaf_model)
+    assert profiles.active_id(storage, "alice") is None
+    profile = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on="drumscribe-tcn 2.2.0",
+                               base_sha256=profiles.shipped_sha256(), thresholds={"kick": 0.5}, offset=0.0)
+    profiles.save(storage, profile)
+    assert profiles.active_id(storage, "alice") == "0123456789ab" and profiles.active_id(storage, "bob") is None
+    profiles.save(storage, profiles.Profile(**{**profile.__dict__, "id": "abcdefabcdef", "based_on": "drumscribe-tcn 1.0.0"}))
+    assert profiles.active_id(storage, "alice") is None  # stale: the shipped model is used

@@ -261,6 +261,13 @@ def for_user(model: Any, storage: Any, user: str) -> Any:
         return model
 
 
+def active_id(storage: Any, user: str) -> str | None:
+    """The id of the profile ``user``'s transcriptions would record now (None: the shipped model as
+    it is). With the model's name and version it is the "same model" identity: a job made before a
+    tuning, or after a reset, is not a job of the model in use."""
+    return getattr(for_user(None, storage, user), "profile", None)
+
+
 def _warn(message: str) -> None:
     with _lock:
         if message in _warned:
