@@ -3,14 +3,16 @@
 Kinds of fit, from the least to the most that changes (every kind includes the ones before it):
 
 ``thresholds``
-    per class, the peak-picking threshold with the best F (±50 ms) over the corrected jobs, then
-    one time offset: the median distance from the detected hits to the corrected ones (users who
-    nudge every hit later get their convention). Numpy only.
+    per class, the peak-picking threshold with the best F (±50 ms) over the corrected jobs, moved
+    from the shipped one only where an inner leave-one-job-out agrees; then one time offset: the
+    median distance from the detected hits to the corrected ones (users who nudge every hit later
+    get their convention). Numpy only.
 ``last_layer``
     each detecting network's output layer (a dense sigmoid layer on its penultimate activations)
-    refitted on the corrections as a logistic regression, jointly per class over the networks
-    whose mean detects it, with an L2 pull toward the shipped weights (a few songs must not
-    unlearn 28 hours of training). Numpy and scipy's L-BFGS only. Then ``thresholds`` on the
+    refitted as a logistic regression on the corrected hits and the false peaks, jointly per class
+    over the networks whose mean detects it, under a Gaussian prior centred on the shipped weights
+    (a few songs must not unlearn 28 hours of training), and kept only for the classes where an
+    inner leave-jobs-out says it helps. Numpy and scipy's L-BFGS only. Then ``thresholds`` on the
     refitted outputs.
 ``fine_tune``
     with the ``train`` extra: the networks fine-tuned on the recordings themselves
