@@ -50,7 +50,8 @@ def quiet_snare_model(tmp_path_factory):
     def change(meta, arrays):
         snare = meta["classes"].index("snare")
         for j, member in enumerate(meta["members"]):
-            if member.get("detect", True) is True:
+            detect = member.get("detect", True)
+            if detect is True or (isinstance(detect, list) and "snare" in detect):
                 arrays[f"m{j}_l{len(member['layers']) - 1}_b"][snare] -= 4.0
 
     return _variant(None, tmp_path_factory, "quiet-snare.npz", change)

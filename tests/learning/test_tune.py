@@ -30,7 +30,7 @@ def test_a_profile_learnt_from_corrections_is_used_recorded_and_reset(storage, s
         assert report.after[report.chosen][cls]["F"] >= 0.9
     assert report.hits == {"kick": 24, "snare": 24, "hihat_closed": 96, "tom_mid": 0, "crash": 0}
     profile = profiles.load(storage, "alice")
-    assert profile.id == report.profile_id and profile.based_on == "drumscribe-tcn 2.2.0"
+    assert profile.id == report.profile_id and profile.based_on == profiles.identity(profiles.shipped_model())
     assert all(profile.thresholds[c] < 0.95 for c in ("kick", "snare", "hihat_closed"))
     assert storage.exists(keys.tuning_report_key("alice"))
 
@@ -38,7 +38,7 @@ def test_a_profile_learnt_from_corrections_is_used_recorded_and_reset(storage, s
     path, hits = takes[0]
     mine, _ = transcribe_and_store(path, storage=storage, settings=settings, user_id="alice")
     theirs, _ = transcribe_and_store(path, storage=storage, settings=settings, user_id="bob")
-    assert mine.model.profile == profile.id and mine.model.based_on == "drumscribe-tcn 2.2.0"
+    assert mine.model.profile == profile.id and mine.model.based_on == profile.based_on
     assert mine.model.thresholds == dict(profile.thresholds)
     assert theirs.model.profile is None and "profile" not in theirs.to_dict()["model"]
     assert len(mine.events) >= len(hits) - 2 > len(theirs.events)
@@ -92,7 +92,7 @@ def test_corrections_that_change_nothing_keep_the_shipped_model_and_remove_an_ol
                                                                                           deaf_model, takes):
     as_shipped(deaf_model)
     correct(storage, settings, "alice", takes[:3], unchanged=True)
-    old = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on="drumscribe-tcn 2.2.0",
+    old = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on=profiles.identity(profiles.shipped_model()),
                            base_sha256=profiles.shipped_sha256(), thresholds={"kick": 0.5}, offset=0.0)
     profiles.save(storage, old)
 
@@ -159,7 +159,7 @@ def test_a_job_whose_original_is_gone_is_skipped_and_counted(storage, settings, 
 def test_the_active_profile_id_is_what_the_next_transcription_records(storage, settings, as_shipped, deaf_model):
     as_shipped(deaf_model)
     assert profiles.active_id(storage, "alice") is None
-    profile = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on="drumscribe-tcn 2.2.0",
+    profile = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on=profiles.identity(profiles.shipped_model()),
                                base_sha256=profiles.shipped_sha256(), thresholds={"kick": 0.5}, offset=0.0)
     profiles.save(storage, profile)
     assert profiles.active_id(storage, "alice") == "0123456789ab" and profiles.active_id(storage, "bob") is None

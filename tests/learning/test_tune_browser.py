@@ -76,7 +76,7 @@ def test_the_button_tunes_and_shows_the_table(page_of, tmp_path):
         kwargs["progress"]("reading job 1 of 3")
         release.wait(20)
         profiles.save(storage, profiles.Profile(id="0123456789ab", user="tester", kind="thresholds",
-                                                based_on="drumscribe-tcn 2.2.0", base_sha256=profiles.shipped_sha256(),
+                                                based_on=profiles.identity(profiles.shipped_model()), base_sha256=profiles.shipped_sha256(),
                                                 thresholds={"kick": 0.3}, offset=0.007, jobs=("a", "b", "c"),
                                                 created_at="2026-01-01T00:00:00Z"))
         profiles.save_report(storage, "tester", report.to_dict())

@@ -53,7 +53,7 @@ def test_tune_then_transcribe_then_reset(where, request, cli, as_shipped, deaf_m
     done = cli("transcribe", takes[3][0], "--jobs", "1", "--json")
     assert done.exit_code == 0, done.output
     model = json.loads(done.stdout)["model"]
-    assert model["profile"] == profile_id and model["based_on"] == "drumscribe-tcn 2.2.0"
+    assert model["profile"] == profile_id and model["based_on"] == f"{model['name']} {model['version']}"
 
     as_json = json.loads(cli("tune", "--status", "--json").stdout)
     assert as_json["profile"]["id"] == profile_id and as_json["last"]["adopted"] is True

@@ -57,16 +57,20 @@ class TuneRunner:
     def start(self, user: str) -> Tuning:
         from drumscribe.learning.tune import MIN_JOBS, _not_enough
 
+        self._refuse_if_running(user)
+        found = corrected_jobs(self.storage, user)  # one listing, outside the lock
+        if found < MIN_JOBS:
+            raise _not_enough(user, found)
         with self._lock:
-            current = self._runs.get(user)
-            if current is not None and current.state == RUNNING:
-                raise Busy(f"a tuning for {user} is already running (since {current.started_at})")
-            found = corrected_jobs(self.storage, user)
-            if found < MIN_JOBS:
-                raise _not_enough(user, found)
+            self._refuse_if_running(user, locked=True)
             run = self._runs[user] = Tuning(user)
         threading.Thread(target=self._run, args=(run,), name=f"drumscribe-tune-{user}", daemon=True).start()
         return run
+
+    def _refuse_if_running(self, user: str, locked: bool = False) -> None:
+        current = self._runs.get(user) if locked else self.get(user)
+        if current is not None and current.state == RUNNING:
+            raise Busy(f"a tuning for {user} is already running (since {current.started_at})")
 
     def _run(self, run: Tuning) -> None:
         from drumscribe.learning.tune import tune
