@@ -61,6 +61,10 @@ _EXPORTS: dict[str, str] = {
     "edited_jobs": "drumscribe.jobs.edits:edited_jobs",
     "edit_job": "drumscribe.jobs.edit_server:edit_job",
     "EditServer": "drumscribe.jobs.edit_server:EditServer",
+    # learning from the corrections (issue 23): a per-user profile under models/{user}/
+    "tune": "drumscribe.learning.tune:tune",
+    "tune_status": "drumscribe.learning.tune:status",
+    "reset_tune": "drumscribe.learning.tune:reset",
     "render_musicxml": "drumscribe.views.musicxml:render_musicxml",
     "load_note_map": "drumscribe.transcription.notemap:load_note_map",
     "storage_stats": "drumscribe.stats:storage_stats",

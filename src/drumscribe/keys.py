@@ -8,6 +8,8 @@
     processed/{user_id}/{job_id}/edited.json              the user's corrections (never the model's file)
     processed/{user_id}/{job_id}/edited.mid               edited.json as MIDI (re-rendered when stale)
     temp/{job_id}/...                                     scratch, expires after a day
+    models/{user_id}/profile.json                         the user's tuning profile (``drumscribe tune``)
+    models/{user_id}/model-{profile}.npz                  its model file, when tuning changed weights
 
 Every key drumscribe builds comes from here, and every key a user hands us goes through
 ``validate_key`` before it touches a backend. user ids and file names are sanitized and bounded
@@ -28,12 +30,15 @@ from drumscribe.errors import ConfigError, InvalidKeyError
 UPLOADS = "uploads"
 PROCESSED = "processed"
 TEMP = "temp"
-TOP_LEVEL = (UPLOADS, PROCESSED, TEMP)
+MODELS = "models"  # per-user tuning profiles: synced, and kept by the lifecycle rules (no expiry)
+TOP_LEVEL = (UPLOADS, PROCESSED, TEMP, MODELS)
 
 TRANSCRIPTION_JSON = "transcription.json"
 OUTPUT_MIDI = "output.mid"
 EDITED_JSON = "edited.json"
 EDITED_MIDI = "edited.mid"
+PROFILE_JSON = "profile.json"
+TUNING_REPORT_JSON = "last-tune.json"
 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_USER_ID = 64
@@ -233,6 +238,28 @@ def edited_key(user_id: str, job_id: str) -> str:
 
 def edited_midi_key(user_id: str, job_id: str) -> str:
     return job_prefix(user_id, job_id) + EDITED_MIDI
+
+
+def models_prefix(user_id: str) -> str:
+    return f"{MODELS}/{sanitize_user_id(user_id)}/"
+
+
+def profile_key(user_id: str) -> str:
+    """The user's tuning profile (``jobs/profiles.py``); present only while one is in use."""
+    return models_prefix(user_id) + PROFILE_JSON
+
+
+def tuning_report_key(user_id: str) -> str:
+    """The report of the user's last ``tune``, adopted or not."""
+    return models_prefix(user_id) + TUNING_REPORT_JSON
+
+
+def profile_model_key(user_id: str, profile_id: str) -> str:
+    """The model file of a profile that changed weights (named by the profile, so a new profile never
+    overwrites the file a running job may be reading)."""
+    if not re.fullmatch(r"[0-9a-f]{6,64}", profile_id or ""):
+        raise InvalidKeyError("profile id must be hexadecimal")
+    return models_prefix(user_id) + f"model-{profile_id}.npz"
 
 
 def temp_prefix(job_id: str) -> str:

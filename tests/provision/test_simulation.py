@@ -35,7 +35,7 @@ def test_what_is_simulated_is_what_the_app_needs_under_each_prefix():
     wanted = simulation.required(BUCKET)
     assert (["s3:ListBucket"], f"arn:aws:s3:::{BUCKET}") in wanted
     objects = [r for actions, r in wanted if "s3:PutObject" in actions]
-    assert objects == [f"arn:aws:s3:::{BUCKET}/{p}/doctor-simulation" for p in ("uploads", "processed", "temp")]
+    assert objects == [f"arn:aws:s3:::{BUCKET}/{p}/doctor-simulation" for p in ("uploads", "processed", "temp", "models")]
     assert not any("s3:GetBucketCORS" in actions for actions, _ in wanted)  # doctor's own reads are not the app's needs
 
 
@@ -43,7 +43,7 @@ def test_all_allowed(iam):
     client, stub = iam
     expect_all(stub)
     sim = simulation.simulate_app_access(client, APP, BUCKET)
-    assert sim.skipped == "" and sim.denied == [] and len(sim.checked) == 3 * 3 + 1
+    assert sim.skipped == "" and sim.denied == [] and len(sim.checked) == 4 * 3 + 1  # uploads, processed, temp, models
     stub.assert_no_pending_responses()
 
 
@@ -51,7 +51,7 @@ def test_denied_actions_are_listed_with_the_decision(iam):
     client, stub = iam
     expect_all(stub, lambda action: "implicitDeny" if action == "s3:DeleteObject" else "allowed")
     sim = simulation.simulate_app_access(client, APP, BUCKET)
-    assert [(a, d) for a, _, d in sim.denied] == [("s3:DeleteObject", "implicitDeny")] * 3
+    assert [(a, d) for a, _, d in sim.denied] == [("s3:DeleteObject", "implicitDeny")] * 4
 
 
 @pytest.mark.parametrize("code, status, why", [

@@ -155,6 +155,7 @@ def test_openapi_documents_every_route(client):
     assert set(doc["paths"]) == {
         "/api/info", "/api/uploads", "/api/uploads/local", "/api/jobs", "/api/jobs/{job_id}",
         "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files", "/api/jobs/{job_id}/edited",
+        "/api/tune",  # tune on your corrections (service/tuning.py)
     }
     assert set(doc["paths"]["/api/jobs/{job_id}"]) == {"get", "delete"}
     assert set(doc["paths"]["/api/jobs/{job_id}/edited"]) == {"get", "put"}

@@ -195,5 +195,15 @@ def test_temp_prefix_is_refused(env):
 
     from drumscribe.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="only uploads/ and processed/"):
+    with pytest.raises(ConfigError, match="only uploads/, processed/ and models/"):
         sync("push", "temp/")
+
+
+def test_tuning_profiles_under_models_are_synced_both_ways(env):
+    profile = ["models/tester/profile.json", "models/tester/model-0123456789ab.npz"]
+    for key in profile:
+        env.write(key, f"{key} " * 3)
+    assert sync("push").ok
+    assert [k for k in env.remote_keys() if k.startswith("models/")] == sorted(profile)
+    env.put_remote("models/tester/last-tune.json", "{}")
+    assert sync("pull").transferred == 1 and env.read("models/tester/last-tune.json") == b"{}"

@@ -1,4 +1,4 @@
-"""``drumscribe sync push|pull|status [PREFIX]``: mirror uploads/ and processed/ with the bucket."""
+"""``drumscribe sync push|pull|status [PREFIX]``: mirror uploads/, processed/ and models/ with the bucket."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from drumscribe.errors import ConfigError, InputError
 from drumscribe.terminal import printable
 
 sync_app = typer.Typer(
-    help="Mirror uploads/ and processed/ between the local folder and the S3 bucket (content-based, three-way).",
+    help="Mirror uploads/, processed/ and models/ (tuning profiles) between the local folder and the S3 bucket (content-based, three-way).",
     no_args_is_help=True,
 )
 app.add_typer(sync_app, name="sync")
@@ -180,7 +180,7 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
     raise SystemExit(report.exit_code)
 
 
-_PREFIX = typer.Argument("", metavar="PREFIX", help="Only keys under this prefix, e.g. processed/alice/ (default: uploads/ and processed/).")
+_PREFIX = typer.Argument("", metavar="PREFIX", help="Only keys under this prefix, e.g. processed/alice/ (default: uploads/, processed/ and models/).")
 _DRY = typer.Option(False, "--dry-run", "-n", help="Print the plan; change nothing.")
 _DELETE = typer.Option(False, "--delete", help="Also delete files the source side deleted since the last sync.")
 _YES = typer.Option(False, "--yes", "-y", help="Do not ask before deleting.")

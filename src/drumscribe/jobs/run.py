@@ -262,6 +262,9 @@ def transcribe_and_store(
         audio.probe(local, name=shown)  # not audio -> InputError before anything is stored
 
         store = _results_storage(storage, settings)
+        from drumscribe.jobs.profiles import for_user
+
+        model = for_user(model, store, user)  # the user's tuning profile replaces the shipped model (drumscribe tune)
         reuse = stored_upload is not None or (
             key is not None
             and store.name == "s3"

@@ -93,6 +93,10 @@ def create_app(
     app.state.drumscribe = Context(settings=settings, auth=auth, service=service, runner=runner, workers=workers,
                                      cluster=on_cluster.address if on_cluster else None)
     app.include_router(router)
+    from drumscribe.service.tuning import TuneRunner, router as tune_router
+
+    app.state.drumscribe_tune = TuneRunner(service.storage, settings)  # POST/GET /api/tune (issue 23)
+    app.include_router(tune_router)
 
     @app.exception_handler(DrumscribeError)
     async def one_line(request, exc: DrumscribeError):  # the API's errors are one line too, never a traceback

@@ -143,7 +143,7 @@ def check_deletes(plan: Plan, *, max_delete: int | None) -> list[str]:
     deletes = plan.of(DELETE)
     if not deletes:
         return []
-    where = plan.prefix or "uploads/ and processed/"
+    where = plan.prefix or "uploads/, processed/ and models/"
     if plan.source_count() == 0:
         raise InputError(
             f"refusing to delete {len(deletes)} file(s): the {plan.source_side} side has nothing under {where}, "

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from drumscribe.errors import ConfigError, InvalidKeyError
-from drumscribe.keys import PROCESSED, UPLOADS, validate_key, validate_prefix
+from drumscribe.keys import MODELS, PROCESSED, UPLOADS, validate_key, validate_prefix
 from drumscribe.storage.base import SHA256_META
 from drumscribe.sync.manifest import Entry, LocalState, Manifest, RemoteState
 
-SCOPES = (UPLOADS, PROCESSED)  # temp/ is scratch and never synced
+SCOPES = (UPLOADS, PROCESSED, MODELS)  # models/: tuning profiles; temp/ is scratch and never synced
 DIRECTIONS = ("push", "pull", "status")
 SIDES = ("local", "remote")
 TEMP_SUFFIX = ".drumscribe-tmp"  # storage.local's temp files: never objects
@@ -143,7 +143,7 @@ def file_hexdigest(path: Path, algorithm: str = "sha256") -> str:
 def check_prefix(prefix: str) -> str:
     prefix = validate_prefix(prefix or "")
     if prefix and not any(s.startswith(prefix) or prefix.startswith(s + "/") or prefix == s for s in SCOPES):
-        raise ConfigError(f"sync covers only {UPLOADS}/ and {PROCESSED}/, not {prefix!r}", hint="pass a prefix such as processed/alice/")
+        raise ConfigError(f"sync covers only {UPLOADS}/, {PROCESSED}/ and {MODELS}/, not {prefix!r}", hint="pass a prefix such as processed/alice/")
     return prefix
 
 
@@ -168,7 +168,7 @@ class Filter:
 
 
 def scan_local(root: Path, prefix: str) -> Iterator[LocalFile | Item]:
-    """Regular files under ``root/uploads`` and ``root/processed``; symlinks reported, never followed."""
+    """Regular files under ``root/uploads``, ``root/processed`` and ``root/models``; symlinks reported, never followed."""
     for scope in SCOPES:
         if scope.startswith(prefix) or prefix.startswith(scope + "/") or prefix == scope:
             yield from _walk(root / scope, scope + "/", prefix)
@@ -215,7 +215,7 @@ def _walk(directory: Path, rel: str, prefix: str) -> Iterator[LocalFile | Item]:
 
 
 def list_remote(client: Any, bucket: str, prefix: str) -> Iterator[RemoteObject | Item]:
-    """One ListObjectsV2 pass (paginated). Keys outside uploads/ and processed/ are ignored."""
+    """One ListObjectsV2 pass (paginated). Keys outside uploads/, processed/ and models/ are ignored."""
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if prefix:
         kwargs["Prefix"] = prefix

@@ -266,6 +266,8 @@ def transcribe(
             classes=tuple(classes),
             thresholds={str(k): float(v) for k, v in dict(getattr(model, "thresholds", {}) or {}).items()},
             offset=float(getattr(model, "offset", 0.0) or 0.0),
+            profile=getattr(model, "profile", None),  # a user's tuned model (drumscribe.jobs.profiles)
+            based_on=getattr(model, "based_on", None),
         ),
         midi_offset=round(midi_offset, 6),
     )

@@ -53,6 +53,10 @@ class ModelInfo:
     classes: tuple[str, ...] = ()
     thresholds: Mapping[str, float] = field(default_factory=dict)
     offset: float = 0.0  # seconds added to every onset (calibrated with the model)
+    # a user's tuning profile (``drumscribe tune``): its id, and the shipped model it was tuned from
+    # ("name version"); both absent (None) for the shipped model, and then not written at all
+    profile: str | None = None
+    based_on: str | None = None
 
 
 def _known(cls: type, fields_: Mapping[str, Any]):
@@ -103,6 +107,9 @@ class Transcription:
         model = asdict(self.model)
         model["classes"] = list(self.model.classes)
         model["thresholds"] = dict(self.model.thresholds)
+        for optional in ("profile", "based_on"):  # documents without a profile stay as older readers know them
+            if model[optional] is None:
+                del model[optional]
         return {
             "schema": self.schema,
             "job_id": self.job_id,
@@ -143,7 +150,7 @@ class Transcription:
                 beats=tuple(doc.get("beats") or ()),
                 downbeats=tuple(doc.get("downbeats") or ()),
                 source=_known(SourceInfo, doc.get("source") or {}),
-                model=ModelInfo(**model),
+                model=_known(ModelInfo, model),
                 midi_offset=float(doc.get("midi_offset") or 0.0),
                 job_id=doc.get("job_id"),
                 user_id=doc.get("user_id"),
