@@ -6,10 +6,14 @@ failing input is reported on one line and does not stop the others, and the exit
 non-zero if any failed. Summaries go to stdout; with ``--json`` stdout carries only the result
 documents (one object for one input, else an array) and everything else goes to stderr.
 
+With or without a cluster, an input that already has a complete job of the same content, model
+and options (``drumscribe.jobs.identity``) is not transcribed again unless ``--force``: the
+output names the job that answered, and ``-o`` writes its files.
+
 ``--cluster ADDRESS`` (or ``DASK_SCHEDULER_ADDRESS``; ``local`` for a LocalCluster) sends one
-task per input to a Dask cluster instead (``drumscribe.jobs.batch``): inputs that already have a
-complete job are skipped unless ``--force``, a progress bar counts done / failed / skipped, and a
-summary (or, with ``--json``, the batch report) ends the run. Ctrl-C cancels the tasks: exit 130.
+task per input to a Dask cluster instead (``drumscribe.jobs.batch``): a progress bar counts
+done / failed / skipped, and a summary (or, with ``--json``, the batch report) ends the run.
+Ctrl-C cancels the tasks: exit 130.
 """
 
 from __future__ import annotations
@@ -106,14 +110,18 @@ def _summary(outcome: BatchResult, written: list[Path], beats: bool = True) -> s
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items()) or "no hits"
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
-    lines = [
-        f"{printable(outcome.input)}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}",
-        f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
-        f"  original {job['upload_key']} ({_stored_what(job)})",
-    ]
+    lines = [f"{printable(outcome.input)}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}"]
+    if job.get("existing"):
+        lines.append(f"  job {job['job_id']}: {where} (already done: {SAME_JOB}; --force transcribes it again)")
+    else:
+        lines += [f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
+                  f"  original {job['upload_key']} ({_stored_what(job)})"]
     if written:
         lines.append("  wrote " + ", ".join(printable(p) for p in written))
     return "\n".join(lines)
+
+
+SAME_JOB = "same content, model and options"
 
 
 def _stored_what(job: dict[str, Any]) -> str:
@@ -142,7 +150,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.advance(self.task)
         elif self.total > 1 and outcome.ok:  # a failure is reported by its own error line
-            typer.echo(f"[{self.done}/{self.total}] done: {printable(outcome.input)}", err=True)
+            typer.echo(f"[{self.done}/{self.total}] {outcome.status}: {printable(outcome.input)}", err=True)
 
     def say(self, text: str, *, to_stderr: bool) -> None:
         """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""
@@ -172,7 +180,7 @@ def transcribe_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
                                           help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster of --jobs workers: one task per input."),
-    force: bool = typer.Option(False, "--force", help="With --cluster: transcribe inputs that already have a complete job again."),
+    force: bool = typer.Option(False, "--force", help="Transcribe again inputs that already have a complete job of the same content, model and options (default: that job answers)."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.cli.jobs_cmd import midi_options
@@ -219,8 +227,7 @@ def transcribe_cmd(
         progress.say(_failure_line(outcome), to_stderr=True)
     try:
         if todo:
-            # without --cluster nothing is skipped: every input is transcribed, as it always was
-            transcribe_many([items[i][0] for i in todo], jobs=jobs, force=True, settings=settings, model=model_path,
+            transcribe_many([items[i][0] for i in todo], jobs=jobs, force=force, settings=settings, model=model_path,
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
     finally:
@@ -238,7 +245,7 @@ def transcribe_cmd(
 def _written(outcome: BatchResult, folder: Path | None, stem: str, midi: dict[str, Any] | None = None,
              overwrite: bool = True) -> list[Path]:
     """-o: write the results of a finished input; a write failure makes the input failed."""
-    if outcome.status != "done" or folder is None or outcome.document is None:
+    if not outcome.ok or folder is None or outcome.document is None:  # done, or answered by an earlier job
         return []
     try:
         if not overwrite:  # a cluster batch names files as inputs are listed: check each one
@@ -275,7 +282,7 @@ def _transcribe_on_cluster(inputs: list[str], cluster: str, *, settings: Any, pr
         elif not as_json:
             job = result.job.get("job_id")
             name = printable(result.input)
-            line = f"{name}: done, job {job}" if result.status == "done" else f"{name}: skipped, job {job} is complete"
+            line = f"{name}: done, job {job}" if result.status == "done" else f"{name}: skipped, job {job} is complete ({SAME_JOB})"
             progress.say(line + ("".join(f"\n  wrote {printable(p)}" for p in written)), to_stderr=False)
 
     try:

@@ -12,9 +12,10 @@ one ``BatchResult`` per input (done, skipped or failed) in a ``BatchReport``.
   environment (credentials included) plus the client's non-secret ones (bucket, region,
   endpoint, user); each worker process keeps its storage client and model for all its tasks.
 
-Idempotent: unless ``force``, an input whose content (sha256) already has a complete job of
-the same model is reported as skipped and not transcribed again. The content hash comes from
-the object's ``sha256`` metadata (every object drumscribe stores has it), else from reading it.
+Idempotent: unless ``force``, an input that already has a complete job of the same content,
+model and options (``jobs.identity``, the rule every job follows) is reported as skipped and not
+transcribed again. The content hash comes from the object's ``sha256`` metadata (every object
+drumscribe stores has it), else from the bytes the task downloads anyway, hashed once.
 
 Faults: a task whose worker dies is re-run elsewhere by Dask (bounded). Every task writes under
 a job id chosen by the client, so a retry overwrites what the killed attempt half-wrote and
@@ -106,7 +107,9 @@ def transcribe_many(
     ``inputs``: files, folders, ``s3://bucket/key`` or ``s3://bucket/prefix/`` (listed lazily).
     ``cluster``: None (local processes, ``jobs`` of them), ``"local"`` (a ``LocalCluster`` of
     ``jobs`` single-threaded worker processes), a scheduler address, a ``distributed.Client`` or
-    a cluster object. ``force``: transcribe inputs that already have a complete job again.
+    a cluster object. ``force``: transcribe again inputs that already have a complete job of the
+    same content, model and options (``jobs.identity``); without it they are skipped, and their
+    result names that job (with ``documents``, its document: ``-o`` writes its files).
     ``retries``: how often Dask re-runs a task after a transient error or a dead worker.
     ``on_result`` is called on the client as each input finishes; ``on_submit`` with the number
     of inputs known so far. ``midi_options``: ``Transcription.to_midi`` keywords for each
@@ -120,8 +123,8 @@ def transcribe_many(
     settings = settings or load_settings()
     user = keys.sanitize_user_id(user_id or settings.user)
     storage = get_storage(settings, prefer_local=prefer_local, announce=False)
-    loaded = get_model(model)  # a bad model fails once, here
-    done = {} if force else complete_jobs(storage, user, loaded.name, loaded.version)
+    get_model(model)  # a bad model fails once, here
+    done = {} if force else complete_jobs(storage, user)  # by identity: content + model + options (jobs.identity)
     opts = TaskOptions(
         settings=tuple((name, getattr(settings, name)) for name in SHARED_SETTINGS), user=user, storage=storage.name,
         model=str(model) if isinstance(model, os.PathLike) else model, beats=beats, skip_done=not force, documents=documents,

@@ -15,7 +15,7 @@ from typing import Any
 
 from drumscribe import keys
 from drumscribe.errors import ConfigError, DrumscribeError, TranscriptionError
-from drumscribe.jobs.tasks import SKIPPED, BatchResult, TaskOptions, _clear_job, _failed, _job_of, _numbered, content_sha256, run_task
+from drumscribe.jobs.tasks import SKIPPED, BatchResult, TaskOptions, _clear_job, _failed, _numbered, run_task
 
 DEFAULT_RETRIES = 2
 MAX_IN_FLIGHT_PER_WORKER = 50  # bounds client and scheduler memory while a huge prefix is listed
@@ -123,21 +123,30 @@ def _stage_local_file(item: str, index: int, storage, settings, opts: TaskOption
     if is_s3_uri(item) or same_machine or isinstance(storage, LocalStorage):
         return item
     try:
-        if opts.skip_done and done:
-            existing = done.get(content_sha256(item, settings))
-            if existing is not None:
-                collect(BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration))
-                return None
         import tempfile
 
         from drumscribe.jobs import originals
+        from drumscribe.jobs.identity import job_options
+        from drumscribe.jobs.run import _answer, _Earlier
+        from drumscribe.storage._common import sha256_file
         from drumscribe.transcription import audio
+        from drumscribe.transcription.pipeline import get_model
 
         audio.probe(item, name=item)  # not audio: nothing uploaded
+        sha256 = sha256_file(Path(item))[0]
+        if opts.skip_done:  # the same rule as a job's own (jobs.identity), before anything is uploaded
+            earlier = _Earlier(storage, opts.user, get_model(opts.model), job_options(opts.beats, opts.midi), False, done or {})
+            found = earlier(sha256)
+            answer = _answer(storage, opts.user, found, item, opts.documents) if found is not None else None
+            if answer is not None:
+                result, job = answer
+                collect(BatchResult(index, item, SKIPPED, job=job.to_dict(), audio_seconds=job.duration or 0.0,
+                                    document=result.to_json() if result is not None else None))
+                return None
         # stored as a one-job run stores it: once per content, a PCM WAV as its lossless FLAC
         with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
             original = originals.prepare(Path(item), filename=Path(item).name, storage=storage, settings=settings,
-                                         user_id=opts.user, workdir=Path(tmp), name=item)
+                                         user_id=opts.user, workdir=Path(tmp), name=item, sha256=sha256)
             stored = original.existing or originals.store(original, storage=storage, settings=settings, user_id=opts.user)
         return storage.uri(stored.key)
     except DrumscribeError as exc:

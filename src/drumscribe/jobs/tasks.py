@@ -115,14 +115,17 @@ def _worker_name() -> str:
 
 
 def content_sha256(item: str, settings: Settings) -> str | None:
-    """The sha256 of an input: a local file is hashed; an S3 object's metadata is used when it has one."""
+    """The sha256 of an input: a local file is hashed; an S3 object's metadata is used when it has
+    one, else the object is read once (a stream that cannot seek: hashed as it comes)."""
+    import hashlib
+
     from drumscribe.jobs.run import is_s3_uri, parse_s3_uri, s3_storage_for
-    from drumscribe.storage._common import sha256_file, sha256_stream
+    from drumscribe.storage._common import chunks, sha256_file
 
     if not is_s3_uri(item):
         try:
             return sha256_file(Path(item))[0]
-        except OSError:
+        except (OSError, DrumscribeError):
             return None  # missing or unreadable: the job itself reports it in one line
     bucket, key = parse_s3_uri(item)
     source = s3_storage_for(bucket, settings)
@@ -133,17 +136,23 @@ def content_sha256(item: str, settings: Settings) -> str | None:
     digest = info.metadata.get(SOURCE_SHA256_META) or info.sha256
     if digest:
         return digest
-    with source.open(key) as stream:  # an object drumscribe did not store: read it once, on the worker
-        return sha256_stream(stream)[0]
+    sha = hashlib.sha256()
+    with source.open(key) as stream:  # an object drumscribe did not store: read it once
+        for block in chunks(stream):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int = 0,
              context: tuple[Settings, Any] | None = None) -> BatchResult:
     """One input on a worker. Bad input -> a failed result; transient storage errors raise (retried).
 
+    ``done``: the client's index of complete jobs (``jobs.store.complete_jobs``; None: there were
+    none). Unless ``opts.skip_done`` is off (``--force``), an input that one of them answers (same
+    content, model and options, ``jobs.identity``) is skipped: its result names that job.
     ``context``: (settings, storage) to use; default: built from ``opts`` once per worker process.
     """
-    from drumscribe.jobs.run import transcribe_and_store
+    from drumscribe.jobs.run import run_job
     from drumscribe.storage import LocalStorage
     from drumscribe.transcription.pipeline import get_model
 
@@ -154,38 +163,44 @@ def run_task(item: str, opts: TaskOptions, done: dict | None = None, index: int 
     except DrumscribeError as exc:  # e.g. this worker has no credentials: retrying elsewhere may not help either
         return _failed(index, item, ConfigError(f"on worker {_worker_name()}: {exc}"), start)
     try:
-        if opts.skip_done and done:
-            existing = done.get(content_sha256(item, settings))
-            if existing is not None:
-                return BatchResult(index, item, SKIPPED, job=_job_of(storage, existing), audio_seconds=existing.duration,
-                                   task_seconds=time.perf_counter() - start, worker=_worker_name(),
-                                   started_at=started_at, finished_at=time.time())
         # a retry after a dead worker writes under the same job id: whatever the killed attempt
         # wrote (output.mid without its transcription.json) is overwritten, then completed
         job_id = opts.job_id or keys.new_job_id()
         timings: dict[str, float] = {}
-        result, job = transcribe_and_store(item, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
-                                           beats=opts.beats, job_id=job_id, timings=timings, midi_options=opts.midi)
+        result, job = run_job(item, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
+                              beats=opts.beats, job_id=job_id, timings=timings, midi_options=opts.midi,
+                              force=not opts.skip_done, done=(done if done is not None else {}) if opts.skip_done else None,
+                              document=opts.documents)
     except StorageError as exc:
         if isinstance(storage, LocalStorage) or not _transient(exc):
             return _given_up(storage, opts, index, item, exc, start)
         raise  # S3 hiccup: let Dask retry the task
     except DrumscribeError as exc:
         return _given_up(storage, opts, index, item, exc, start)
+    if job.existing:
+        return BatchResult(index, item, SKIPPED, job=job.to_dict(), audio_seconds=job.duration or 0.0,
+                           s3_seconds=_io.seconds, task_seconds=time.perf_counter() - start, worker=_worker_name(),
+                           started_at=started_at, finished_at=time.time(), document=_document(result, opts))
     return BatchResult(index, item, DONE, job=job.to_dict(), audio_seconds=result.duration, work_seconds=sum(timings.values()),
                        s3_seconds=_io.seconds, task_seconds=time.perf_counter() - start, worker=_worker_name(), started_at=started_at,
-                       finished_at=time.time(), document=result.to_json() if opts.documents else None)
+                       finished_at=time.time(), document=_document(result, opts))
 
 
-def run_upload(filename: str, upload_key: str, opts: TaskOptions) -> DrumscribeError | None:
+def _document(result: Any, opts: TaskOptions) -> str | None:
+    return result.to_json() if opts.documents and result is not None else None
+
+
+def run_upload(filename: str, upload_key: str, opts: TaskOptions) -> DrumscribeError | dict[str, Any]:
     """A job of ``drumscribe serve --cluster`` on a worker: transcribe the stored upload
     ``upload_key`` (``uploads/...``) under the job id the service chose (``opts.job_id``).
 
-    None when done. The error that ended it is returned, not raised: Dask would re-run a task
-    that raises, and bad audio stays bad; a transient storage error raises, so Dask retries it.
-    ``filename`` names the source in error messages, as in the service's own thread pool.
+    The job's ``JobResult.to_dict()`` when done (``existing``: an earlier job with the same
+    content, model and options answered). The error that ended it is returned, not raised: Dask
+    would re-run a task that raises, and bad audio stays bad; a transient storage error raises,
+    so Dask retries it. ``filename`` names the source in error messages, as in the service's own
+    thread pool.
     """
-    from drumscribe.jobs.run import transcribe_and_store
+    from drumscribe.jobs.run import run_job
     from drumscribe.storage import LocalStorage
     from drumscribe.transcription.pipeline import get_model
 
@@ -194,15 +209,16 @@ def run_upload(filename: str, upload_key: str, opts: TaskOptions) -> DrumscribeE
     except DrumscribeError as exc:  # e.g. this worker has no credentials
         return ConfigError(f"on worker {_worker_name()}: {exc}")
     try:
-        transcribe_and_store(filename, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
-                             beats=opts.beats, job_id=opts.job_id, stored_upload=upload_key, midi_options=opts.midi)
+        _, job = run_job(filename, storage=storage, settings=settings, user_id=opts.user, model=get_model(opts.model),
+                         beats=opts.beats, job_id=opts.job_id, stored_upload=upload_key, midi_options=opts.midi,
+                         force=not opts.skip_done, document=False)
     except StorageError as exc:
         if isinstance(storage, LocalStorage) or not _transient(exc):
             return exc
         raise  # S3 hiccup: let Dask retry the task
     except DrumscribeError as exc:
         return exc
-    return None
+    return job.to_dict()
 
 
 def _given_up(storage: Any, opts: TaskOptions, index: int, item: str, exc: DrumscribeError, start: float) -> BatchResult:
@@ -217,13 +233,6 @@ def _transient(exc: StorageError) -> bool:
 
     # an archived original stays archived for hours: retrying it on another worker cannot help
     return not isinstance(exc, (NotFoundError, AccessDeniedError, CredentialsError, ArchivedObjectError))
-
-
-def _job_of(storage: Any, job: Any) -> dict[str, Any]:
-    json_key = keys.transcription_key(job.user_id, job.job_id)
-    midi_key = keys.midi_key(job.user_id, job.job_id)
-    return {"job_id": job.job_id, "user_id": job.user_id, "sha256": job.sha256, "midi_key": midi_key,
-            "transcription_key": json_key, "midi_uri": storage.uri(midi_key), "transcription_uri": storage.uri(json_key)}
 
 
 def _failed(index: int, item: str, exc: BaseException, start: float | None = None) -> BatchResult:

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import Any, BinaryIO, Iterator, Union
 
 import numpy as np
 import soundfile as sf
@@ -435,12 +435,13 @@ def is_audio_name(name: str) -> bool:
     return Path(name).suffix.lower() in AUDIO_EXTENSIONS
 
 
-def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike) -> bool:
+def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike, *, stop: Any = None) -> bool:
     """Re-encode an integer-PCM WAV/AIFF as FLAC at ``dest``, sample for sample; False if it is not one.
 
     FLAC is lossless: decoding gives back exactly the integer samples of the source (the tests
     check it), at about half the size for recorded music. Streamed in blocks, so memory does not
     grow with the length of the file. Anything else (float WAV, compressed formats) returns False.
+    ``stop``: a ``threading.Event``; once set, the encoding stops between blocks (``InterruptedError``).
     """
     try:
         src = sf.SoundFile(str(source))
@@ -454,6 +455,8 @@ def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike) -> b
             # int32 holds every integer PCM width left-aligned, so the FLAC writer gets the exact samples back
             with sf.SoundFile(str(dest), "w", samplerate=src.samplerate, channels=src.channels, format="FLAC", subtype=subtype) as out:
                 for block in src.blocks(blocksize=1 << 16, dtype="int32", always_2d=True):
+                    if stop is not None and stop.is_set():
+                        raise InterruptedError(f"{source}: FLAC encoding stopped")
                     out.write(block)
         except sf.LibsndfileError as exc:
             raise InputError(f"{source}: cannot re-encode as FLAC ({_reason(exc)})") from None

@@ -76,6 +76,8 @@ class Transcription:
     source: SourceInfo = field(default_factory=SourceInfo)
     model: ModelInfo = field(default_factory=ModelInfo)
     midi_offset: float = 0.0  # MIDI time = audio time + midi_offset (first downbeat on a bar line)
+    # what the job was asked for: {"beats": bool, "midi": {...non-default MIDI options}} (jobs.identity)
+    options: Mapping[str, Any] | None = None
     job_id: str | None = None
     user_id: str | None = None
     created_at: str = field(default_factory=utc_now)
@@ -111,6 +113,7 @@ class Transcription:
             "drumscribe_version": self.drumscribe_version,
             "source": asdict(self.source),
             "model": model,
+            "options": None if self.options is None else dict(self.options),
             "tempo": self.tempo,
             "time_signature": [4, 4],
             "beats": list(self.beats),
@@ -145,6 +148,7 @@ class Transcription:
                 source=_known(SourceInfo, doc.get("source") or {}),
                 model=ModelInfo(**model),
                 midi_offset=float(doc.get("midi_offset") or 0.0),
+                options=dict(doc["options"]) if isinstance(doc.get("options"), Mapping) else None,
                 job_id=doc.get("job_id"),
                 user_id=doc.get("user_id"),
                 created_at=doc.get("created_at") or "",
