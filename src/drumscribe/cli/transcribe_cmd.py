@@ -230,6 +230,12 @@ def transcribe_cmd(
             transcribe_many([items[i][0] for i in todo], jobs=jobs, force=force, settings=settings, model=model_path,
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
+    except KeyboardInterrupt:
+        progress.close()
+        kept = sum(outcomes[i].ok for i in todo if i in outcomes)
+        typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported above, "
+                   "kept); the others were stopped and left nothing behind.", err=True)
+        raise SystemExit(130) from None
     finally:
         progress.close()
 

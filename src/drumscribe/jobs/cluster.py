@@ -106,8 +106,12 @@ def _run_on_dask(items, opts: TaskOptions, done: dict, cluster: Any, jobs, retri
             for future in queue:
                 settle(future)
             workers = max(workers, len(client.scheduler_info(n_workers=-1).get("workers", {})))  # some joined late
-        except BaseException:
-            client.cancel(list(in_flight))  # Ctrl-C or an error: nothing more runs for this batch
+        except BaseException as exc:
+            unfinished = [f for f in in_flight if f.status != "finished"]
+            client.cancel(unfinished)  # Ctrl-C or an error: nothing more runs for this batch
+            if isinstance(exc, KeyboardInterrupt):  # what finished meanwhile is kept: report it
+                for future in [f for f in in_flight if f.status == "finished"]:
+                    settle(future)
             raise
         return workers, client.scheduler.address
     finally:

@@ -2,11 +2,18 @@
 
 One worker runs in this process, with the caller's settings and storage; more are a pool of
 spawned processes, each given the client's settings as they are and the index of done jobs once.
+
+Ctrl-C: the worker processes ignore SIGINT, so the terminal's Ctrl-C reaches only this process,
+which decides: inputs not started are cancelled (only as many are handed out as there are
+workers), each worker is sent SIGTERM, which interrupts its job like Ctrl-C (the job deletes
+what it wrote; ``jobs.run``), every job that finished meanwhile is still collected and
+reported, then KeyboardInterrupt propagates. No waiting for queued work: the exit is prompt.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
@@ -24,9 +31,28 @@ def _init_process(done: dict | None, settings: Settings, storage_kind: str) -> N
     # N processes x N BLAS threads would oversubscribe the cores; numpy is not imported yet
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (see the module docstring)
+    import atexit
+
+    atexit.register(_exit_without_teardown)
     from drumscribe.storage import get_storage
 
     _pool.update(done=done, context=(settings, get_storage(settings, prefer_local=storage_kind == "local", announce=False)))
+
+
+def _exit_without_teardown() -> None:
+    """A pool worker has nothing left to finish when it exits: each job wrote (and fsynced) its files
+    before returning, and multiprocessing has flushed its queues before the interpreter's exit
+    handlers run. Its teardown, which frees every module and object one by one (numpy, madmom,
+    boto3), costs CPU for nothing, and seconds on a busy machine while the parent waits to exit."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 def _run_in_process(item: str, opts: TaskOptions, index: int) -> BatchResult:
@@ -51,16 +77,41 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
 
     spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
     initargs = (done, context[0], opts.storage)
+    queue = iter(todo)
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_process, initargs=initargs) as pool:
-        pending = {pool.submit(_run_in_process, item, replace(opts, job_id=keys.new_job_id()), index) for index, item in todo}
+        running: set = set()
+
+        def hand_out() -> None:  # one input per free worker: nothing waits in the pool's queue
+            for index, item in queue:
+                running.add(pool.submit(_run_in_process, item, replace(opts, job_id=keys.new_job_id()), index))
+                if len(running) >= workers:
+                    return
+
         try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            hand_out()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
+                    running.discard(future)
                     collect(future.result())
-        except BaseException:
-            for future in pending:
-                future.cancel()
+                hand_out()
+        except KeyboardInterrupt:
+            _interrupt(pool, running, collect)
             raise
     return workers
 
+
+def _interrupt(pool: ProcessPoolExecutor, running: set, collect, grace: float = 30.0) -> None:
+    """Ctrl-C: stop the workers' jobs (SIGTERM: each job cleans up after itself) and collect what finished."""
+    for future in running:
+        future.cancel()  # one not started yet
+    for process in list(getattr(pool, "_processes", {}).values()):  # the pool has no public handle on them
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass  # already gone
+    finished, _ = wait(running, timeout=grace)  # cleanup takes a moment; a hung storage call is not waited for forever
+    for future in finished:
+        if not future.cancelled() and future.exception() is None and future.result().ok:
+            collect(future.result())  # finished before the signal reached it: it is kept, so it is reported
+    pool.shutdown(wait=False, cancel_futures=True)
