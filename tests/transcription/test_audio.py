@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -167,6 +169,20 @@ def test_arrays_need_a_sample_rate_and_accept_int16():
     pcm = (tone(1.0) * 32767).astype(np.int16)
     a = audio.load(pcm, TARGET, sample_rate=44100)
     assert np.abs(a.samples).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_an_array_without_its_rate_says_how_to_call_transcribe_and_the_readme_agrees():
+    """issue 22, point 7: the README promised transcribe(path_or_array); an array needs sample_rate=."""
+    from drumscribe import transcribe
+
+    README = Path(__file__).resolve().parents[2] / "README.md"
+
+    with pytest.raises(InputError) as exc:
+        transcribe(np.zeros(44100, np.float32))
+    assert str(exc.value) == "<array>: a numpy array does not say its sample rate (pass it: transcribe(samples, sample_rate=44100))"
+    assert transcribe(np.zeros(44100, np.float32), sample_rate=44100).duration == 1.0
+    readme = README.read_text()
+    assert "transcribe(path_or_array)" not in readme and "`transcribe(samples, sample_rate=44100)`" in readme
 
 
 def test_channels_first_arrays_are_understood():

@@ -237,7 +237,9 @@ class AudioReader:
     # -- opening -------------------------------------------------------------------------------
     def _open_array(self, data: np.ndarray, sample_rate: int | None) -> AudioInfo:
         if not sample_rate or int(sample_rate) <= 0:
-            raise InputError(f"{self.name}: an array needs its sample_rate")
+            # no default: a guessed rate would shift every onset and tempo without a word
+            raise InputError(f"{self.name}: a numpy array does not say its sample rate",
+                             hint="pass it: transcribe(samples, sample_rate=44100)")
         data = np.asarray(data)
         if data.ndim == 2 and data.shape[0] < data.shape[1] and data.shape[0] <= 8:
             data = data.T  # (channels, samples) -> (samples, channels)
