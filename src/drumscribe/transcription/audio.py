@@ -454,9 +454,11 @@ def write_lossless_flac(source: str | os.PathLike, dest: str | os.PathLike, *, s
         if src.format not in FLAC_SOURCE_FORMATS or subtype is None or src.channels > FLAC_MAX_CHANNELS:
             return False
         try:
-            # int32 holds every integer PCM width left-aligned, so the FLAC writer gets the exact samples back
+            # int32 holds every integer PCM width left-aligned, so the FLAC writer gets the exact samples back;
+            # int16 does too for 8 and 16 bits, at a quarter of the conversion work (the same FLAC bytes)
+            dtype = "int16" if subtype in ("PCM_16", "PCM_S8") else "int32"
             with sf.SoundFile(str(dest), "w", samplerate=src.samplerate, channels=src.channels, format="FLAC", subtype=subtype) as out:
-                for block in src.blocks(blocksize=1 << 16, dtype="int32", always_2d=True):
+                for block in src.blocks(blocksize=1 << 16, dtype=dtype, always_2d=True):
                     if stop is not None and stop.is_set():
                         raise InterruptedError(f"{source}: FLAC encoding stopped")
                     out.write(block)

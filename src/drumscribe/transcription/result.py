@@ -123,7 +123,16 @@ class Transcription:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        if indent != 2:
+            return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        # a job stores the document and hands it to its caller: encoded once (an indented dump is
+        # pure Python, a few ms per song). Frozen, so the text cannot go stale; a changed copy
+        # (``with_ids``, ``dataclasses.replace``) is a new object without it.
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+            object.__setattr__(self, "_json", text)
+        return text
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "Transcription":
