@@ -275,6 +275,22 @@ def test_numpy_resampler_matches_scipy_resample_poly(source_rate):
         assert resample_poly(x[:n], up, down) == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.parametrize("down", [2, 3, 4])
+def test_decimation_tap_by_tap_gives_the_matrix_products_result_to_the_bit(down):
+    """The 44.1 -> 22.05 kHz path (issue 22, point 8) must not change a single feature value."""
+    from drumscribe.transcription import resample
+
+    rng = np.random.default_rng(down)
+    for n in (1, 2, 41, 1000, 44100 * 3 + 5):
+        x = (rng.standard_normal(n) * 0.3).astype(np.float32)
+        phases, half_len = resample._design(1, down)
+        pad = phases.shape[1]
+        xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(2 * pad + 1, np.float32)])
+        n_out = -(-n // down)
+        by_phase = resample._by_phase(xp, phases, half_len, pad, n_out, 1, down)
+        assert np.array_equal(resample.resample_poly(x, 1, down), by_phase)
+
+
 @pytest.mark.parametrize("samples", [100, 512, 2205, 22050 * 3 + 7])
 def test_block_stft_gives_madmoms_features_exactly(samples):
     """The features the model was trained on: BlockSTFTProcessor only changes how they are computed."""

@@ -25,7 +25,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from drumscribe.cli.app import app, err, force_local, out, settings_from
+from drumscribe.cli.app import app, err, force_local, leave_without_teardown, out, settings_from
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
 from drumscribe.terminal import one_line, printable
@@ -202,6 +202,7 @@ def transcribe_cmd(
                                overwrite=overwrite)
         return
 
+    leave_without_teardown()  # local processes only: every job is written (or cleaned up) when the command returns
     items = expand_inputs(list(inputs), settings=settings)
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     outcomes: dict[int, BatchResult] = {
