@@ -26,6 +26,7 @@ from typing import Any, List, Optional
 import typer
 
 from drumscribe.cli.app import app, err, force_local, leave_without_teardown, out, settings_from
+from drumscribe._allocator import keep_freed_memory
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
 from drumscribe.terminal import one_line, printable
@@ -203,6 +204,7 @@ def transcribe_cmd(
         return
 
     leave_without_teardown()  # local processes only: every job is written (or cleaned up) when the command returns
+    keep_freed_memory()  # this process transcribes (with --jobs 1): fewer page faults, see drumscribe._allocator
     items = expand_inputs(list(inputs), settings=settings)
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     outcomes: dict[int, BatchResult] = {

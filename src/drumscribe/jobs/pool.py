@@ -32,6 +32,9 @@ def _init_process(done: dict | None, settings: Settings, storage_kind: str) -> N
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (see the module docstring)
+    from drumscribe._allocator import keep_freed_memory
+
+    keep_freed_memory()  # a process of ours that only transcribes
     import atexit
 
     atexit.register(_exit_without_teardown)
