@@ -21,7 +21,7 @@ from drumscribe import keys
 from drumscribe.cli import app
 from drumscribe.config import load_settings
 from drumscribe.errors import ConfigError
-from drumscribe.jobs import batch, tasks
+from drumscribe.jobs import batch
 from drumscribe.jobs.batch import transcribe_many
 
 distributed = pytest.importorskip("distributed", reason='needs the "cluster" extra')
@@ -218,6 +218,8 @@ def test_a_worker_without_credentials_fails_its_inputs_in_one_line(bucket, monke
     song = f"s3://{bucket}/{objects(bucket, 'uploads/')[0]}"
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
+    from drumscribe.jobs import tasks
+
     monkeypatch.setattr(tasks, "_context", {})  # a fresh worker process
 
     result = batch.run_task(song, opts)

@@ -12,7 +12,6 @@ import json
 
 from drumscribe import keys
 from drumscribe.config import load_settings
-from drumscribe.jobs.identity import job_identity, job_options, model_identity
 from drumscribe.storage.local import LocalStorage
 from job_helpers import bucket_keys
 
@@ -102,6 +101,8 @@ def test_the_library_twin_follows_the_same_rule(take, standin_model):
 
 
 def test_identity_is_content_model_version_profile_and_options():
+    from drumscribe.jobs.identity import job_identity, job_options, model_identity
+
     class Model:
         name, version = "drumscribe-tcn", "2.2.0"
 
@@ -120,7 +121,7 @@ def test_a_stored_job_is_found_by_the_profile_its_document_names():
     """A document whose ModelInfo names a profile (the field a tuned model writes) has that identity."""
     from dataclasses import dataclass, replace
 
-    from drumscribe.jobs.identity import identity_of
+    from drumscribe.jobs.identity import identity_of, job_identity, job_options
     from drumscribe.transcription.result import ModelInfo, SourceInfo, Transcription
 
     @dataclass(frozen=True)
