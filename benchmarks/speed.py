@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SONG_SECONDS, help="length of each song")
     parser.add_argument("--long", action="store_true", help="also measure peak memory on a 60-minute file")
     parser.add_argument("--minutes", type=int, default=60, help="length of the --long file")
-    parser.add_argument("--runs", type=int, default=1, help="whole-process runs (min and median are printed)")
+    parser.add_argument("--runs", type=int, default=1, help="whole-process runs (min and median are printed); the split takes each stage's median of as many runs")
     parser.add_argument("--adtof-python", default=sys.executable,
                         help="a Python that can import adtof_pytorch (default: this one)")
     args = parser.parse_args()
@@ -235,13 +235,16 @@ def main() -> None:
         if len(runs) > 1:
             print(f"{len(runs)} runs: min {cpus[0]:.2f} CPU s ({audio / cpus[0]:.0f}x), median {cpu:.2f} CPU s "
                   f"({audio / cpu:.0f}x), max {cpus[-1]:.2f} CPU s ({audio / cpus[-1]:.0f}x)")
-        report(audio, cpu, wall, split_in_process(files, home, tmp))
+        splits = [split_in_process(files, home, tmp) for _ in range(max(1, args.runs))]
+        split = {k: sorted(sp.get(k, 0.0) for sp in splits)[(len(splits) - 1) // 2] for k in splits[0]}  # per-stage median
+        report(audio, cpu, wall, split)
         adtof = adtof_cpu(args.adtof_python, files, home, tmp)
         if adtof is not None:
             print(f"\nADTOF (PyTorch, one thread, whole process) on the same songs: {adtof:.2f} CPU s -> "
                   f"{adtof / cpu:.1f}x the CPU of drumscribe's median run (target {ADTOF_TARGET:.0f}x)")
         else:
-            print(f"\nADTOF: adtof_pytorch cannot be imported by {args.adtof_python} (not on PyPI; give --adtof-python); "
+            shown = os.path.relpath(args.adtof_python, REPO) if args.adtof_python.startswith(str(REPO)) else args.adtof_python
+            print(f"\nADTOF: adtof_pytorch cannot be imported by {shown} (not on PyPI; give --adtof-python); "
                   f"against issue 22's figure for it ({ADTOF_REFERENCE_CPU} CPU s on these 208 s, not measured here): "
                   f"{ADTOF_REFERENCE_CPU * (audio / 208.0) / cpu:.1f}x (target {ADTOF_TARGET:.0f}x)")
         if args.long:
