@@ -137,16 +137,19 @@ def test_a_stored_job_is_found_by_the_profile_its_document_names():
     assert identity_of(replace(doc, model=ModelInfo(name="drumscribe-tcn", version="2.2.0"))) != identity_of(doc)
 
 
-def test_upload_of_content_already_stored_says_which_key_has_it(cli, take, bucket, s3):
+def test_upload_of_content_already_stored_says_which_key_has_it(cli, take, bucket, s3, tmp_path):
     first = cli("upload", take)
     assert first.exit_code == 0, first.stderr
     key = first.stdout.strip()
+    copy = tmp_path / "the same take.wav"  # same content, another name
+    copy.write_bytes(take.read_bytes())
 
-    again = cli("upload", take)
+    again = cli("upload", copy)
 
     assert again.exit_code == 0, again.stderr
     assert again.stdout.strip() == key  # the key that has it, as a pipe expects
     assert f"already stored as {key}, not stored again" in again.stderr
     assert bucket_keys(s3, bucket, "uploads/") == [key]
-    forced = cli("upload", take, "--force")
-    assert forced.exit_code == 0 and len(bucket_keys(s3, bucket, "uploads/")) == 2
+    forced = cli("upload", copy, "--force")
+    assert forced.exit_code == 0 and "already stored" not in forced.stderr
+    assert bucket_keys(s3, bucket, "uploads/") == sorted([key, forced.stdout.strip()])
