@@ -436,6 +436,9 @@ def main(argv=None) -> int:
     p.add_argument("--open-hat", choices=("rule", "learnt"), default=None,
                    help="override what names open hats (a model with an open-hat output): the 80 ms rule or the network")
     p.add_argument("--per-track", action="store_true", help="also print per-track figures")
+    p.add_argument("--cv", type=Path, default=None,
+                   help="cross-validation: a folder of model files named after the track each one never saw "
+                        "(<Track>.npz, from training.crossval export); every track is scored with its own")
     p.add_argument("--no-beats", action="store_true", help="skip the beat and downbeat figures")
     p.add_argument("--madmom-downbeats", action="store_true",
                    help="also score madmom's full downbeat tracker (8 BLSTMs + DBN; slow) for comparison")
@@ -463,6 +466,27 @@ def main(argv=None) -> int:
 
         how = (f"pipeline.transcribe(beats={not a.no_beats}) with "
                f"{'model ' + str(a.model) if a.model else 'the packaged model'}")
+    elif a.cv:
+        runners: dict[str, ModelRunner] = {}
+
+        def fold_runner(wav: Path) -> ModelRunner:
+            name = wav.stem.split("_")[1]  # MusicDelta_<Track>_Drum / _MIX: the stem and the mix share a fold
+            if name not in runners:
+                path = a.cv / f"{name}.npz"
+                if not path.exists():
+                    raise SystemExit(f"--cv: no model for track {name} ({path})")
+                runners[name] = ModelRunner(path)
+            return runners[name]
+
+        th = json.loads(a.thresholds) if a.thresholds else None
+
+        def events_fn(wav):
+            return fold_runner(wav).events(wav, thresholds=th, offset=a.offset)
+
+        if not a.no_beats:
+            rhythm_fns["drumscribe"] = lambda wav: fold_runner(wav).rhythm(wav)
+        how = f"cross-validation by track: each track scored by {a.cv}/<track>.npz, which never trained on it"
+        runner = None
     else:
         runner = ModelRunner(a.model)
         if a.open_hat:
@@ -485,10 +509,10 @@ def main(argv=None) -> int:
     print(f"MDB Drums dev, {how}")
     from drumscribe.transcription.pipeline import get_model
 
-    print(format_table(results, output_classes_of(get_model(a.model))))
+    print(format_table(results, output_classes_of(get_model(a.model) if not a.cv else next(iter(runners.values())).model)))
     if a.per_track:
         print(format_per_track(results))
-    if not a.pipeline and runner.audio_seconds:
+    if not a.pipeline and runner is not None and runner.audio_seconds:
         au = runner.audio_seconds
         print(f"\nspeed over {au:.0f} s of audio (threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): "
               f"features {au / runner.feature_seconds:.0f}x real time, network {au / runner.network_seconds:.0f}x, "

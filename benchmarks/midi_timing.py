@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/midi_timing.py      # needs ../shared/data/mdb-dev (skips what is missing)
 
 For each development drum stem: transcribe it, write the MIDI both ways (``--midi-align audio``
-and ``bar``), read it back with mido the way a DAW does (ticks -> seconds one tempo segment at a
-time with ``mido.tick2second``) and print, per file, the worst difference between a hit's time in
-the MIDI and its time in the transcription (minus ``midi_offset`` for ``bar``), in ms and in
-ticks at the local tempo; how many tempo changes the map has; the detected tempo range; how far
-the MusicXML and the tab agree (notated hits / transcribed hits: the same quantisation drops
-only a drum hit twice in one cell).
+and ``bar``) and with one fixed tempo (``--midi-tempo fixed``), read it back with mido the way a
+DAW does (ticks -> seconds one tempo segment at a time with ``mido.tick2second``) and print, per
+file, the worst difference between a hit's time in the MIDI and its time in the transcription
+(minus ``midi_offset`` for ``bar``), in ms and in ticks at the local tempo; how many tempo events
+the map has (``set_tempo`` messages, the lead-in's included) against the number of detected beats;
+the detected tempo range from one beat to the next; how far the MusicXML and the tab agree
+(notated hits / transcribed hits: the same quantisation drops only a drum hit twice in one cell).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def main() -> int:
     if not stems:
         print(f"no development recordings in {DEV_DATA}: nothing to measure")
         return 0
-    print(f"{'recording':34} {'hits':>5} {'BPM range':>11} {'tempos':>6} {'audio: worst':>17} {'bar: worst':>17} {'notated':>8}")
+    print(f"{'recording':34} {'hits':>5} {'beats':>5} {'BPM range':>11} {'tempos':>6} {'audio: worst':>17} {'bar: worst':>17} "
+          f"{'fixed: worst':>17} {'notated':>8}")
     for path in stems:
         t = transcribe(path)
         times = [e.time for e in t.events]
@@ -69,9 +71,11 @@ def main() -> int:
         bpms = [60 / (b - a) for a, b in zip(beats, beats[1:])] or [t.tempo]
         audio = worst_error(t.to_midi(align="audio"), times, 0.0)
         bar = worst_error(t.to_midi(align="bar"), times, t.midi_offset)
+        fixed = worst_error(t.to_midi(tempo="fixed"), times, 0.0)
         notated = render_musicxml(t).count("<unpitched>")
-        print(f"{path.stem:34} {len(times):5} {min(bpms):5.0f}-{max(bpms):<5.0f} {audio[2]:6} "
-              f"{audio[0]:6.3f} ms {audio[1]:4.2f} tk {bar[0]:6.3f} ms {bar[1]:4.2f} tk {notated:4}/{len(times):<4}")
+        print(f"{path.stem:34} {len(times):5} {len(beats):5} {min(bpms):5.0f}-{max(bpms):<5.0f} {audio[2]:6} "
+              f"{audio[0]:6.3f} ms {audio[1]:4.2f} tk {bar[0]:6.3f} ms {bar[1]:4.2f} tk {fixed[0]:6.3f} ms {fixed[1]:4.2f} tk "
+              f"{notated:4}/{len(times):<4}")
     return 0
 
 

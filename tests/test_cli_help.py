@@ -1,7 +1,11 @@
 """Every command's --help: on/off flags read as flags (``--json``), never as options taking a value
-(``--json <bool>`` made ``--json true`` look valid; it is refused)."""
+(``--json <bool>`` made ``--json true`` look valid; it is refused); values are named like gh's and
+aws's help name them, in UPPERCASE (``INPUT...``, ``FILE``, ``KEY``, ``N``), never by a Python
+type (``<str>``, ``<list[Path]>``, ``<int range> [x>=1]``) or in braces (``{INPUT}...``)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import typer
@@ -39,3 +43,34 @@ def test_help_shows_flags_without_a_value_type(path, monkeypatch):
 def test_a_flag_given_a_value_is_a_usage_error():
     result = CliRunner().invoke(app, ["--local", "doctor", "--json", "true"])
     assert result.exit_code == 2
+
+
+PYTHON_TYPE = re.compile(r"<(?:str|int|float|bool|path|file|text|list\[[^>]*\]|tuple\[[^>]*\]|\w+ range)>", re.I)
+RANGE = re.compile(r"\[(?:-?\d+(?:\.\d+)?<=)?x(?:[<>]=?-?\d+(?:\.\d+)?)?\]")
+METAVAR = re.compile(r"^\[?[A-Z][A-Z0-9_-]*(?:\.\.\.)?\]?$|^A-B$")
+
+
+def command_of(path: tuple[str, ...]):
+    command = ROOT
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "drumscribe")
+def test_help_names_values_in_uppercase_and_shows_no_python_types(path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(app, [*path, "--help"]).output
+    assert not PYTHON_TYPE.findall(shown) and not RANGE.findall(shown)
+    usage = next(line for line in shown.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "}" not in usage
+    command = command_of(path)
+    ctx = ROOT.make_context("drumscribe", [], resilient_parsing=True)
+    for param in command.params:
+        if param.param_type_name == "argument":
+            named = param.get_usage_pieces(ctx)[0]
+            assert METAVAR.match(named) and named in usage, (param.name, named)
+        elif not (param.is_flag or param.count) and not param.hidden:
+            named = param.display_type_rich(ctx)
+            assert METAVAR.match(named), (param.name, named)
+            assert named in shown, (param.name, named)

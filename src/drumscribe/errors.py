@@ -13,7 +13,8 @@ key are both "something you named is not there", so both exit 2.
     2    BAD_INPUT    fix the command or the settings: a usage error (unknown option...), a setting
                       missing or invalid (endpoint URL, bucket name, config file, no credentials at
                       all), a file, key, job or bucket that does not exist, input that is not audio
-    3    CONFLICT     sync left conflicts unresolved (re-run with --prefer local|remote)
+    3    CONFLICT     sync left conflicts unresolved (re-run with --prefer local|remote); an edit
+                      saved from a revision that is no longer the latest (reload and edit again)
     4    AUTH         credentials rejected or expired, or access denied (none at all: 2)
     70   INTERNAL     a bug: "internal error", details with DRUMSCRIBE_DEBUG=1
     130  INTERRUPTED  Ctrl-C
@@ -102,3 +103,9 @@ class ProvisioningError(DrumscribeError):
 
 class TranscriptionError(DrumscribeError):
     """Audio could not be transcribed."""
+
+
+class StaleRevision(DrumscribeError):
+    """An edit was saved from a revision that someone else has replaced since (nothing was written)."""
+
+    exit_code = EXIT_CONFLICT

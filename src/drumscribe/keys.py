@@ -5,6 +5,8 @@
     uploads/{user_id}/{timestamp}_{hash}_{filename}      original audio
     processed/{user_id}/{job_id}/transcription.json       results
     processed/{user_id}/{job_id}/output.mid
+    processed/{user_id}/{job_id}/edited.json              the user's corrections (never the model's file)
+    processed/{user_id}/{job_id}/edited.mid               edited.json as MIDI (re-rendered when stale)
     temp/{job_id}/...                                     scratch, expires after a day
 
 Every key drumscribe builds comes from here, and every key a user hands us goes through
@@ -30,6 +32,8 @@ TOP_LEVEL = (UPLOADS, PROCESSED, TEMP)
 
 TRANSCRIPTION_JSON = "transcription.json"
 OUTPUT_MIDI = "output.mid"
+EDITED_JSON = "edited.json"
+EDITED_MIDI = "edited.mid"
 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_USER_ID = 64
@@ -210,6 +214,15 @@ def transcription_key(user_id: str, job_id: str) -> str:
 
 def midi_key(user_id: str, job_id: str) -> str:
     return job_prefix(user_id, job_id) + OUTPUT_MIDI
+
+
+def edited_key(user_id: str, job_id: str) -> str:
+    """The user's corrected transcription of a job, next to the model's (``jobs/edits.py``)."""
+    return job_prefix(user_id, job_id) + EDITED_JSON
+
+
+def edited_midi_key(user_id: str, job_id: str) -> str:
+    return job_prefix(user_id, job_id) + EDITED_MIDI
 
 
 def temp_prefix(job_id: str) -> str:

@@ -65,13 +65,15 @@ def test_another_model_version_a_tuned_profile_or_other_options_make_another_job
     made.append(job_of("--no-beats"))
     made.append(job_of("--midi-tracks", "per-instrument"))
     made.append(job_of("--note-map", "superior-drummer-3"))
-    assert job_of("--note-map", "general-midi", "--midi-tracks", "single", "--midi-align", "audio") == made[0]  # defaults spelled out
+    made.append(job_of("--midi-tempo", "fixed"))
+    assert job_of("--note-map", "general-midi", "--midi-tracks", "single", "--midi-align", "audio",
+                  "--midi-tempo", "follow") == made[0]  # defaults spelled out
     standin_model.version = "1"
     made.append(job_of())
     standin_model.profile = "tester-1"  # a user's tuned profile on the same model version
     made.append(job_of())
-    assert len(set(made)) == len(made) == 6
-    assert len(job_folders(load_settings().local_root)) == 6
+    assert len(set(made)) == len(made) == 7
+    assert len(job_folders(load_settings().local_root)) == 7
 
 
 def test_on_s3_an_answered_input_stores_nothing(cli, take, standin_model, bucket, s3):

@@ -14,7 +14,7 @@ from drumscribe.config import load_settings
 def test_a_song_goes_from_upload_ticket_to_midi(client, song):
     info = client.get("/api/info").json()
     assert info == {"user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576,
-                    "auth_required": False, "workers": 1}
+                    "max_wav_bytes": 150 * 1048576, "auth_required": False, "workers": 1}
 
     doc = ticket(client, "My Song.wav", len(song))
     assert doc["key"].startswith("uploads/tester/") and doc["key"].endswith("_My_Song.wav")
@@ -32,6 +32,10 @@ def test_a_song_goes_from_upload_ticket_to_midi(client, song):
     assert round(done["result"]["tempo"]) == 120
     midi = client.get(done["result"]["midi_url"])  # a signed link: no token needed, like a presigned URL
     assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    # saved after the song, not as the stored output.mid
+    assert (done["result"]["midi_name"], done["result"]["json_name"]) == ("My_Song.mid", "My_Song.json")
+    assert midi.headers["content-disposition"] == "attachment; filename=\"My_Song.mid\"; filename*=UTF-8''My_Song.mid"
+    assert 'filename="My_Song.json"' in client.get(done["result"]["json_url"]).headers["content-disposition"]
     stored = json.loads(client.get(done["result"]["json_url"]).content)
     assert stored["job_id"] == done["job_id"] and stored["source"]["key"] == doc["key"]
 
@@ -62,12 +66,15 @@ def test_result_page_has_the_grid_the_summary_the_tab_and_links(client, song):
     assert "song.wav" in html and re.search(r"1(19\.[5-9]|20\.[0-4]) BPM", html)  # the summary (a 120 BPM groove)
     data = page_data(html)
     assert len(data["hits"]) == sum(done["result"]["counts"].values()) == 24  # one grid hit per event
-    assert [lane["name"] for lane in data["lanes"]] == ["hihat_closed", "snare", "kick"]
+    assert [lane["name"] for lane in data["lanes"] if lane["hits"]] == ["hihat_closed", "snare", "kick"]  # the drums played
+    assert len(data["lanes"]) == 11  # and an (empty) lane for every other drum of the kit, to add a missed hit to
     assert "BD  |O-------O-------|" in html  # the text tab, under the grid
     assert "default-src 'none'" in html  # the view's own CSP: only its hashed script and style run
 
     links = dict((label, href.replace("&amp;", "&")) for href, label in re.findall(r'<a href="([^"]+)"[^>]*>(MIDI|JSON)</a>', html))
     assert client.get(links["MIDI"]).content.startswith(b"MThd")  # signed links: no token needed
+    assert re.findall(r'download="([^"]+)"[^>]*>(MIDI|JSON)</a>', html) == [("song.mid", "MIDI"), ("song.json", "JSON")]
+    assert 'filename="song.mid"' in client.get(links["MIDI"]).headers["content-disposition"]
     assert json.loads(client.get(links["JSON"]).content)["job_id"] == done["job_id"]
     assert "links valid until" in html
     # the original plays from the upload the browser made, through a signed link too
@@ -165,9 +172,12 @@ def test_openapi_documents_every_route(client):
     doc = client.get("/openapi.json").json()
     assert set(doc["paths"]) == {
         "/api/info", "/api/uploads", "/api/uploads/local", "/api/jobs", "/api/jobs/{job_id}",
-        "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files",
+        "/api/jobs/{job_id}/view", "/api/jobs/{job_id}/retry", "/api/files", "/api/jobs/{job_id}/edited",
     }
     assert set(doc["paths"]["/api/jobs/{job_id}"]) == {"get", "delete"}
+    assert set(doc["paths"]["/api/jobs/{job_id}/edited"]) == {"get", "put"}
+    put = doc["paths"]["/api/jobs/{job_id}/edited"]["put"]
+    assert {"409", "428"} <= set(put["responses"]) and any(p["name"] == "if-match" for p in put["parameters"])
     assert "UploadTicket" in doc["components"]["schemas"]
     assert client.get("/docs").status_code == 200
 

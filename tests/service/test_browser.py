@@ -85,6 +85,8 @@ def check_result_page(page, origin: str, row, *, links_from: str, token: str | N
     with page.expect_download() as download:  # a link opens a new tab, outside the sandbox, that downloads
         frame.locator("a", has_text="MIDI").click()
     assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+    if "/api/files?" in links_from:  # the app's own link names the file (moto leaves out S3's Content-Disposition)
+        assert download.value.suggested_filename == "groove.mid"
     assert errors == []
 
 
@@ -106,9 +108,11 @@ def test_a_dropped_song_goes_to_the_bucket_and_its_midi_comes_back(chromium, ser
     assert [u for u in posts if u == f"{served}/api/uploads"]  # ...the app only handed out the ticket
     assert "groove.wav" in row.text_content()
 
+    assert row.query_selector("a.download[data-kind=midi]").get_attribute("download") == "groove.mid"
     with page.expect_download() as download:
         row.query_selector("a.download[data-kind=midi]").click()
     assert download.value.url.startswith(f"{moto_server}/{bucket_name}/processed/tester/")
+    assert "response-content-disposition=" in download.value.url  # S3 answers with the song's name
     assert Path(download.value.path()).read_bytes().startswith(b"MThd")
 
     # dropping a file on the zone does the same as choosing it
@@ -146,4 +150,26 @@ def test_with_a_token_and_no_bucket_the_page_asks_for_it_and_uploads_to_the_app(
         with page.expect_download() as download:
             row.query_selector("a.download[data-kind=midi]").click()
         assert Path(download.value.path()).read_bytes().startswith(b"MThd")
+        assert download.value.suggested_filename == "groove.mid"  # after the song, not output.mid
         check_result_page(page, origin, row, links_from=f"{origin}/api/files?", token=ALICE)
+
+
+def test_the_page_takes_a_wav_over_the_limit_as_the_cli_does(chromium, monkeypatch, song, tmp_path):
+    """The CLI stores a WAV as a lossless FLAC and checks that against the limit; so does the page now.
+    A file too big even to send is refused on the page, naming it once."""
+    monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.25")  # the 441 KB song is over it, its 145 KB FLAC is not
+    take = tmp_path / "t1.wav"
+    take.write_bytes(song)
+    huge = tmp_path / "t2.wav"
+    huge.write_bytes(song + song)  # 0.84 MB: over the 0.75 MB a WAV may send
+    with serve_process(tmp_path / "serve.log", free_port()) as origin:
+        page = chromium.new_page()
+        page.goto(origin)
+        page.wait_for_selector("#main:not([hidden])")
+        assert "up to 0.25 MB as stored" in page.text_content("#limits") and "0.75 MB of WAV" in page.text_content("#limits")
+        page.set_input_files("#file", str(take))
+        row = page.wait_for_selector("#jobs tr[data-state=done]", timeout=30_000)
+        assert "t1.wav" in row.text_content()
+        page.set_input_files("#file", str(huge))
+        error = page.wait_for_selector("#uploads .error-line").text_content()
+        assert error == "t2.wav: 0.84 MB, over the 0.25 MB upload limit even as a lossless FLAC (at most 0.75 MB of WAV may be sent)"

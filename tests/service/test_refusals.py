@@ -97,14 +97,17 @@ def test_an_upload_form_with_a_forged_key_is_refused(client, song):
 def test_a_file_over_the_limit_is_refused_before_and_during_upload(make_client, monkeypatch, song):
     monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.05")  # 52 428 bytes; the song is ~440 KB
     client = make_client()
-    announced = client.post("/api/uploads", json={"filename": "song.wav", "size": len(song), "content_type": "audio/wav"})
-    assert announced.status_code == 413 and "0.05 MB upload limit" in announced.json()["detail"]
-    # a browser that lies about the size is stopped by the policy (as S3 does with content-length-range)
-    doc = ticket(client, size=1000)
-    over = post_form(client, doc, song[:60000])
-    assert over.status_code in (403, 413)
-    assert "outside 1..52428" in over.json()["detail"] or "upload limit" in over.json()["detail"]
-    assert client.post("/api/jobs", json={"upload_key": doc["key"]}).status_code == 404  # nothing stored
+    # a FLAC is stored as sent: the limit is the bound; a WAV may be sent 3x bigger (it is stored as FLAC)
+    for name, bound in (("song.flac", 52428), ("song.wav", 3 * 52428)):
+        announced = client.post("/api/uploads", json={"filename": name, "size": bound + 1, "content_type": "audio/wav"})
+        assert announced.status_code == 413 and "0.05 MB upload limit" in announced.json()["detail"]
+        assert announced.json()["detail"].count(name) == 1
+        # a browser that lies about the size is stopped by the policy (as S3 does with content-length-range)
+        doc = ticket(client, name, size=1000)
+        over = post_form(client, doc, song[:bound + 1000], filename=name)
+        assert over.status_code in (403, 413)
+        assert f"outside 1..{bound}" in over.json()["detail"] or "upload limit" in over.json()["detail"]
+        assert client.post("/api/jobs", json={"upload_key": doc["key"]}).status_code == 404  # nothing stored
 
 
 def test_a_file_that_is_not_audio_is_refused(client, song):
@@ -123,6 +126,8 @@ def test_a_tampered_download_link_is_refused(client, song):
     other = link.replace("output.mid", "transcription.json")  # same signature, another key
     assert client.get(other).status_code == 403
     assert client.get(link.replace("sig=", "sig=0")).status_code == 403
+    renamed = link.replace("name=song.mid", "name=evil.exe")  # the download name is signed too
+    assert "name=song.mid" in link and client.get(renamed).status_code == 403
 
 
 def test_listening_beyond_this_machine_needs_a_token_or_insecure():
@@ -153,7 +158,8 @@ def test_the_token_comes_from_the_environment(make_client, monkeypatch):
     client = make_client()
     assert client.get("/api/info").status_code == 401
     assert client.get("/api/info", headers=bearer(ALICE)).json() == {
-        "user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576, "auth_required": True, "workers": 1}
+        "user": "tester", "backend": "local", "bucket": None, "max_bytes": 50 * 1048576, "max_wav_bytes": 150 * 1048576,
+        "auth_required": True, "workers": 1}
 
 
 def test_serve_without_the_web_stack_says_which_extra_to_install(monkeypatch):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs, urlparse
 
+import boto3
 import httpx
 import pytest
 from service_helpers import ticket, wait
@@ -43,6 +45,10 @@ def test_upload_goes_straight_to_the_bucket_and_the_result_comes_back_by_presign
     assert "Signature" in done["result"]["midi_url"] or "X-Amz-Signature" in done["result"]["midi_url"]
     midi = httpx.get(done["result"]["midi_url"])
     assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    # S3 names the download: the Content-Disposition it sends back is signed into the link
+    # (moto does not send it back; real S3 and radosgw do)
+    asked = parse_qs(urlparse(done["result"]["midi_url"]).query)["response-content-disposition"]
+    assert asked == ["attachment; filename=\"song.mid\"; filename*=UTF-8''song.mid"] and done["result"]["midi_name"] == "song.mid"
     # the app's own upload endpoint is for the local mirror only
     assert s3_client.post("/api/uploads/local", files={"file": ("a.wav", b"x")}).status_code == 404
 
@@ -51,7 +57,11 @@ def test_the_presigned_post_policy_bounds_key_size_type_and_encryption(s3_client
     doc = ticket(s3_client, "song.wav", len(song))
     signed = json.loads(base64.b64decode(doc["fields"]["policy"]))
     conditions = signed["conditions"]
-    assert ["content-length-range", 1, 50 * 1048576] in conditions
+    # the hard bound S3 enforces: a WAV may be sent up to 3x the limit (it is stored as a FLAC that
+    # must fit it); any other file up to the limit
+    assert ["content-length-range", 1, 150 * 1048576] in conditions
+    flac = json.loads(base64.b64decode(ticket(s3_client, "song.flac", len(song), content_type="audio/flac")["fields"]["policy"]))
+    assert ["content-length-range", 1, 50 * 1048576] in flac["conditions"]
     assert ["starts-with", "$key", "uploads/tester/"] in conditions
     assert ["starts-with", "$Content-Type", "audio/"] in conditions
     assert {"key": doc["key"]} in conditions and {"bucket": bucket_name} in conditions
@@ -60,7 +70,7 @@ def test_the_presigned_post_policy_bounds_key_size_type_and_encryption(s3_client
     fields = doc["fields"]
     policy.check_post(signed, fields, len(song))  # the page's own form passes
     refusals = {
-        "over the limit": (fields, 50 * 1048576 + 1),
+        "over the bound": (fields, 150 * 1048576 + 1),
         "empty": (fields, 0),
         "another user's key": ({**fields, "key": "uploads/bob/20260101T000000Z_0123456789ab_a.wav"}, 10),
         "not audio": ({**fields, "Content-Type": "text/plain"}, 10),
@@ -112,3 +122,16 @@ def test_setup_cors_then_doctor_origin_from_the_cli(moto_server, bucket_name, mo
     assert {c["name"]: c["status"] for c in report["checks"]}["cors-preflight"] == "pass"
     bad = cli.invoke(app, ["setup", "--bucket", bucket_name, "cors", "--origins", "http://127.0.0.1:8000/app"])
     assert bad.exit_code == 2 and "is not an origin" in bad.output
+
+
+def test_a_wav_over_the_limit_goes_to_the_bucket_and_only_its_flac_stays(s3_client, moto_server, bucket_name, song, monkeypatch,
+                                                                          make_client):
+    monkeypatch.setenv("DRUMSCRIBE_MAX_UPLOAD_MB", "0.25")  # the 441 KB song is over it, its FLAC is not
+    client = make_client()
+    doc = ticket(client, "song.wav", len(song))
+    form = httpx.post(doc["url"], data=doc["fields"], files={"file": ("song.wav", song, "audio/wav")}, headers={"Origin": ORIGIN})
+    assert form.status_code == 204
+    done = wait(client, client.post("/api/jobs", json={"upload_key": doc["key"]}).json()["job_id"])
+    assert done["state"] == "done", done
+    listed = boto3.client("s3", endpoint_url=moto_server).list_objects_v2(Bucket=bucket_name, Prefix="uploads/")["Contents"]
+    assert [(o["Key"].endswith("_song.wav.flac"), o["Size"] <= 262144) for o in listed] == [(True, True)]

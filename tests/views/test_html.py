@@ -41,9 +41,11 @@ def test_a_tab_given_to_the_page_is_shown_as_text_under_the_summary():
     assert '<section id="tab"' not in render_html(groove())  # only when asked for
 
 
-def test_links_open_a_new_tab_so_the_page_stays():
+def test_links_open_a_new_tab_so_the_page_stays_and_save_under_the_songs_name():
     page = render_html(groove(), links={"MIDI": "output.mid"})
-    assert '<a href="output.mid" download target="_blank" rel="noopener">MIDI</a>' in page
+    assert '<a href="output.mid" download="groove.mid" target="_blank" rel="noopener">MIDI</a>' in page
+    named = render_html(groove(), links={"MIDI": "output.mid"}, download_names={"MIDI": 'a "b".mid'})
+    assert '<a href="output.mid" download="a &quot;b&quot;.mid" target="_blank" rel="noopener">MIDI</a>' in named
 
 
 def test_safe_url_keeps_links_a_page_may_hold():
@@ -90,7 +92,11 @@ def test_page_draws_the_grid_and_plays_in_chromium(chromium, tmp_path):
     with open_page(chromium, path) as opened:
         page = opened.page
         assert page.locator(".hit").count() == len(t.events)
-        assert page.locator("#labels > div").all_inner_texts() == ["Crash", "Hi-hat closed", "High tom", "Low tom", "Snare", "Kick"]
+        # the drums played get full lanes; every other drum of the kit a low one (where a missed hit is added)
+        assert page.locator("#labels > div:not(.empty) > span:not(.swatch)").all_inner_texts() == [
+            "Crash", "Hi-hat closed", "High tom", "Low tom", "Snare", "Kick"]
+        assert page.locator(".lane").evaluate_all("lanes => lanes.map((l) => l.dataset.lane)") == [
+            "crash", "ride", "hihat_open", "hihat_closed", "tom_high", "tom_mid", "tom_low", "snare", "side_stick", "kick", "hihat_pedal"]
         assert page.locator(".barno").all_inner_texts() == ["1", "2", "3"]
         assert page.locator("#orig-on").is_disabled()  # no original given: the drum track plays alone
 

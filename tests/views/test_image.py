@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from drumscribe import render_image
+from drumscribe.views import image as image_module
 from drumscribe.errors import DrumscribeError, InputError
 from samples import groove, hostile
 
@@ -18,20 +20,57 @@ from PIL import Image  # noqa: E402  (matplotlib depends on Pillow)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
+def markers(svg: bytes) -> list[ET.Element]:
+    """The dots of the scatter plots, one per hit drawn (glyphs of the labels are not counted)."""
+    groups = [g for g in ET.fromstring(svg).iter(f"{SVG}g") if (g.get("id") or "").startswith("PathCollection")]
+    return [path for group in groups for path in group.iter(f"{SVG}path")]
+
+
 def dots(svg: bytes) -> int:
-    """Hits drawn in an SVG: the markers of the scatter plot (glyphs of the labels are not counted)."""
-    root = ET.fromstring(svg)
-    group = next(g for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("PathCollection"))
-    return sum(1 for _ in group.iter(f"{SVG}path"))
+    return len(markers(svg))
 
 
-def test_png_is_a_picture_as_wide_as_the_song():
-    t = groove(bars=2)
-    png = render_image(t)
-    image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG" and 500 < image.width < 1200 and 200 < image.height < 400
-    longer = Image.open(io.BytesIO(render_image(groove(bars=8))))
-    assert longer.width > image.width * 2 and longer.height == image.height  # same lanes, more time
+def ink_runs(image: Image.Image, box: tuple[int, int, int, int]) -> list[int]:
+    """Heights in pixels of the runs of rows with dark pixels inside ``box``: one per line of text."""
+    grey = image.convert("L").crop(box)
+    dark = [any(grey.getpixel((x, y)) < 128 for x in range(grey.width)) for y in range(grey.height)]
+    runs, length = [], 0
+    for is_dark in dark + [False]:
+        if is_dark:
+            length += 1
+        elif length:
+            runs.append(length)
+            length = 0
+    return runs
+
+
+def test_twenty_seconds_wrap_into_rows_a_screen_shows_at_full_size():
+    t = groove(bars=10)  # 120 BPM: 20.5 s, the issue's 2560x258 strip
+    image = Image.open(io.BytesIO(render_image(t)))
+    assert image.format == "PNG" and image.width == 1300  # fits a laptop screen: shown 1:1, not scaled down
+    assert image.height > 0.5 * image.width  # rows of four bars, not a strip
+    assert len(image_rows(render_image(t, "svg"))) == 3  # bars 1-4, 5-8, 9-11
+    longer = Image.open(io.BytesIO(render_image(groove(bars=20))))
+    assert longer.width == image.width and longer.height > 1.6 * image.height  # more bars: more rows
+
+
+def test_dots_and_text_are_a_readable_size():
+    t = groove(bars=10)
+    image = Image.open(io.BytesIO(render_image(t)))
+    title = ink_runs(image, (0, 0, image.width // 2, 50))
+    assert len(title) == 1 and title[0] >= 14  # 14 pt at 100 dpi, descenders included
+    top = int((image_module.TITLE_INCHES + 0.3) * 100)
+    labels = ink_runs(image, (0, top, 140, top + int(image_module.LANE_INCHES * 100) * 6))  # the first row's lane names
+    assert len(labels) == 6 and min(labels) >= 9  # Crash, Hi-hat closed, High tom, Low tom, Snare, Kick: 11 pt
+    widths = []
+    for path in markers(render_image(t, "svg")):
+        xs = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", path.get("d"))][0::2]
+        widths.append((max(xs) - min(xs)) * 100 / 72)  # SVG points -> pixels at 100 dpi
+    assert min(widths) >= 7 and max(widths) <= 18
+
+
+def image_rows(svg: bytes) -> list[ET.Element]:
+    return [g for g in ET.fromstring(svg).iter(f"{SVG}g") if re.fullmatch(r"axes_\d+", g.get("id") or "")]
 
 
 def test_svg_draws_every_hit_and_only_the_chosen_bars():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlparse
 
 import boto3
 import pytest
@@ -123,6 +123,47 @@ def test_view_writes_the_page_and_opens_the_browser(local, monkeypatch):
     monkeypatch.setattr("webbrowser.open", lambda url: False)  # a server without a browser
     headless = runner.invoke(app, ["--local", "view", JOB])
     assert headless.exit_code == 0 and headless.stdout.strip() == str(path) and "No browser" in headless.stderr
+
+
+def test_show_into_a_folder_names_the_file_after_the_song(local, tmp_path):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for fmt, name in (("midi", "groove.mid"), ("musicxml", "groove.musicxml"), ("png", "groove.png")):
+        result = runner.invoke(app, ["--local", "show", JOB, "-f", fmt, "-o", str(folder)])
+        assert result.exit_code == 0, result.output
+        assert (folder / name).is_file() and f"Wrote {folder / name}" in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["groove.mid", "groove.musicxml", "groove.png"]
+
+
+def test_a_terminal_gets_no_midi_and_the_hint_names_the_song(local, monkeypatch):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    from drumscribe.cli.jobs_cmd import _write_binary
+
+    with pytest.raises(InputError, match=r"use -o groove\.mid \(or -o FOLDER\)"):
+        _write_binary(b"MThd", None, "midi", suggested="groove.mid")
+    with pytest.raises(InputError, match=r"use -o 'My Song\.mid'"):
+        _write_binary(b"MThd", None, "midi", suggested="My Song.mid")
+
+
+def test_the_local_page_names_its_downloads_after_the_song(local, tmp_path):
+    page = tmp_path / "page.html"
+    assert runner.invoke(app, ["--local", "show", JOB, "-f", "html", "-o", str(page)]).exit_code == 0
+    assert re.findall(r'download="([^"]+)"[^>]*>(MIDI|JSON)</a>', page.read_text()) == [("groove.mid", "MIDI"), ("groove.json", "JSON")]
+
+
+def test_on_s3_the_links_name_the_downloads_after_the_song(s3_mock, bucket_name, monkeypatch):
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name)
+    store(get_storage(load_settings(), announce=False))
+    opened = runner.invoke(app, ["open", JOB])
+    assert opened.exit_code == 0, opened.output
+    links = dict(line.split("  ", 1) for line in opened.stdout.splitlines())
+    disposition = {label: parse_qs(urlparse(url).query)["response-content-disposition"][0] for label, url in links.items()}
+    assert disposition == {"midi": "attachment; filename=\"groove.mid\"; filename*=UTF-8''groove.mid",
+                           "json": "attachment; filename=\"groove.json\"; filename*=UTF-8''groove.json"}
+    html = drumscribe.job_page(JOB, storage=get_storage(load_settings(), announce=False))
+    for label, url in hrefs(html).items():
+        assert 'filename="groove.' in parse_qs(urlparse(url).query)["response-content-disposition"][0], label
 
 
 def test_on_s3_the_page_uses_presigned_links(s3_mock, bucket_name, monkeypatch):

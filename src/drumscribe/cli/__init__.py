@@ -12,5 +12,6 @@ from drumscribe.cli.app import app, main
 # Importing a command module registers its commands on ``app``.
 from drumscribe.cli import config_cmd, storage_cmd, setup_cmd, doctor_cmd, transcribe_cmd, sync_cmd, jobs_cmd, serve_cmd  # noqa: E402,F401
 from drumscribe.cli import setup_security_cmd, restore_cmd  # noqa: E402,F401  (issue 14)
+from drumscribe.cli import edit_cmd  # noqa: E402,F401  (issue 23)
 
 __all__ = ["app", "main"]

@@ -50,6 +50,47 @@ def _flags_show_no_value_type() -> None:
 _flags_show_no_value_type()
 
 
+def _help_reads_like_gh() -> None:
+    """typer's rich help (0.29) shows Python types (``<str>``, ``<list[Path]>``, ``<int range>
+    [x>=1]``) and writes arguments as ``{INPUT}...``, ``{files}...``, ``[prefix]``. Help reads like
+    gh's or aws's instead: each value is named by an UPPERCASE metavar (declared with the
+    option, else the option's name), required arguments bare (``INPUT...``), optional ones in
+    brackets (``[PREFIX]``), no Python types and no ranges (a value out of range is refused with
+    the range). Where typer lacks these hooks (another version), help stays as typer writes it."""
+    from typer.core import TyperArgument, TyperOption
+
+    if getattr(TyperArgument, "reads_like_gh", False) or not hasattr(TyperArgument, "_usage_display_name"):
+        return
+
+    def raw_name(self: Any) -> str:  # typer's table adds "..." itself when no metavar was declared
+        name = self.metavar or (self.name or "").upper()
+        return name + "..." if self.metavar and self.nargs != 1 and not name.endswith("...") else name
+
+    def argument_name(self: Any) -> str:
+        name = raw_name(self)
+        return name if self.nargs == 1 or name.endswith("...") else name + "..."
+
+    def usage_name(self: Any) -> str:
+        return argument_name(self) if self.required else f"[{argument_name(self)}]"
+
+    def option_metavar(self: Any, ctx: Any) -> Any:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or (self.name or "VALUE").upper()
+
+    TyperArgument.display_name_raw = property(raw_name)  # type: ignore[assignment]
+    TyperArgument._rich_display_name = argument_name  # type: ignore[method-assign]
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]  # the name says it
+    TyperOption.display_type_rich = option_metavar  # type: ignore[method-assign]
+    for kind in (TyperArgument, TyperOption):
+        kind._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
+    TyperArgument.reads_like_gh = True  # type: ignore[attr-defined]
+
+
+_help_reads_like_gh()
+
+
 class GuardedGroup(TyperGroup):
     """Turns errors raised by any sub-command into one line on stderr and an exit code."""
 
@@ -95,11 +136,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    bucket: Optional[str] = typer.Option(None, "--bucket", help="S3 bucket (overrides AWS_S3_BUCKET)."),
-    region: Optional[str] = typer.Option(None, "--region", help="AWS region (overrides AWS_REGION)."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile (overrides AWS_PROFILE)."),
-    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint (overrides AWS_ENDPOINT_URL)."),
-    user: Optional[str] = typer.Option(None, "--user", help="User id for keys (overrides DRUMSCRIBE_USER)."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", metavar="BUCKET", help="S3 bucket (overrides AWS_S3_BUCKET)."),
+    region: Optional[str] = typer.Option(None, "--region", metavar="REGION", help="AWS region (overrides AWS_REGION)."),
+    profile: Optional[str] = typer.Option(None, "--profile", metavar="PROFILE", help="AWS profile (overrides AWS_PROFILE)."),
+    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", metavar="URL", help="S3-compatible endpoint (overrides AWS_ENDPOINT_URL)."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="USER", help="User id for keys (overrides DRUMSCRIBE_USER)."),
     local: bool = typer.Option(False, "--local", help="Use the local mirror even when S3 is configured."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:

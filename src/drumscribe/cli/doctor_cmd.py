@@ -18,8 +18,8 @@ STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "warn": "yellow"}
 def doctor_cmd(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
-    origins: Optional[List[str]] = typer.Option(None, "--origins", help="CORS origins you passed to `setup --origins` (repeat or comma-separate)."),
-    origin: Optional[str] = typer.Option(None, "--origin", help="Also make the CORS preflight a browser on this page (e.g. `drumscribe serve`'s http://127.0.0.1:8000) makes before uploading."),
+    origins: Optional[List[str]] = typer.Option(None, "--origins", metavar="ORIGINS", help="CORS origins you passed to `setup --origins` (repeat or comma-separate)."),
+    origin: Optional[str] = typer.Option(None, "--origin", metavar="ORIGIN", help="Also make the CORS preflight a browser on this page (e.g. `drumscribe serve`'s http://127.0.0.1:8000) makes before uploading."),
 ) -> None:
     """Check that storage works: credentials, bucket, round trip, encryption, lifecycle, CORS, public access.
 

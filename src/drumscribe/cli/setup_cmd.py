@@ -34,10 +34,10 @@ STEP_HELP = {
 
 STATUS_STYLE = {"changed": "yellow", "in place": "green", "would change (dry run)": "cyan", "skipped": "dim"}
 
-_BUCKET = typer.Option(None, "--bucket", help="Bucket to set up (default: AWS_S3_BUCKET).")
-_REGION = typer.Option(None, "--region", help="Region for the bucket (default: AWS_REGION, else us-east-1).")
+_BUCKET = typer.Option(None, "--bucket", metavar="BUCKET", help="Bucket to set up (default: AWS_S3_BUCKET).")
+_REGION = typer.Option(None, "--region", metavar="REGION", help="Region for the bucket (default: AWS_REGION, else us-east-1).")
 _DRY = typer.Option(False, "--dry-run", help="Show what would change and the API calls with their documents; change nothing.")
-_ORIGINS = typer.Option(None, "--origins", help="CORS AllowedOrigins (repeat or comma-separate); default: those in cors-config.json.")
+_ORIGINS = typer.Option(None, "--origins", metavar="ORIGINS", help="CORS AllowedOrigins (repeat or comma-separate); default: those in cors-config.json.")
 _NO_TLS = typer.Option(False, "--no-tls-policy", help="Skip the bucket policy that denies non-TLS requests (through an http:// endpoint it is skipped anyway, with a warning).")
 _IA = typer.Option(
     None,
@@ -45,8 +45,8 @@ _IA = typer.Option(
     help="Also move uploads/ to STANDARD_IA after 30 days (the earliest S3 allows). Only uploads/: temp/ expires after 1 day "
     "and processed/ after 30, so a transition there would never save anything. Default: keep whichever is in place.",
 )
-_KMS = typer.Option(None, "--kms-key-id", help="Encrypt with this KMS key (SSE-KMS, bucket key on) instead of AES256.")
-_ENV = typer.Option(Path(".env"), "--env-file", help="Where the iam step writes the new key (kept 0600, old file backed up to .bak).")
+_KMS = typer.Option(None, "--kms-key-id", metavar="KMS_KEY", help="Encrypt with this KMS key (SSE-KMS, bucket key on) instead of AES256.")
+_ENV = typer.Option(Path(".env"), "--env-file", metavar="FILE", help="Where the iam step writes the new key (kept 0600, old file backed up to .bak).")
 _SHOW = typer.Option(False, "--show-secret", help="Also print the new secret access key (it is always written to the .env file).")
 
 
@@ -213,11 +213,11 @@ def setup_tls_policy(
 @iam_app.command("rotate-key")
 def rotate_key_cmd(
     ctx: typer.Context,
-    bucket: Optional[str] = typer.Option(None, "--bucket", help="Bucket the new key must be able to list (default: AWS_S3_BUCKET in the .env file)."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", metavar="BUCKET", help="Bucket the new key must be able to list (default: AWS_S3_BUCKET in the .env file)."),
     region: Optional[str] = _REGION,
-    env_file: Path = typer.Option(Path(".env"), "--env-file", help="The .env holding the key to replace."),
+    env_file: Path = typer.Option(Path(".env"), "--env-file", metavar="FILE", help="The .env holding the key to replace."),
     show_secret: bool = _SHOW,
-    timeout: float = typer.Option(30.0, "--timeout", min=0, help="Seconds to keep retrying while IAM propagates the new key."),
+    timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", min=0, help="Seconds to keep retrying while IAM propagates the new key."),
 ) -> None:
     """Create a new key for drum-transcription-app, write it to .env, prove it works, then delete the old one.
 

@@ -55,8 +55,8 @@ def setup_iam(
     env_file: Path = _ENV,
     show_secret: bool = _SHOW,
     role: Optional[str] = typer.Option(
-        None, "--role", metavar="ec2|ecs|lambda",
-        help="Instead of a user and key: a role that EC2 (with an instance profile), ECS tasks or Lambda assume, with the same policy. "
+        None, "--role", metavar="KIND",
+        help="ec2, ecs or lambda: instead of a user and key, a role that EC2 (with an instance profile), ECS tasks or Lambda assume, with the same policy. "
         "No key is created; .env gets only AWS_S3_BUCKET and AWS_REGION.",
     ),
     remove: bool = typer.Option(False, "--remove", help="With --role: delete that role (and its instance profile); the policy stays."),
@@ -77,12 +77,12 @@ def setup_iam(
 @setup_app.command("monitoring")
 def setup_monitoring_cmd(
     ctx: typer.Context,
-    email: Optional[str] = typer.Option(None, "--email", help="Where alerts go (SNS email subscription; AWS first mails a confirmation link)."),
-    max_size_gb: float = typer.Option(50.0, "--max-size-gb", help="Alarm when the bucket holds more (STANDARD storage, daily average)."),
-    max_4xx: int = typer.Option(100, "--max-4xx", help="Alarm on more client errors (403, 404...) in 5 minutes."),
-    max_5xx: int = typer.Option(10, "--max-5xx", help="Alarm on more server errors in 5 minutes."),
-    max_download_gb: float = typer.Option(5.0, "--max-download-gb-per-hour", help="Alarm on more bytes downloaded in an hour (unusual activity)."),
-    max_requests: int = typer.Option(5000, "--max-requests", help="Alarm on more requests in 5 minutes (unusual activity)."),
+    email: Optional[str] = typer.Option(None, "--email", metavar="ADDRESS", help="Where alerts go (SNS email subscription; AWS first mails a confirmation link)."),
+    max_size_gb: float = typer.Option(50.0, "--max-size-gb", metavar="GB", help="Alarm when the bucket holds more (STANDARD storage, daily average)."),
+    max_4xx: int = typer.Option(100, "--max-4xx", metavar="N", help="Alarm on more client errors (403, 404...) in 5 minutes."),
+    max_5xx: int = typer.Option(10, "--max-5xx", metavar="N", help="Alarm on more server errors in 5 minutes."),
+    max_download_gb: float = typer.Option(5.0, "--max-download-gb-per-hour", metavar="GB", help="Alarm on more bytes downloaded in an hour (unusual activity)."),
+    max_requests: int = typer.Option(5000, "--max-requests", metavar="N", help="Alarm on more requests in 5 minutes (unusual activity)."),
     remove: bool = typer.Option(False, "--remove", help="Delete the alarms, the request metrics (their cost stops) and the topic."),
     bucket: Optional[str] = _BUCKET,
     region: Optional[str] = _REGION,

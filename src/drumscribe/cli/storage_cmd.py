@@ -45,8 +45,8 @@ def _interactive() -> bool:
 @app.command("upload")
 def upload_cmd(
     ctx: typer.Context,
-    files: List[Path] = typer.Argument(..., help="Audio files to upload.", show_default=False),
-    content_type: Optional[str] = typer.Option(None, "--content-type", help="Override the type guessed from the extension."),
+    files: List[Path] = typer.Argument(..., metavar="FILE...", help="Audio files to upload.", show_default=False),
+    content_type: Optional[str] = typer.Option(None, "--content-type", metavar="TYPE", help="Override the type guessed from the extension."),
     force: bool = typer.Option(False, "--force", help="Store a file again even if its content is already stored (default: say which key has it)."),
 ) -> None:
     """Upload files to uploads/<user>/…; prints each object's key (content already stored is not stored again)."""
@@ -67,7 +67,7 @@ def upload_cmd(
 @app.command("ls")
 def ls_cmd(
     ctx: typer.Context,
-    prefix: str = typer.Argument("", help="Only keys starting with this (e.g. uploads/alice/).", show_default=False),
+    prefix: str = typer.Argument("", metavar="PREFIX", help="Only keys starting with this (e.g. uploads/alice/).", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List objects: key, size in bytes, last modified (UTC)."""
@@ -102,8 +102,8 @@ def ls_cmd(
 @app.command("get")
 def get_cmd(
     ctx: typer.Context,
-    key: str = typer.Argument(..., help="Object key.", show_default=False),
-    dest: Optional[str] = typer.Argument(None, help="File or folder (ending in /) to write; default: the key's file name here.", show_default=False),
+    key: str = typer.Argument(..., metavar="KEY", help="Object key.", show_default=False),
+    dest: Optional[str] = typer.Argument(None, metavar="DEST", help="File or folder (ending in /) to write; default: the key's file name here.", show_default=False),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing file."),
 ) -> None:
     """Download an object; prints the path written."""
@@ -118,7 +118,7 @@ def get_cmd(
 @app.command("rm")
 def rm_cmd(
     ctx: typer.Context,
-    keys: List[str] = typer.Argument(..., help="Object keys to delete.", show_default=False),
+    keys: List[str] = typer.Argument(..., metavar="KEY...", help="Object keys to delete.", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete objects (asks first unless --yes)."""
@@ -142,10 +142,10 @@ def rm_cmd(
 @app.command("presign")
 def presign_cmd(
     ctx: typer.Context,
-    key: str = typer.Argument(..., help="Object key.", show_default=False),
-    expires: str = typer.Option("3600", "--expires", "-e", help="Lifetime: seconds or 15m / 12h / 7d (max 7 days)."),
+    key: str = typer.Argument(..., metavar="KEY", help="Object key.", show_default=False),
+    expires: str = typer.Option("3600", "--expires", "-e", metavar="DURATION", help="Lifetime: seconds or 15m / 12h / 7d (max 7 days)."),
     put: bool = typer.Option(False, "--put", help="A URL that uploads to KEY instead of downloading it."),
-    content_type: Optional[str] = typer.Option(None, "--content-type", help="With --put: the Content-Type the uploader must send."),
+    content_type: Optional[str] = typer.Option(None, "--content-type", metavar="TYPE", help="With --put: the Content-Type the uploader must send."),
 ) -> None:
     """Print a temporary URL for downloading (or, with --put, uploading) an object."""
     validate_key(key)

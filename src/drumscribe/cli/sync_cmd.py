@@ -180,15 +180,15 @@ def _run(ctx: typer.Context, direction: str, prefix: str, *, dry_run: bool = Fal
     raise SystemExit(report.exit_code)
 
 
-_PREFIX = typer.Argument("", help="Only keys under this prefix, e.g. processed/alice/ (default: uploads/ and processed/).")
+_PREFIX = typer.Argument("", metavar="PREFIX", help="Only keys under this prefix, e.g. processed/alice/ (default: uploads/ and processed/).")
 _DRY = typer.Option(False, "--dry-run", "-n", help="Print the plan; change nothing.")
 _DELETE = typer.Option(False, "--delete", help="Also delete files the source side deleted since the last sync.")
 _YES = typer.Option(False, "--yes", "-y", help="Do not ask before deleting.")
-_MAXDEL = typer.Option(None, "--max-delete", help="Refuse to run if more than N files would be deleted.")
-_INCLUDE = typer.Option([], "--include", help="Only keys matching this glob (relative to the sync root; repeatable).")
-_EXCLUDE = typer.Option([], "--exclude", help="Skip keys matching this glob (repeatable); never deleted either.")
-_PREFER = typer.Option(None, "--prefer", help="Settle conflicts: local or remote wins.")
-_CONC = typer.Option(10, "--concurrency", "-j", help="Files transferred in parallel.")
+_MAXDEL = typer.Option(None, "--max-delete", metavar="N", help="Refuse to run if more than N files would be deleted.")
+_INCLUDE = typer.Option([], "--include", metavar="PATTERN", help="Only keys matching this glob (relative to the sync root; repeatable).")
+_EXCLUDE = typer.Option([], "--exclude", metavar="PATTERN", help="Skip keys matching this glob (repeatable); never deleted either.")
+_PREFER = typer.Option(None, "--prefer", metavar="SIDE", help="Settle conflicts: local or remote wins.")
+_CONC = typer.Option(10, "--concurrency", "-j", metavar="N", help="Files transferred in parallel.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Only errors.")
 _JSON = typer.Option(False, "--json", help="Print the plan and results as JSON on stdout.")
 _FROM_LOCAL = typer.Option(False, "--from-local", help="Send what was made offline (the default local folder, "

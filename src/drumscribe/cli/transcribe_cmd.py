@@ -169,17 +169,18 @@ class _Progress:
 @app.command("transcribe")
 def transcribe_cmd(
     ctx: typer.Context,
-    inputs: List[str] = typer.Argument(..., help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False, metavar="INPUT"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write <name>.mid and <name>.json into this folder."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel worker processes (default: all cores)."),
+    inputs: List[str] = typer.Argument(..., metavar="INPUT...", help="Audio files, folders, s3://bucket/key or s3://bucket/prefix/.", show_default=False),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="DIR", help="Also write <name>.mid and <name>.json into this folder."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", min=1, help="Parallel worker processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result document(s) on stdout, nothing else (with --cluster: the batch report)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Use another exported model file."),
+    model: Optional[Path] = typer.Option(None, "--model", metavar="FILE", help="Use another exported model file."),
     no_beats: bool = typer.Option(False, "--no-beats", help="Skip beat tracking (tempo null, no beats; MIDI at 120 BPM from 0)."),
-    midi_align: Optional[str] = typer.Option(None, "--midi-align", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
-    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", help="single (default: one drum track) or per-instrument (one named track per drum)."),
-    note_map: Optional[str] = typer.Option(None, "--note-map", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
+    midi_align: Optional[str] = typer.Option(None, "--midi-align", metavar="ALIGN", help="audio (default: MIDI times = audio times, from 0) or bar (first downbeat on a bar line)."),
+    midi_tracks: Optional[str] = typer.Option(None, "--midi-tracks", metavar="TRACKS", help="single (default: one drum track) or per-instrument (one named track per drum)."),
+    midi_tempo: Optional[str] = typer.Option(None, "--midi-tempo", metavar="TEMPO", help="follow (default: a tempo change only where the tempo really changes) or fixed (one tempo, the detected one)."),
+    note_map: Optional[str] = typer.Option(None, "--note-map", metavar="MAP", help="general-midi (default), superior-drummer-3, addictive-drums-2, steven-slate-drums-5, or a JSON file."),
     overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
                                           help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster of --jobs workers: one task per input."),
     force: bool = typer.Option(False, "--force", help="Transcribe again inputs that already have a complete job of the same content, model and options (default: that job answers)."),
 ) -> None:
@@ -190,7 +191,7 @@ def transcribe_cmd(
     from drumscribe.storage import get_storage
     from drumscribe.transcription.pipeline import get_model
 
-    midi = midi_options(midi_align, midi_tracks, note_map)  # a bad note map fails once, before any work
+    midi = midi_options(midi_align, midi_tracks, note_map, midi_tempo)  # a bad note map fails once, before any work
     settings = settings_from(ctx)
     prefer_local = force_local(ctx)
     folder = prepare_output(output) if output is not None else None

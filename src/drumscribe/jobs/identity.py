@@ -3,7 +3,7 @@
 Two jobs are the same when they have the same **content** (SHA-256 of the file the user gave),
 the same **model** (name + version + the user's tuned profile, when there is one) and the same
 **options** (beat tracking on or off, and the MIDI options that shape ``output.mid``: alignment,
-track layout, note map). Then the earlier, complete job answers, and nothing is transcribed or
+tempo map, track layout, note map). Then the earlier, complete job answers, and nothing is transcribed or
 stored again unless the caller forces it (``--force``, ``force=True``). Everything that makes a
 job goes through this module: ``drumscribe transcribe`` with or without ``--cluster``,
 ``transcribe_and_store``, ``transcribe_many`` and the jobs ``drumscribe serve`` starts.
@@ -54,9 +54,11 @@ def _note_map_identity(value: Any) -> dict[str, int] | None:
 
 def midi_identity(midi_options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The MIDI options that change ``output.mid``, defaults left out (so ``{}`` == all defaults)."""
-    from drumscribe.transcription.midi import DEFAULT_ALIGN, DEFAULT_TRACKS
+    from drumscribe.transcription import midi
 
-    defaults = {"align": DEFAULT_ALIGN, "tracks": DEFAULT_TRACKS}
+    # each option's default, where this MIDI writer has it (an option it does not know is compared as given)
+    defaults = {name: getattr(midi, f"DEFAULT_{name.upper()}") for name in ("align", "tracks", "tempo")
+                if hasattr(midi, f"DEFAULT_{name.upper()}")}
     out: dict[str, Any] = {}
     for name, value in sorted(dict(midi_options or {}).items()):
         if value is None or defaults.get(name) == value:

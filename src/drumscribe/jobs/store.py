@@ -19,7 +19,7 @@ from typing import Any
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import DrumscribeError, NotFoundError
-from drumscribe.keys import PROCESSED, TRANSCRIPTION_JSON, midi_key, parse_processed_key, sanitize_user_id, transcription_key, validate_job_id
+from drumscribe.keys import EDITED_JSON, PROCESSED, TRANSCRIPTION_JSON, midi_key, parse_processed_key, sanitize_user_id, transcription_key, validate_job_id
 
 ALL_USERS = "*"
 
@@ -37,6 +37,8 @@ class JobSummary:
     counts: dict[str, int] = field(default_factory=dict)  # hits per instrument
     error: str | None = None  # set when the JSON could not be read
     location: str = ""  # "s3" or "local" (the active storage), or "offline" (only in the offline mirror, not pushed yet)
+    edited: bool = False  # the job has an edited revision (``jobs/edits.py``): counts are the edited ones
+    edited_tag: str | None = None  # the ETag of its edited.json, as listed (a new one with every save)
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -81,10 +83,15 @@ def list_jobs(
         places.append((offline, OFFLINE))
     found: dict[tuple[str, str], tuple[JobSummary, Any]] = {}
     for place, location in places:
+        edited: dict[tuple[str, str], str] = {}
         for info in place.list(prefix):
             parsed = parse_processed_key(info.key)
+            if parsed and parsed[2] == EDITED_JSON:
+                edited[(parsed[0], parsed[1])] = object_tag(info)  # listed before transcription.json: "e" < "t"
             if parsed and parsed[2] == TRANSCRIPTION_JSON and (parsed[0], parsed[1]) not in found:
-                job = JobSummary(job_id=parsed[1], user_id=parsed[0], key=info.key, size=info.size, location=location)
+                tag = edited.get((parsed[0], parsed[1]))
+                job = JobSummary(job_id=parsed[1], user_id=parsed[0], key=info.key, size=info.size, location=location,
+                                 edited=tag is not None, edited_tag=tag)
                 found[(parsed[0], parsed[1])] = (job, place)
     ordered = sorted(found.values(), key=lambda jp: (jp[0].job_id, jp[0].user_id), reverse=True)
     if limit is not None:
@@ -95,11 +102,20 @@ def list_jobs(
     return [job for job, _ in ordered]
 
 
+def object_tag(info: Any) -> str:
+    """What changes when an object is written again: its ETag, else its size and time."""
+    return info.etag or f"{info.size}-{info.last_modified}"
+
+
 def _fill(storage: Any, job: JobSummary) -> None:
     from drumscribe.transcription.result import Transcription
 
     try:
         t = Transcription.from_json(storage.get(job.key))
+        if job.edited:  # what every view shows: the edited hits
+            from drumscribe.keys import edited_key
+
+            t = Transcription.from_json(storage.get(edited_key(job.user_id, job.job_id)))
     except DrumscribeError as exc:
         job.error = str(exc)
         return

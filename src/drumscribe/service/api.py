@@ -12,12 +12,13 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from drumscribe import keys
+from drumscribe.config import Settings
 from drumscribe.errors import DrumscribeError, InputError, InvalidKeyError, NotFoundError
 from drumscribe.service import policy, runner as jobs
 from drumscribe.service.auth import Unauthorized
@@ -84,7 +85,11 @@ class JobStatus(BaseModel):
     retryable: bool = False
     answered_by: Optional[str] = Field(None, description="the earlier job with the same content, model and options whose "
                                                          "results answer this one (nothing was transcribed again)")
-    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, view_url")
+    result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, "
+                                                               "midi_name, json_name (what the downloads are saved as), view_url; "
+                                                               "edited (revision, at, summary, via; null when never edited) and "
+                                                               "revision (what a PUT .../edited names in If-Match). Counts and "
+                                                               "links are the edited revision's when there is one")
 
 
 class JobList(BaseModel):
@@ -92,11 +97,33 @@ class JobList(BaseModel):
     jobs: list[JobStatus]
 
 
+class EditedEvent(BaseModel):
+    time: float = Field(..., ge=0, description="seconds from the start of the audio")
+    instrument: str = Field(..., max_length=40, examples=["tom_low"], description="a drumscribe instrument name")
+    velocity: int = Field(100, ge=1, le=127)
+    confidence: float = Field(1.0, ge=0, le=1, description="1 for a hit a person added")
+
+
+class EditRequest(BaseModel):
+    events: list[EditedEvent] = Field(..., max_length=200_000, description="every hit of the corrected transcription")
+
+
+class EditResult(BaseModel):
+    revision: str = Field(..., description="the new revision (also the response's ETag)")
+    based_on: str = Field(..., description="SHA-256 of the model's transcription.json")
+    parent: str = Field(..., description="the revision this save started from (the If-Match)")
+    at: str
+    summary: dict[str, int] = Field(..., description="against the model: added, removed, moved, relabelled")
+    note: str = Field(..., examples=["edited revision (1 added, 1 removed)"])
+
+
 class ServiceInfo(BaseModel):
     user: str
     backend: str
     bucket: Optional[str]
-    max_bytes: int
+    max_bytes: int = Field(..., description="the upload limit: what is stored must fit it")
+    max_wav_bytes: int = Field(..., description="a WAV or AIFF may be sent up to this size: it is then stored as a "
+                                                "lossless FLAC, which must fit max_bytes (as with the CLI)")
     auth_required: bool
     workers: int
 
@@ -107,17 +134,22 @@ class ServiceInfo(BaseModel):
 @router.get("/info", response_model=ServiceInfo, summary="Who you are and how uploads work")
 def info(request: Request, user: str = Depends(current_user)) -> ServiceInfo:
     ctx = context(request)
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
     return ServiceInfo(user=user, backend=ctx.service.backend, bucket=ctx.service.storage.bucket,
-                       max_bytes=ctx.settings.max_upload_bytes, auth_required=ctx.auth.required, workers=ctx.workers)
+                       max_bytes=ctx.settings.max_upload_bytes, max_wav_bytes=ctx.settings.max_upload_bytes * FLAC_ALLOWANCE,
+                       auth_required=ctx.auth.required, workers=ctx.workers)
 
 
 @router.post("/uploads", response_model=UploadTicket, status_code=201, summary="Create an upload (a presigned POST)",
              responses={413: {"description": "over the upload limit"}, 415: {"description": "not audio"}})
 async def create_upload(body: UploadRequest, request: Request, user: str = Depends(current_user)) -> UploadTicket:
+    from drumscribe.service.stored import upload_bound
+
     ctx = context(request)
-    limit = ctx.settings.max_upload_bytes
+    limit = upload_bound(ctx.settings, body.filename)  # a WAV may be sent bigger: it is stored as FLAC (service/stored.py)
     if body.size > limit:
-        raise HTTPException(413, f"{body.filename} is {body.size / 1048576:.1f} MB, over the {ctx.settings.max_upload_mb:g} MB upload limit")
+        raise HTTPException(413, _too_big_to_send(body.filename, body.size, limit, ctx.settings))
     from drumscribe.transcription.audio import is_audio_name
 
     try:
@@ -141,9 +173,11 @@ async def local_upload(request: Request, user: str = Depends(current_user)) -> R
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "uploads go to S3: use the url of POST /api/uploads")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes + FORM_OVERHEAD:
-        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb:g} MB upload limit")  # before reading a byte
+    from drumscribe.service.stored import FLAC_ALLOWANCE
+
+    declared = request.headers.get("content-length", "")  # before reading a byte: the biggest any ticket allows
+    if declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes * FLAC_ALLOWANCE + FORM_OVERHEAD:
+        raise HTTPException(413, f"over the {ctx.settings.max_upload_mb * FLAC_ALLOWANCE:g} MB an upload may send")
     form = await request.form()
     file = form.get("file")
     if not isinstance(file, StarletteUpload):
@@ -171,8 +205,11 @@ async def start_job(body: JobRequest, request: Request, user: str = Depends(curr
         head = await ctx.service.head(key)
     except NotFoundError:
         raise HTTPException(404, f"no upload {key}: POST the file first") from None
-    if head.size > ctx.settings.max_upload_bytes:
-        raise HTTPException(413, f"{key} is over the {ctx.settings.max_upload_mb:g} MB upload limit")
+    from drumscribe.service.stored import upload_bound
+
+    bound = upload_bound(ctx.settings, key)  # within it, the job stores a WAV as FLAC if it must
+    if head.size > bound:
+        raise HTTPException(413, _too_big_to_send(jobs.filename_of(key), head.size, bound, ctx.settings))
     record = await asyncio.to_thread(ctx.runner.submit, user, key, force=body.force)
     return _status(record)
 
@@ -194,21 +231,78 @@ async def status(job_id: str, request: Request, user: str = Depends(current_user
     return await _with_links(ctx, user, await _find(ctx, user, job_id_of(job_id)))
 
 
-@router.get("/jobs/{job_id}/view", response_class=HTMLResponse, summary="The result page of a finished job")
+@router.get("/jobs/{job_id}/view", response_class=HTMLResponse, summary="The result page of a finished job (an editor)",
+            description="The edited revision when there is one. The page runs sandboxed in the app's frame and saves "
+                        "by asking the app around it to PUT /api/jobs/{job_id}/edited.")
 async def view(job_id: str, request: Request, user: str = Depends(current_user)) -> HTMLResponse:
     from drumscribe.service.result import render_result
 
     ctx = context(request)
     job_id = _results_of(ctx, user, job_id_of(job_id))
     try:
-        transcription = await asyncio.to_thread(ctx.transcription, user, job_id)
+        found = await asyncio.to_thread(ctx.transcription, user, job_id)
     except NotFoundError:
         raise HTTPException(404, f"no finished job {job_id}") from None
     expires = datetime.now(timezone.utc) + timedelta(seconds=LINK_SECONDS)
-    links = {"MIDI": await ctx.service.browser_url(keys.midi_key(user, job_id), LINK_SECONDS),
-             "JSON": await ctx.service.browser_url(keys.transcription_key(user, job_id), LINK_SECONDS)}
-    audio = await _original_url(ctx, user, transcription.source.key)
-    return HTMLResponse(render_result(transcription, links, audio_url=audio, links_expire=expires))
+    midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, job_id, found)
+    names = _download_names(found.model.source.name, job_id)
+    links = {"MIDI": await ctx.service.browser_url(midi, LINK_SECONDS, names["midi"]),
+             "JSON": await ctx.service.browser_url(json_key, LINK_SECONDS, names["json"])}
+    audio = await _original_url(ctx, user, found.model.source.key)
+    return HTMLResponse(render_result(found.transcription, links, audio_url=audio, links_expire=expires,
+                                      editor={"mode": "parent", "revision": found.current, "based_on": found.model_sha},
+                                      revision_note=_page_note(found),
+                                      download_names={"MIDI": names["midi"], "JSON": names["json"]}))
+
+
+@router.get("/jobs/{job_id}/edited", summary="The job's edited revision (edited.json)",
+            responses={200: {"description": "the edited transcription (its ETag is its revision)", "content": {"application/json": {}}},
+                       404: {"description": "no such job, or never edited (then the ETag header is the model's revision)"}})
+async def get_edited(job_id: str, request: Request, user: str = Depends(current_user)) -> Response:
+    ctx = context(request)
+    job_id = job_id_of(job_id)
+    try:
+        found = await asyncio.to_thread(ctx.transcription, user, job_id)
+    except NotFoundError:
+        raise HTTPException(404, f"no finished job {job_id}") from None
+    if found.edited is None:
+        raise HTTPException(404, f"job {job_id} has no edited revision", headers={"ETag": f'"{found.current}"'})
+    data = await asyncio.to_thread(ctx.storage.get, keys.edited_key(user, job_id))
+    return Response(data, media_type="application/json", headers={"ETag": f'"{found.current}"', "Cache-Control": "no-store"})
+
+
+@router.put("/jobs/{job_id}/edited", response_model=EditResult, summary="Save the job's corrected hits as its edited revision",
+            description="If-Match names the revision the edit started from: the job's current revision "
+                        "(JobStatus.result.revision, or the ETag of GET .../edited). Anything else is stale: 409, nothing "
+                        "is written. The model's transcription.json is never changed.",
+            responses={409: {"description": "stale: the job was saved since that revision (the ETag header is the latest)"},
+                       428: {"description": "no If-Match header"}, 404: {"description": "no such job for you"},
+                       400: {"description": "an event that is not a drum hit of the recording"}})
+async def put_edited(job_id: str, body: EditRequest, request: Request, response: Response, user: str = Depends(current_user),
+                     if_match: Optional[str] = Header(None, description='the revision the edit started from, e.g. "5f0c..."')) -> EditResult:
+    from drumscribe.errors import StaleRevision
+    from drumscribe.jobs.edit_server import parse_if_match
+    from drumscribe.jobs.edits import save_edited
+
+    ctx = context(request)
+    job_id = job_id_of(job_id)
+    parent = parse_if_match(if_match)
+    if parent is None:
+        raise HTTPException(428, "a save must name the revision it started from (If-Match)")
+    events = [e.model_dump() for e in body.events]
+    try:
+        edited = await asyncio.to_thread(save_edited, job_id, events, parent_revision=parent, via="editor",
+                                         settings=ctx.settings, storage=ctx.storage, user=user)
+    except StaleRevision as exc:
+        latest = await asyncio.to_thread(ctx.transcription, user, job_id)
+        raise HTTPException(409, str(exc), headers={"ETag": f'"{latest.current}"'}) from None
+    except NotFoundError:
+        raise HTTPException(404, f"no finished job {job_id}") from None
+    finally:
+        ctx.forget_summary(user, job_id)
+    response.headers["ETag"] = f'"{edited.revision}"'
+    return EditResult(revision=edited.revision, based_on=edited.based_on, parent=edited.parent, at=edited.at,
+                      summary=dict(edited.summary), note=edited.describe())
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobStatus, status_code=202, summary="Run a failed or interrupted job again")
@@ -238,22 +332,23 @@ async def delete(job_id: str, request: Request, user: str = Depends(current_user
 
 @router.get(LOCAL_FILES_PATH.removeprefix("/api"), summary="Download through a signed link (local mirror only)",
             description="No token needed: the signature is the permission, as with an S3 presigned URL.")
-async def files(request: Request, key: str, expires: int, sig: str) -> StreamingResponse:
+async def files(request: Request, key: str, expires: int, sig: str, name: str = "") -> StreamingResponse:
+    from drumscribe.downloads import content_disposition
+
     ctx = context(request)
     if ctx.service.backend != "local":
         raise HTTPException(404, "files are served by S3 presigned links")
     try:
         keys.validate_key(key)
-        ctx.service.check_link(key, expires, sig)
+        ctx.service.check_link(key, expires, sig, name)
         info = await ctx.service.head(key)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except DrumscribeError as exc:
         raise HTTPException(403, str(exc)) from None
     stream = ctx.service.storage.open(key)
-    name = key.rsplit("/", 1)[-1]
     return StreamingResponse(stream, media_type=info.content_type or "application/octet-stream",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": content_disposition(name or key.rsplit("/", 1)[-1])})
 
 
 def error_status(exc: DrumscribeError) -> int:
@@ -268,6 +363,15 @@ def error_status(exc: DrumscribeError) -> int:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _too_big_to_send(filename: str, size: int, bound: int, settings: Settings) -> str:
+    from drumscribe.service.stored import flac_candidate
+
+    over = f"{filename} is {size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB upload limit"
+    if flac_candidate(filename):
+        return f"{over} even before it is stored as a lossless FLAC (at most {bound / 1048576:g} MB may be sent)"
+    return over
 
 
 def _status(record: jobs.JobRecord) -> JobStatus:
@@ -306,11 +410,41 @@ async def _original_url(ctx: Context, user: str, key: str | None) -> str | None:
     return await ctx.service.browser_url(key, LINK_SECONDS)
 
 
+def _result_keys(ctx: Context, user: str, job_id: str, found: Any = None) -> tuple[str, str]:
+    """(MIDI key, JSON key) of the revision a job's links give: the edited one when there is one."""
+    from drumscribe.jobs.edits import edited_midi
+
+    if found is None:
+        found = ctx.transcription(user, job_id)
+    if found.edited is not None:
+        try:
+            return edited_midi(ctx.storage, user, job_id, found.edited), keys.edited_key(user, job_id)
+        except DrumscribeError:  # edited.mid could not be written: the JSON is still the edited one
+            return keys.midi_key(user, job_id), keys.edited_key(user, job_id)
+    return keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
+
+
+def _page_note(found: Any) -> str | None:
+    from drumscribe.jobs.page import page_note
+
+    return page_note(found)
+def _download_names(song: str | None, job_id: str) -> dict[str, str]:
+    """What the MIDI and JSON downloads are saved as: after the song (``downloads.download_name``)."""
+    from drumscribe.downloads import download_name
+
+    return {"midi": download_name(song, ".mid", job_id), "json": download_name(song, ".json", job_id)}
+
+
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
     if status.state == jobs.DONE and status.result is not None:
-        results = status.answered_by or status.job_id
+        results = status.answered_by or status.job_id  # an answered job links to the job that answered it
+        midi, json_key = keys.midi_key(user, results), keys.transcription_key(user, results)
+        if status.result.get("edited"):
+            midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, results)
+        names = _download_names(status.filename, status.job_id)
         status.result = {**status.result,
-                         "midi_url": await ctx.service.browser_url(keys.midi_key(user, results)),
-                         "json_url": await ctx.service.browser_url(keys.transcription_key(user, results)),
+                         "midi_url": await ctx.service.browser_url(midi, filename=names["midi"]),
+                         "json_url": await ctx.service.browser_url(json_key, filename=names["json"]),
+                         "midi_name": names["midi"], "json_name": names["json"],
                          "view_url": f"/api/jobs/{results}/view"}
     return status

@@ -26,7 +26,8 @@ class Context:
     runner: JobRunner
     workers: int = 1
     cluster: str | None = None  # the Dask scheduler's address when jobs run there (``serve --cluster``)
-    _summaries: dict[tuple[str, str], Any] = field(default_factory=dict)  # results never change: cache them
+    # a result changes only when it is edited: cached by the ETag of its edited.json (None: never edited)
+    _summaries: dict[tuple[str, str, str | None], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -34,25 +35,43 @@ class Context:
         return self.service.storage
 
     def transcription(self, user: str, job_id: str):
-        from drumscribe.jobs.store import load_job
+        """The job's revision every view shows: the edited one when there is one (``edits.Revision``)."""
+        from drumscribe.jobs.edits import find_revision
 
-        return load_job(job_id, settings=self.settings, storage=self.storage, user=user)
+        return find_revision(job_id, settings=self.settings, storage=self.storage, user=user)
 
-    def summary(self, user: str, job_id: str):
-        """A finished job's status with its result summary; None if there is no such job."""
+    def edited_tag(self, user: str, job_id: str) -> str | None:
+        try:
+            from drumscribe.jobs.store import object_tag
+
+            return object_tag(self.storage.head(keys.edited_key(user, job_id)))
+        except NotFoundError:
+            return None
+
+    def summary(self, user: str, job_id: str, edited_tag: str | None | bool = False):
+        """A finished job's status with its result summary; None if there is no such job.
+
+        ``edited_tag``: the ETag of its edited.json as a listing gave it (None: not edited); by
+        default it is asked for (one HEAD), so an edit saved elsewhere shows at once."""
+        if edited_tag is False:
+            edited_tag = self.edited_tag(user, job_id)
         with self._lock:
-            cached = self._summaries.get((user, job_id))
+            cached = self._summaries.get((user, job_id, edited_tag))
         if cached is not None:
             return cached.model_copy(deep=True)
         try:
-            t = self.transcription(user, job_id)
+            found = self.transcription(user, job_id)
         except NotFoundError:
             return None
         except DrumscribeError as exc:  # a damaged transcription.json: shown, not fatal to the list
             from drumscribe.service.api import JobStatus
 
             return JobStatus(job_id=job_id, state="failed", error=f"cannot read its results: {exc}")
-        return self._remember(user, job_id, t.source.name, t.created_at, t.duration, t.tempo, t.counts())
+        t = found.transcription
+        edited = None if found.edited is None else {"revision": found.edited.revision, "at": found.edited.at,
+                                                    "summary": dict(found.edited.summary), "via": found.edited.via}
+        return self._remember(user, job_id, edited_tag, t.source.name, t.created_at, t.duration, t.tempo, t.counts(),
+                              edited=edited, revision=found.current)
 
     def finished(self, user: str, limit: int) -> list:
         """The newest ``limit`` finished jobs of ``user``; results not seen yet are read in parallel."""
@@ -60,20 +79,20 @@ class Context:
 
         from drumscribe.jobs.store import list_jobs
 
-        ids = [job.job_id for job in list_jobs(self.settings, self.storage, user, limit=limit, details=False)]
-        if not ids:
+        listed = list_jobs(self.settings, self.storage, user, limit=limit, details=False)
+        if not listed:
             return []
-        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
-            found = list(pool.map(lambda job_id: self.summary(user, job_id), ids))
+        with ThreadPoolExecutor(max_workers=min(8, len(listed))) as pool:
+            found = list(pool.map(lambda job: self.summary(user, job.job_id, job.edited_tag), listed))
         return [s for s in found if s is not None]
 
-    def _remember(self, user: str, job_id: str, name, created_at, duration, tempo, counts):
+    def _remember(self, user: str, job_id: str, tag, name, created_at, duration, tempo, counts, *, edited, revision):
         from drumscribe.service.api import JobStatus
 
         status = JobStatus(job_id=job_id, state=DONE, filename=name, finished_at=created_at,
-                           result={"duration": duration, "tempo": tempo, "counts": counts})
+                           result={"duration": duration, "tempo": tempo, "counts": counts, "edited": edited, "revision": revision})
         with self._lock:
-            self._summaries[(user, job_id)] = status
+            self._summaries[(user, job_id, tag)] = status
         return status.model_copy(deep=True)
 
     def _upload_used_elsewhere(self, user: str, job_id: str, upload: str) -> bool:
@@ -102,7 +121,7 @@ class Context:
         doomed = [o.key for o in self.storage.list(keys.job_prefix(user, job_id))]
         if doomed and upload is None:
             try:
-                upload = self.transcription(user, job_id).source.key
+                upload = self.transcription(user, job_id).model.source.key
             except DrumscribeError:
                 upload = None
         if upload and not self._upload_used_elsewhere(user, job_id, upload):
@@ -112,6 +131,10 @@ class Context:
                 pass
         if doomed:
             self.storage.delete_many(doomed)
-        with self._lock:
-            self._summaries.pop((user, job_id), None)
+        self.forget_summary(user, job_id)
         return bool(record or doomed)
+
+    def forget_summary(self, user: str, job_id: str) -> None:
+        with self._lock:
+            for cached in [k for k in self._summaries if k[:2] == (user, job_id)]:
+                del self._summaries[cached]

@@ -10,18 +10,21 @@ Content-Security-Policy still limits it to its hashed script and style and the a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 from drumscribe.errors import DrumscribeError
 from drumscribe.transcription.result import Transcription
 
 
 def render_result(transcription: Transcription, links: Mapping[str, str], *, audio_url: str | None = None,
-                  links_expire: datetime | None = None) -> str:
+                  links_expire: datetime | None = None, editor: Mapping[str, Any] | None = None,
+                  revision_note: str | None = None, download_names: Mapping[str, str] | None = None) -> str:
     """A whole HTML document for one job.
 
     ``links`` maps a label ("MIDI", "JSON") to a URL, ``audio_url`` is where the browser finds the
-    original (None: the synthesized drums play alone), ``links_expire`` when those links stop working.
+    original (None: the synthesized drums play alone), ``links_expire`` when those links stop working,
+    ``download_names`` what each link's file is saved as.
+    ``editor``/``revision_note``: as ``render_html`` takes them (serve's page saves through its parent).
     """
     from drumscribe.views.html import render_html
     from drumscribe.views.tab import render_tab
@@ -30,4 +33,5 @@ def render_result(transcription: Transcription, links: Mapping[str, str], *, aud
         tab = render_tab(transcription)
     except DrumscribeError as exc:  # e.g. no hits at all: the page still shows the grid and summary
         tab = str(exc)
-    return render_html(transcription, audio_url=audio_url, links=links, links_expire=links_expire, tab=tab)
+    return render_html(transcription, audio_url=audio_url, links=links, links_expire=links_expire, tab=tab,
+                       editor=editor, revision_note=revision_note, download_names=download_names)

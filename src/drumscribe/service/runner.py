@@ -174,8 +174,13 @@ class JobRunner:
                          content_type="application/json")
 
     def _run(self, record: JobRecord) -> None:
+        from drumscribe.service.stored import fit_upload
+
         self._set(record, state=RUNNING, started_at=now())
         try:  # the source is named by its file name only: that is what an error message should show
+            fitted = fit_upload(self.storage, self.settings, record.user_id, record.upload_key, record.filename)
+            if fitted != record.upload_key:  # stored as a lossless FLAC to fit the limit: a retry reads that
+                self._set(record, upload_key=fitted)
             outcome = self._transcribe(record.filename, storage=self.storage, settings=self.settings,
                                        user_id=record.user_id, model=self.model, job_id=record.job_id,
                                        stored_upload=record.upload_key, force=record.force)

@@ -73,20 +73,25 @@ class S3Service(AsyncStorage):
 
     # --- links ---------------------------------------------------------------------------
 
-    async def browser_url(self, key: str, expiration: int = 3600) -> str:
-        """A link a browser can follow to download ``key`` for ``expiration`` seconds."""
+    async def browser_url(self, key: str, expiration: int = 3600, filename: str | None = None) -> str:
+        """A link a browser can follow to download ``key`` for ``expiration`` seconds, saved as
+        ``filename`` (default: the key's own name)."""
         if self.storage.name == "s3":
-            return await self.generate_presigned_url(key, expiration=expiration)
+            return await self.generate_presigned_url(key, expiration=expiration, filename=filename)
         expires = int(time.time()) + expiration
-        query = urllib.parse.urlencode({"key": key, "expires": expires, "sig": self._link_signature(key, expires)})
-        return f"{LOCAL_FILES_PATH}?{query}"
+        fields: dict[str, Any] = {"key": key, "expires": expires}
+        if filename:
+            fields["name"] = filename
+        fields["sig"] = self._link_signature(key, expires, filename or "")
+        return f"{LOCAL_FILES_PATH}?{urllib.parse.urlencode(fields)}"
 
-    def _link_signature(self, key: str, expires: int) -> str:
-        return hmac.new(self.secret, f"GET\n{key}\n{expires}".encode("utf-8"), hashlib.sha256).hexdigest()
+    def _link_signature(self, key: str, expires: int, filename: str = "") -> str:
+        message = f"GET\n{key}\n{expires}" + (f"\n{filename}" if filename else "")  # the name is signed too, as on S3
+        return hmac.new(self.secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def check_link(self, key: str, expires: int, sig: str) -> None:
+    def check_link(self, key: str, expires: int, sig: str, filename: str = "") -> None:
         """Raise ``InvalidKeyError`` unless ``browser_url`` signed this link and it has not expired."""
-        if not hmac.compare_digest(self._link_signature(key, int(expires)), str(sig)):
+        if not hmac.compare_digest(self._link_signature(key, int(expires), filename), str(sig)):
             raise InvalidKeyError("this download link's signature does not match (links end when the server restarts)")
         if time.time() > int(expires):
             raise InvalidKeyError("this download link has expired")

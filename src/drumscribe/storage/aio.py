@@ -36,8 +36,8 @@ class AsyncStorage:
         await asyncio.to_thread(self.storage.put, key, data, content_type=content_type, metadata=metadata)
         return self.storage.uri(key)
 
-    async def generate_presigned_url(self, key: str, expiration: int = 3600, method: str = "GET") -> str:
-        return await asyncio.to_thread(self.storage.presign, key, expires=expiration, method=method)
+    async def generate_presigned_url(self, key: str, expiration: int = 3600, method: str = "GET", filename: str | None = None) -> str:
+        return await asyncio.to_thread(self.storage.presign, key, expires=expiration, method=method, filename=filename)
 
     async def download_file(self, key: str, dest: str | Path | None = None) -> bytes | Path:
         """The object's bytes, or, with ``dest``, the path it was written to."""

@@ -96,8 +96,10 @@ class Storage(abc.ABC):
         """Delete many objects (batched); returns the keys deleted."""
 
     @abc.abstractmethod
-    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None) -> str:
+    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None,
+                filename: str | None = None) -> str:
         """A URL that grants temporary GET (or PUT) access; local backend returns a ``file://`` URI.
 
         ``expires`` must be between 1 second and 7 days (``ValueError``-free: raises ``InvalidKeyError``
-        or ``ConfigError`` with one line)."""
+        or ``ConfigError`` with one line). ``filename``: for a GET, the name a browser saves the
+        download as (S3 answers with that ``Content-Disposition``); a ``file://`` URI has no say."""

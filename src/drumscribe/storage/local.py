@@ -267,7 +267,8 @@ class LocalStorage(Storage):
             raise DeleteError(deleted, errors)
         return deleted
 
-    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None) -> str:
+    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None,
+                filename: str | None = None) -> str:
         check_expiry(expires)
         check_method(method)
         return self._path(key).as_uri()  # a local file needs no signature; the checks keep parity with S3

@@ -295,13 +295,18 @@ class S3Storage(Storage):
             raise DeleteError(deleted, errors)
         return deleted
 
-    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None) -> str:
+    def presign(self, key: str, *, expires: int = 3600, method: str = "GET", content_type: str | None = None,
+                filename: str | None = None) -> str:
         validate_key(key)
         expires = check_expiry(expires)
         method = check_method(method)
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if method == "PUT" and content_type:
             params["ContentType"] = content_type  # the uploader must then send the same Content-Type
+        if method == "GET" and filename:  # signed into the URL: S3 answers with this Content-Disposition
+            from drumscribe.downloads import content_disposition
+
+            params["ResponseContentDisposition"] = content_disposition(filename)
         operation = "get_object" if method == "GET" else "put_object"
         try:
             return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=expires, HttpMethod=method)

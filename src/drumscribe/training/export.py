@@ -132,6 +132,21 @@ def load_any(path) -> tuple[DrumNet, dict]:
     return model_from_ckpt(path)
 
 
+SYNTHETIC_SOURCES = ("GPL/CC0 Hydrogen kits, the GPL-2+ AVL Drumkits, GM soundfonts, and CC-BY-3.0 guitar strums by "
+                     "Gabriel Verdugo Soto, belofilms.com")
+
+
+def licence_of(members: list[dict]) -> str:
+    """What the weights were trained on, and so under which terms they are offered."""
+    real = sorted({str(m["training"]["args"]["real"]) for m in members
+                   if (m.get("training") or {}).get("args") and m["training"]["args"].get("real")})
+    if not real:
+        return f"MIT (weights trained only on synthesized audio: {SYNTHETIC_SOURCES}; see docs/model.md)"
+    return ("MIT for the networks trained only on synthesized audio; a network here was also fine-tuned on MDB Drums "
+            "recordings (Southall et al., ISMIR 2017; audio and annotations CC BY-NC-SA 4.0), whose terms may reach "
+            f"weights learnt from them: see docs/model.md, *Licences*. Synthetic sources: {SYNTHETIC_SOURCES}")
+
+
 def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | None = None, version="0.1.0",
            extra_meta: dict | None = None, open_hat: str = "rule", name_only: tuple[int, ...] = (),
            detect: dict[int, list[str]] | None = None):
@@ -184,8 +199,7 @@ def export(ckpts, out: Path, calibration: dict | None = None, parity: Path | Non
                      "fmin": feat.FMIN, "fmax": feat.FMAX, "diff": "positive, ratio 0.5, stacked"},
         "context_frames": max(receptive_context(m["layers"]) for m in members),
         "calibration": calibration.get("notes", ""),
-        "licence": ("MIT (weights trained only on synthesized audio: GPL/CC0 Hydrogen kits, the GPL-2+ AVL Drumkits, "
-                    "GM soundfonts, and CC-BY-3.0 guitar strums by Gabriel Verdugo Soto, belofilms.com; see docs/model.md)"),
+        "licence": licence_of(members),
     }
     try:
         masks = detect_masks(meta["classes"], members)

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from drumscribe.training.dataset import CLASSES, FINE_CLASSES, ROLE_TO_CLASS, ROLE_TO_FINE, clip_files
+from drumscribe.training.dataset import CLASSES, FINE_CLASSES, FINE_GROUPS, ROLE_TO_CLASS, ROLE_TO_FINE, clip_files
 
 CLASS_INDEX = {role: CLASSES.index(name) for role, name in ROLE_TO_CLASS.items()}
 # outputs after the five classes (``--fine``): which hi-hat, tom or cymbal (dataset.FINE_CLASSES)
@@ -89,23 +89,54 @@ def targets_for(onsets: np.ndarray, n_frames: int, n_classes: int = 5, fine: boo
     return y
 
 
+def unknown_columns(classes: list[str], fine: bool = False) -> list[int]:
+    """Target columns of classes a clip's labels say nothing about: the class and its finer outputs."""
+    cols = []
+    for c in classes:
+        cols.append(CLASSES.index(c))
+        if fine:
+            cols += [len(CLASSES) + FINE_CLASSES.index(n) for n in FINE_GROUPS.get(c, [])]
+    return cols
+
+
 def load_clips(folders: str, fine: bool = False):
-    """Clips from one folder or several (comma-separated)."""
+    """Clips from one folder or several (comma-separated).
+
+    A clip whose meta lists ``"unknown"`` classes (a recording annotated without them, so their
+    absence proves nothing) gets NaN targets there: no loss either way (``masked_bce``)."""
     feats, targs, metas = [], [], []
     for f in clip_files(folders):
         d = np.load(f)
         x = d["feats"]
         feats.append(x)
-        targs.append(targets_for(d["onsets"], len(x), fine=fine))
-        metas.append(json.loads(str(d["meta"])))
+        meta = json.loads(str(d["meta"]))
+        y = targets_for(d["onsets"], len(x), fine=fine)
+        if meta.get("unknown"):
+            y[:, unknown_columns(meta["unknown"], fine)] = np.nan
+        targs.append(y)
+        metas.append(meta)
     return feats, targs, metas
 
 
-def batches(feats, targs, rng, batch: int, length: int):
-    idx = rng.integers(0, len(feats), batch)
+def masked_bce(logits, y, pos_weight):
+    """Binary cross-entropy over the labelled targets only (NaN = unknown)."""
+    known = ~torch.isnan(y)
+    if bool(known.all()):  # the usual case: exactly the plain mean
+        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+    per = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), pos_weight=pos_weight, reduction="none")
+    return (per * known).sum() / known.sum().clamp(min=1)
+
+
+def batches(feats, targs, rng, batch: int, length: int, real=None, real_share: float = 0.0):
+    """A batch of random crops; with ``real`` = (feats, targs) of recordings, ``real_share`` of the
+    crops come from them (a fixed number per batch, so every step sees some real audio)."""
+    n_real = int(round(batch * real_share)) if real and real[0] else 0
+    pick = [(feats, targs, int(i)) for i in rng.integers(0, len(feats), batch - n_real)]
+    if n_real:
+        pick += [(real[0], real[1], int(i)) for i in rng.integers(0, len(real[0]), n_real)]
     xs, ys = [], []
-    for i in idx:
-        x, y = feats[i], targs[i]
+    for fs, ts, i in pick:
+        x, y = fs[i], ts[i]
         if len(x) <= length:
             s = 0
         else:
@@ -158,6 +189,9 @@ def main(argv=None):
     p.add_argument("--c1", type=int, default=8, help="channels of the first 2-D conv (from scratch only)")
     p.add_argument("--c2", type=int, default=24, help="channels of the second 2-D conv (from scratch only)")
     p.add_argument("--hidden", type=int, default=80, help="width of the temporal convolutions (from scratch only)")
+    p.add_argument("--real", default=None,
+                   help="folders of clips made from recordings (training.recordings), comma-separated")
+    p.add_argument("--real-share", type=float, default=0.25, help="share of every batch cropped from --real")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -167,9 +201,11 @@ def main(argv=None):
     t0 = time.time()
     feats, targs, _ = load_clips(a.train, a.fine)
     vfeats, vtargs, _ = load_clips(a.val, a.fine)
+    real = load_clips(a.real, a.fine)[:2] if a.real else None
     hours = sum(len(x) for x in feats) / FPS / 3600
-    print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips in {time.time() - t0:.0f}s",
-          flush=True)
+    print(f"loaded {len(feats)} train clips ({hours:.2f} h), {len(vfeats)} val clips"
+          + (f", {len(real[0])} clips of recordings ({sum(len(x) for x in real[0]) / FPS / 3600:.2f} h)" if real else "")
+          + f" in {time.time() - t0:.0f}s", flush=True)
     n_feat = feats[0].shape[1]
     init = torch.load(a.init) if a.init else None
     cfg = dict(c1=a.c1, c2=a.c2, hidden=a.hidden)
@@ -208,9 +244,9 @@ def main(argv=None):
         frac = (time.time() - t_start) / (a.minutes * 60) if a.minutes else (step - 1) / a.steps
         for g in opt.param_groups:
             g["lr"] = lr_at(frac)
-        x, y = batches(feats, targs, rng, a.batch, a.length)
+        x, y = batches(feats, targs, rng, a.batch, a.length, real, a.real_share)
         logits = model(x)
-        loss = F.binary_cross_entropy_with_logits(logits[:, edge:-edge], y[:, edge:-edge], pos_weight=pos_weight)
+        loss = masked_bce(logits[:, edge:-edge], y[:, edge:-edge], pos_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -3,17 +3,24 @@
 Layout: type 1, 480 ticks per beat. Track 0 holds the tempo map and time signatures; the drums
 follow on channel 10 (mido ``channel=9``), in one track or one named track per drum.
 
-Tempo map: one ``set_tempo`` per detected beat, so every detected beat falls exactly on a MIDI
-beat and every downbeat on a bar line; after the last beat the detected tempo goes on. Each hit
-keeps its time: a reader that converts ticks to seconds through the tempo map
-(``mido.tick2second`` segment by segment, as a DAW does) gets the audio time back within one
+Tempo map (``tempo="follow"``, the default): a tempo change only where the tempo really changes
+(``transcription/tempo.py``): each stretch of steady tempo gets the tempo that fits its detected
+beats best, and a new one starts only where holding it would put a detected beat more than a
+twelfth of a beat off its MIDI beat. So a steady groove is one tempo, a drummer who speeds up gets
+a tempo for each step of the way, and every detected beat stays within a twelfth of a beat of a
+MIDI beat, every downbeat that near a bar line; after the last stretch its tempo goes on.
+``tempo="fixed"``: one tempo for the whole file, the detected tempo (``Transcription.tempo``).
+Each hit keeps its time either way: a reader that converts ticks to seconds through the tempo
+map (``mido.tick2second`` segment by segment, as a DAW does) gets the audio time back within one
 tick. Two alignments:
 
 - ``audio``: MIDI second 0 is audio second 0, so the file lines up with the song on a DAW
   timeline from 0. The stretch before the first detected beat becomes the whole number of 16ths
-  nearest to it at the detected tempo (at least one), played at whatever tempo makes them fit;
-  with the beats before the first downbeat they make a short first bar (a pickup, time signature
-  n/16, n/8 or n/4), so that the first downbeat still falls on a bar line.
+  nearest to it at the detected tempo (at least one), at the first stretch's tempo when the
+  first beat then lands within the tolerance, else at whatever tempo makes them fit; with the
+  beats before the first downbeat they make a short first bar (a pickup, time signature
+  n/16, n/8 or n/4), so that the first downbeat falls on a bar line. With ``fixed`` there is no
+  pickup: bar lines run from 0 at the one tempo, as a DAW project at that tempo has them.
 - ``bar`` (the alignment before tempo maps): the whole performance is shifted later by
   ``midi_offset`` seconds (less than a bar) so that the first downbeat, or without downbeats the
   first beat, falls on a bar line of a 4/4 grid that starts at 0 (the first bar line at or after
@@ -45,8 +52,10 @@ MAX_TEMPO_US = 0xFFFFFF  # set_tempo holds 24 bits
 
 ALIGNS = ("audio", "bar")
 TRACKS = ("single", "per-instrument")
+TEMPOS = ("follow", "fixed")
 DEFAULT_ALIGN = "audio"
 DEFAULT_TRACKS = "single"
+DEFAULT_TEMPO = "follow"
 
 # per-instrument tracks: one per drum (the hi-hat's articulations share the hi-hat's track)
 DRUM_TRACKS = (
@@ -62,12 +71,14 @@ DRUM_TRACKS = (
 TRACK_OF = {name: track for track, names in DRUM_TRACKS for name in names}
 
 
-def check_options(align: str, tracks: str) -> None:
-    """A one-line ``InputError`` for an unknown alignment or track layout."""
+def check_options(align: str, tracks: str, tempo: str = DEFAULT_TEMPO) -> None:
+    """A one-line ``InputError`` for an unknown alignment, track layout or tempo choice."""
     if align not in ALIGNS:
         raise InputError(f"--midi-align must be one of {', '.join(ALIGNS)}, got {align!r}")
     if tracks not in TRACKS:
         raise InputError(f"--midi-tracks must be one of {', '.join(TRACKS)}, got {tracks!r}")
+    if tempo not in TEMPOS:
+        raise InputError(f"--midi-tempo must be one of {', '.join(TEMPOS)}, got {tempo!r}")
 
 
 @dataclass(frozen=True)
@@ -125,9 +136,10 @@ class TempoMap:
     signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)  # (tick, numerator, denominator)
 
     @classmethod
-    def through(cls, points: Sequence[tuple[float, int]], tail_us: int, *, offset: float = 0.0,
+    def through(cls, points: Sequence[tuple[float, int]], tail_us: int | None, *, offset: float = 0.0,
                 signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)) -> "TempoMap":
-        """The map through (MIDI second, tick) ``points`` after (0, 0); ``tail_us`` after the last."""
+        """The map through (MIDI second, tick) ``points`` after (0, 0); after the last, ``tail_us``
+        (``None``: the last segment's tempo goes on)."""
         ticks, tempos, seconds = [0], [], [0.0]
         for s, t in points:
             if t <= ticks[-1] or s <= seconds[-1]:
@@ -138,7 +150,7 @@ class TempoMap:
             tempos.append(us)
             seconds.append(seconds[-1] + (t - ticks[-1]) * us / (1e6 * TICKS_PER_BEAT))
             ticks.append(t)
-        tempos.append(tail_us)
+        tempos.append(tail_us if tail_us is not None else tempos[-1] if tempos else int(mido.bpm2tempo(120)))
         return cls(offset=offset, ticks=tuple(ticks), tempos=tuple(tempos), seconds=tuple(seconds), signatures=signatures)
 
     def to_ticks(self, audio_seconds: float) -> int:
@@ -162,13 +174,17 @@ def _pickup_signature(sixteenths: int) -> tuple[int, int]:
 
 
 def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: float, *,
-                   align: str = DEFAULT_ALIGN, midi_offset: float | None = None) -> TempoMap:
-    """The tempo map that puts each detected beat on a MIDI beat (see the module docstring)."""
-    check_options(align, DEFAULT_TRACKS)
+                   align: str = DEFAULT_ALIGN, midi_offset: float | None = None,
+                   tempo_map: str = DEFAULT_TEMPO) -> TempoMap:
+    """The tempo map for these beats (see the module docstring): ``tempo_map`` ``"follow"`` (the
+    detected beats, a change only where the tempo really changes) or ``"fixed"`` (``tempo``)."""
+    check_options(align, DEFAULT_TRACKS, tempo_map)
     beats = sorted(float(b) for b in beats)
     period_us = int(mido.bpm2tempo(clamp_tempo(tempo)))
-    if not beats:
-        return Grid(period_us, 0.0 if align == "audio" else float(midi_offset or 0.0), 0).tempo_map()
+    if tempo_map == "fixed" or not beats:  # one tempo; "bar" shifts the performance as midi_offset says
+        offset = 0.0 if align == "audio" else float(midi_offset) if midi_offset is not None \
+            else make_grid(tempo, anchor_of(beats, downbeats)).offset
+        return Grid(period_us, offset, 0).tempo_map()
     d = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeats[0])) if len(downbeats) else 0
     if align == "bar":
         grid = make_grid(tempo, beats[d])
@@ -178,7 +194,8 @@ def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: fl
             bar_seconds = BEATS_PER_BAR * period_us / 1e6
             anchor_ticks = max(0, round((beats[d] + offset) / bar_seconds)) * BEATS_PER_BAR * TICKS_PER_BEAT
         points = [(b + offset, anchor_ticks + (i - d) * TICKS_PER_BEAT) for i, b in enumerate(beats)]
-        return TempoMap.through(points, period_us, offset=offset)
+        steady = _steady(points)
+        return TempoMap.through(steady, None if steady else period_us, offset=offset)
     # audio: the lead-in before the first beat is a whole number of 16ths at the detected tempo,
     # the beats before the first downbeat follow; whatever is not a whole 4/4 bar is a pickup bar
     sixteenth = period_us / 1e6 / 4
@@ -190,11 +207,24 @@ def beat_tempo_map(beats: Sequence[float], downbeats: Sequence[float], tempo: fl
     first_tick = lead_16 * TICKS_PER_BEAT // 4
     points = [(b, first_tick + i * TICKS_PER_BEAT) for i, b in enumerate(beats)]
     if lead_16 == 0:  # the first beat is at 0 (within half a 16th): the origin stands in for it
-        points = points[1:]
+        points[0] = (0.0, 0)
     signatures: tuple[tuple[int, int, int], ...] = ((0, BEATS_PER_BAR, 4),)
     if pickup:
         signatures = ((0, *_pickup_signature(pickup)), (pickup * TICKS_PER_BEAT // 4, BEATS_PER_BAR, 4))
-    return TempoMap.through(points, period_us, offset=0.0, signatures=signatures)
+    steady = _steady(points)
+    return TempoMap.through(steady, None if steady else period_us, offset=0.0, signatures=signatures)
+
+
+def _steady(points: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    """Only the points where the tempo really changes (``tempo.steady_points``), from (0, 0)."""
+    from drumscribe.transcription.tempo import steady_points
+
+    kept = points[:1] if points[:1] == [(0.0, 0)] else []  # a first beat at 0 starts the first stretch
+    for s, t in points[len(kept):]:
+        last_s, last_t = kept[-1] if kept else (0.0, 0)
+        if s > last_s and t > last_t:  # a beat before the origin (bar alignment) has nothing to time
+            kept.append((s, t))
+    return [p for p in steady_points(kept, (0.0, 0), ticks_per_beat=TICKS_PER_BEAT) if p != (0.0, 0)]
 
 
 def build_midi(

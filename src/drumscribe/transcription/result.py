@@ -183,21 +183,25 @@ class Transcription:
         align: str = "audio",
         tracks: str = "single",
         note_map: Any = None,
+        tempo: str = "follow",
     ) -> bytes | Path:
         """The Standard MIDI File as bytes, or written atomically to ``path`` (returns the Path).
 
         ``align``: ``"audio"`` (MIDI time = audio time, lines up with the song from 0) or ``"bar"``
-        (shifted by ``midi_offset`` so the first downbeat sits on a 4/4 bar line); both carry a
-        tempo map that follows the detected beats. ``tracks``: ``"single"`` or ``"per-instrument"``
+        (shifted by ``midi_offset`` so the first downbeat sits on a 4/4 bar line). ``tempo``:
+        ``"follow"`` (a tempo map that follows the detected beats, changing only where the tempo
+        really changes) or ``"fixed"`` (one tempo, ``self.tempo``, for the whole file); the hits keep
+        their times either way. ``tracks``: ``"single"`` or ``"per-instrument"``
         (one named track per drum). ``note_map``: a packaged map name, a JSON file, a dict or a
         ``NoteMap`` (default General MIDI). See ``transcription/midi.py`` and ``docs/views-notation-midi.md``.
         """
         from drumscribe.transcription import midi
         from drumscribe.transcription.notemap import load_note_map
 
-        midi.check_options(align, tracks)
+        midi.check_options(align, tracks, tempo)
         notes = load_note_map(note_map)
-        tempo_map = midi.beat_tempo_map(self.beats, self.downbeats, self.tempo or 120.0, align=align, midi_offset=self.midi_offset)
+        tempo_map = midi.beat_tempo_map(self.beats, self.downbeats, self.tempo or 120.0, align=align,
+                                        midi_offset=self.midi_offset, tempo_map=tempo)
         events = ((e.time, notes.note(e.instrument, e.note), e.velocity, e.instrument) for e in self.events)
         data = midi.midi_bytes(midi.build_midi(events, tempo_map, tracks=tracks))
         if path is None:

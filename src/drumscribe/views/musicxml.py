@@ -7,16 +7,21 @@ bar numbers are the tab's (a pickup before the first downbeat is bar 0, cut to i
 Staff positions follow the common drum-set key (Weinberg / MuseScore's default drum set), in a
 percussion clef: kick F4 and hi-hat pedal D4 (x) in voice 2, stems down (feet); snare C5, side
 stick C5 (x), toms E5 / D5 / A4 (high, mid, low), hi-hat G5 (x; open hats marked with the
-circle), ride F5 (x), crash A5 (x) in voice 1, stems up (hands). Each instrument is an
+"o" above), ride F5 (x), crash A5 (x) in voice 1, stems up (hands). Each instrument is an
 unpitched note with its own ``score-instrument`` and General MIDI key on channel 10, so players
 sound the right drum. A note or chord with a hit at or above ``tab.ACCENT`` velocity carries an
-accent; each note's velocity goes in its ``dynamics`` attribute for playback.
+accent; each note's velocity goes in its ``dynamics`` attribute for playback. The open hi-hat's
+"o" is ``<technical><open-string/>``: MuseScore 3 and 4 read it as their open mark (the one
+MuseScore 3 itself writes), music21 as ``OpenString``; the MusicXML 4.0 ``<open/>`` is ignored by
+MuseScore 3 and music21, so it would leave the open hats looking closed.
 
 Within a beat a note lasts until the next hit of its voice (16th, 8th, dotted 8th, quarter, or
 triplet 8th / quarter), silence is written as rests, and 8ths and 16ths are beamed per beat.
-The tempo is written as a metronome mark at the start and as playback tempo changes
-(``<sound tempo>``) in bars whose detected tempo differs by a beat per minute or more. When a
-drum is hit twice within one cell (a flam, or 32nds), the quieter hits become grace notes.
+The tempo is a metronome mark (and the same ``<sound tempo>`` for playback) at the start and
+wherever the tempo really changes: two bars in a row more than 2 % off the tempo marked so far
+(``_tempo_marks``), so the beat tracker's jitter writes no marks (MuseScore shows every
+``<sound tempo>`` as a tempo mark). The last bar ends with a final barline. When a drum is hit twice within one cell (a
+flam, or 32nds), the quieter hits become grace notes.
 Built with ``xml.etree`` (no dependency); the tests read it back with music21.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from statistics import median
 from typing import Any, Sequence
 
 from drumscribe import __version__
@@ -36,6 +42,7 @@ DIVISIONS = 12  # per quarter note: 16ths (3) and triplet 8ths (4) are whole num
 DOCTYPE = '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd">'
 PART = "P1"
 HANDS, FEET = 1, 2
+TEMPO_CHANGE = 0.02  # a bar this far off the marked tempo (and the next bar too) gets a new tempo mark
 
 
 @dataclass(frozen=True)
@@ -189,9 +196,9 @@ def _write_item(measure: ET.Element, item: Item, voice: int) -> None:
         if index == 0 and any(h.velocity >= ACCENT for h in item.hits):  # one accent for the chord
             notations = notations if notations is not None else _sub(note, "notations")
             _sub(_sub(notations, "articulations"), "accent", placement="above" if voice == HANDS else "below")
-        if event.instrument == "hihat_open":
+        if event.instrument == "hihat_open":  # the "o" every reader shows (see the module docstring)
             notations = notations if notations is not None else _sub(note, "notations")
-            _sub(_sub(notations, "technical"), "open", placement="above")
+            _sub(_sub(notations, "technical"), "open-string", placement="above")
 
 
 def _write_grace(measure: ET.Element, event: Any, voice: int, *, many: bool) -> None:
@@ -227,11 +234,32 @@ def _extras(note: ET.Element, dotted: bool, triplet: bool, item: Item) -> None:
         _sub(_sub(note, "notations"), "tuplet", type=item.tuplet, **({"bracket": "yes"} if item.tuplet == "start" else {}))
 
 
-def _bar_tempo(bar: Bar) -> float:
-    return 60.0 * bar.beat_count / (bar.beats[-1] - bar.beats[0])
+def _tempo_marks(grid: Sequence[Bar]) -> dict[int, float]:
+    """The tempo (BPM) to mark at each bar where it really changes, and at the first bar.
+
+    A bar's tempo is its detected beats' (4 beats average out most of the tracker's jitter). A
+    change is a bar more than ``TEMPO_CHANGE`` off the tempo marked so far whose next bar is off
+    the same way (a change that stays; one bar's push is the drummer's, not the song's); each
+    mark shows the median tempo of the bars it covers. A pickup takes the first mark."""
+    tempos = [60.0 * bar.beat_count / (bar.beats[-1] - bar.beats[0]) for bar in grid]
+    full = [i for i, bar in enumerate(grid) if bar.number > 0] or list(range(len(grid)))
+    starts = [0]
+    for k, i in enumerate(full[1:], 1):
+        mark = median(tempos[j] for j in full if starts[-1] <= j < i)
+        off = [(tempos[j] - mark) / mark for j in full[k:k + 2]]
+        if len(off) == 2 and all(abs(o) > TEMPO_CHANGE for o in off) and off[0] * off[1] > 0:
+            starts.append(i)
+    marks: dict[int, float] = {}
+    shown = None
+    for start, end in zip(starts, starts[1:] + [len(grid)]):
+        covered = [tempos[j] for j in full if start <= j < end] or [tempos[start]]
+        tempo = median(covered)
+        if shown is None or round(tempo) != round(shown):  # a mark that would read the same is left out
+            marks[start] = shown = tempo
+    return marks
 
 
-def _measure(part: ET.Element, bar: Bar, *, first: bool, tempo: float | None, mark: float | None, beats_shown: int | None) -> None:
+def _measure(part: ET.Element, bar: Bar, *, first: bool, last: bool, tempo: float | None, beats_shown: int | None) -> None:
     first_beat = min((slot // bar.division for slot, _ in bar.hits), default=0) if bar.number == 0 else 0
     measure = _sub(part, "measure", number=bar.number, **({"implicit": "yes"} if bar.number == 0 else {}))
     if first or beats_shown != bar.beat_count:
@@ -245,14 +273,12 @@ def _measure(part: ET.Element, bar: Bar, *, first: bool, tempo: float | None, ma
         if first:
             _sub(_sub(attributes, "clef"), "sign", "percussion")
             _sub(_sub(attributes, "staff-details"), "staff-lines", 5)
-    if first:
+    if tempo:
         direction = _sub(measure, "direction", placement="above")
         metronome = _sub(_sub(direction, "direction-type"), "metronome", parentheses="no")
         _sub(metronome, "beat-unit", "quarter")
-        _sub(metronome, "per-minute", f"{mark or tempo:.0f}")
+        _sub(metronome, "per-minute", f"{tempo:.0f}")
         _sub(direction, "sound", tempo=f"{tempo:.2f}")
-    elif tempo:
-        _sub(measure, "sound", tempo=f"{tempo:.2f}")
     length = (bar.beat_count - first_beat) * DIVISIONS
     hands = _voice_items(bar, HANDS, first_beat)
     feet = _voice_items(bar, FEET, first_beat)
@@ -268,6 +294,8 @@ def _measure(part: ET.Element, bar: Bar, *, first: bool, tempo: float | None, ma
         _sub(_sub(measure, "backup"), "duration", length)
         for item in feet:
             _write_item(measure, item, FEET)
+    if last:
+        _sub(_sub(measure, "barline", location="right"), "bar-style", "light-heavy")
 
 
 def render_musicxml(transcription: Any, bars: str | Sequence[int] | None = None) -> str:
@@ -301,13 +329,10 @@ def render_musicxml(transcription: Any, bars: str | Sequence[int] | None = None)
         _sub(midi, "midi-unpitched", int(instrument_id(name).rsplit("I", 1)[1]))
 
     part = _sub(root, "part", id=PART)
-    written_tempo, beats_shown = None, None
+    marks = _tempo_marks(grid)
+    beats_shown = None
     for index, bar in enumerate(grid):
-        # the mark shows the song's tempo; playback follows each bar's own
-        tempo = _bar_tempo(bar)
-        change = written_tempo is None or abs(tempo - written_tempo) >= 1.0
-        _measure(part, bar, first=index == 0, tempo=tempo if change else None, mark=transcription.tempo, beats_shown=beats_shown)
-        written_tempo = tempo if change else written_tempo
+        _measure(part, bar, first=index == 0, last=index == len(grid) - 1, tempo=marks.get(index), beats_shown=beats_shown)
         beats_shown = bar.beat_count
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + DOCTYPE + "\n" + ET.tostring(root, encoding="unicode") + "\n"

@@ -82,7 +82,7 @@ async function uploadOne(file) {
   item.append(label, bar);
   $("#uploads").append(item);
   try {
-    if (file.size > info.max_bytes) throw new Error(`${file.name} is over the ${(info.max_bytes / 1048576).toFixed(0)} MB limit`);
+    checkSize(file);
     const sha256 = await sha256Hex(file);
     const ticket = await (await api("/api/uploads", {
       method: "POST", json: { filename: file.name, size: file.size, content_type: file.type || null, sha256 },
@@ -95,9 +95,28 @@ async function uploadOne(file) {
     follow(job.job_id);
   } catch (error) {
     bar.remove();
-    label.textContent = `${file.name}: ${error.message}`;
+    label.textContent = failedUpload(file, error);
     label.className = "error-line";
   }
+}
+
+const FLAC_SOURCES = /\.(wav|wave|rf64|w64|aif|aiff)$/i;  // stored as lossless FLAC, as the CLI does
+
+function mb(bytes) { return `${+(bytes / 1048576).toFixed(2)} MB`; }
+
+function checkSize(file) {
+  // the limit is on what is stored: a WAV or AIFF is stored as a lossless FLAC (about half the
+  // size), so it may be sent bigger; the job then checks the FLAC (service/stored.py)
+  const wav = FLAC_SOURCES.test(file.name);
+  const bound = wav ? info.max_wav_bytes : info.max_bytes;
+  if (file.size <= bound) return;
+  throw new Error(`${mb(file.size)}, over the ${mb(info.max_bytes)} upload limit`
+    + (wav ? ` even as a lossless FLAC (at most ${mb(bound)} of WAV may be sent)` : ""));
+}
+
+function failedUpload(file, error) {
+  // one mention of the file: the server's messages name it already
+  return error.message.startsWith(file.name) ? error.message : `${file.name}: ${error.message}`;
 }
 
 function uploadAll(files) { for (const file of files) uploadOne(file); }
@@ -106,10 +125,17 @@ function uploadAll(files) { for (const file of files) uploadOne(file); }
 
 function when(stamp) { return stamp ? new Date(stamp).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""; }
 
-function link(text, href, download) {
+function link(text, href) {
   const a = document.createElement("a");
   a.textContent = text; a.href = href;
-  if (download) { a.setAttribute("download", ""); a.className = "download"; a.dataset.kind = text.toLowerCase(); }
+  return a;
+}
+
+function downloadLink(text, href, name) {
+  // saved as `name` (the song's name, not output.mid): the attribute names a same-origin download,
+  // S3 names a presigned one by the Content-Disposition signed into the link
+  const a = link(text, href);
+  a.setAttribute("download", name || ""); a.className = "download"; a.dataset.kind = text.toLowerCase();
   return a;
 }
 
@@ -146,7 +172,9 @@ function upsertJob(job) {
   started.textContent = when(job.created_at || job.finished_at);
   const result = document.createElement("td");
   if (job.state === "done" && job.result) {
-    result.append(link("view", `/jobs/${job.job_id}`), link("MIDI", job.result.midi_url, true), link("JSON", job.result.json_url, true));
+    result.append(link("view", `/jobs/${job.job_id}`), downloadLink("MIDI", job.result.midi_url, job.result.midi_name),
+                  downloadLink("JSON", job.result.json_url, job.result.json_name));
+    if (job.result.edited) result.append("(edited)");
   }
   const actions = document.createElement("td");
   if (job.retryable) actions.append(button("retry", () => retry(job.job_id)));
@@ -215,10 +243,45 @@ async function showResult(jobId, job) {
   if (job.state === "done" && !showResult.shown) {
     showResult.shown = true;
     const html = await (await api(`/api/jobs/${jobId}/view`)).text();
+    wireEditorFrame(jobId);
     $("#result-frame").srcdoc = html;
   } else if (ACTIVE.has(job.state)) {
     follow(jobId);
   }
+}
+
+// --- the editor in the result frame ----------------------------------------------------------
+// The result page runs sandboxed (no token, no API): it asks this page to save its hits, and says
+// when it has unsaved changes so that leaving asks first. Messages count only from that frame.
+
+let resultDirty = false;
+
+function wireEditorFrame(jobId) {
+  const frame = $("#result-frame");
+  const reply = (message) => frame.contentWindow.postMessage(message, "*");  // the frame's origin is opaque ("null")
+  window.addEventListener("message", async (e) => {
+    if (e.source !== frame.contentWindow || !e.data || typeof e.data !== "object") return;
+    if (e.data.type === "drumscribe:dirty") { resultDirty = Boolean(e.data.dirty); return; }
+    if (e.data.type !== "drumscribe:save") return;
+    try {
+      const response = await fetch(`/api/jobs/${jobId}/edited`, {
+        method: "PUT", body: JSON.stringify(e.data.body),
+        headers: { ...authHeaders(), "Content-Type": "application/json", "If-Match": `"${e.data.revision}"` },
+      });
+      let doc = {};
+      try { doc = await response.json(); } catch (err) { /* not JSON */ }
+      if (response.status === 401) showLogin();
+      if (response.ok) reply({ type: "drumscribe:saved", ...doc });
+      else reply({ type: "drumscribe:save-failed", status: response.status, message: typeof doc.detail === "string" ? doc.detail : response.statusText });
+    } catch (error) {
+      reply({ type: "drumscribe:save-failed", status: 0, message: `the server did not answer (${error.message})` });
+    }
+  });
+  window.addEventListener("beforeunload", (e) => {
+    if (!resultDirty) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
 }
 
 // --- start ------------------------------------------------------------------------------------
@@ -245,7 +308,8 @@ async function start() {
   $("#login").hidden = true;
   $("#main").hidden = false;
   $("#who").textContent = `${info.user} · ${info.backend === "s3" ? "S3 bucket " + info.bucket : "local storage"}`;
-  $("#limits").textContent = `WAV, FLAC, MP3, OGG, AIFF or M4A, up to ${(info.max_bytes / 1048576).toFixed(0)} MB.`;
+  $("#limits").textContent = `WAV, FLAC, MP3, OGG, AIFF or M4A, up to ${mb(info.max_bytes)} as stored `
+    + `(a WAV or AIFF is kept as lossless FLAC, so up to ${mb(info.max_wav_bytes)} of WAV may fit).`;
   const jobId = currentJob();
   if (jobId) {
     try { await showResult(jobId, await (await api(`/api/jobs/${jobId}`)).json()); }
