@@ -216,16 +216,21 @@ def transcribe_cmd(
         check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
 
+    reported: set[int] = set()
+
     def finish(outcome: BatchResult) -> None:
         index = todo[outcome.index]  # transcribe_many numbers the inputs it was given
+        if index in reported:  # handed over again after a Ctrl-C that came in while it was being reported
+            return
+        outcomes[index] = outcome  # first: a Ctrl-C from here on still finds it (below)
         written = _written(outcome, folder, stems[index], midi)
-        outcomes[index] = outcome
+        if outcome.ok and not as_json:
+            # stdout; while a bar is live, rich routes stdout above it
+            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
         progress.advance(outcome)
         if not outcome.ok:
             progress.say(_failure_line(outcome), to_stderr=True)
-        elif not as_json:
-            # stdout; while a bar is live, rich routes stdout above it
-            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
+        reported.add(index)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)
@@ -235,21 +240,31 @@ def transcribe_cmd(
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
     except KeyboardInterrupt:
+        for i in todo:  # a job collected while the Ctrl-C came in is kept: report it all the same
+            if i in outcomes and i not in reported:
+                finish(outcomes[i])
         progress.close()
         kept = sum(outcomes[i].ok for i in todo if i in outcomes)
-        typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported above, "
+        typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported, "
                    "kept); the others were stopped and left nothing behind.", err=True)
+        if as_json:
+            _print_documents(outcomes, len(items))
         raise SystemExit(130) from None
     finally:
         progress.close()
 
     if as_json:
-        documents = [outcomes[i].document for i in range(len(items)) if outcomes[i].ok]
-        if len(items) == 1 and documents:
-            typer.echo(documents[0])
-        elif len(items) > 1:
-            typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
+        _print_documents(outcomes, len(items))
     _exit_for_failures([o for o in outcomes.values() if not o.ok], len(items))
+
+
+def _print_documents(outcomes: dict[int, BatchResult], inputs: int) -> None:
+    """--json: one input's document, or an array of them in input order (the inputs that finished)."""
+    documents = [outcomes[i].document for i in sorted(outcomes) if outcomes[i].ok]
+    if inputs == 1 and documents:
+        typer.echo(documents[0])
+    elif inputs > 1:
+        typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
 
 
 def _written(outcome: BatchResult, folder: Path | None, stem: str, midi: dict[str, Any] | None = None,

@@ -82,11 +82,12 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
     initargs = (done, context[0], opts.storage)
     queue = iter(todo)
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_process, initargs=initargs) as pool:
-        running: set = set()
+        running: dict = {}  # future -> (index, input, job id): the client picks each job's id
 
         def hand_out() -> None:  # one input per free worker: nothing waits in the pool's queue
             for index, item in queue:
-                running.add(pool.submit(_run_in_process, item, replace(opts, job_id=keys.new_job_id()), index))
+                job_id = keys.new_job_id()
+                running[pool.submit(_run_in_process, item, replace(opts, job_id=job_id), index)] = (index, item, job_id)
                 if len(running) >= workers:
                     return
 
@@ -95,17 +96,20 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    running.discard(future)
-                    collect(future.result())
+                    collect(future.result())  # before it leaves `running`: a Ctrl-C meanwhile collects it again
+                    running.pop(future)
                 hand_out()
         except KeyboardInterrupt:
-            _interrupt(pool, running, collect)
+            _interrupt(pool, running, collect, context[1], opts)
             raise
     return workers
 
 
-def _interrupt(pool: ProcessPoolExecutor, running: set, collect, grace: float = 30.0) -> None:
-    """Ctrl-C: stop the workers' jobs (SIGTERM: each job cleans up after itself) and collect what finished."""
+def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, opts: TaskOptions, grace: float = 30.0) -> None:
+    """Ctrl-C: stop the workers' jobs (SIGTERM: each job cleans up after itself) and collect what finished.
+
+    A job can complete in storage a moment before its worker is stopped and never hand its result
+    back: its job id says where to look, so it is found there and reported like the others."""
     for future in running:
         future.cancel()  # one not started yet
     for process in list(getattr(pool, "_processes", {}).values()):  # the pool has no public handle on them
@@ -114,7 +118,28 @@ def _interrupt(pool: ProcessPoolExecutor, running: set, collect, grace: float = 
         except (OSError, AttributeError):
             pass  # already gone
     finished, _ = wait(running, timeout=grace)  # cleanup takes a moment; a hung storage call is not waited for forever
-    for future in finished:
-        if not future.cancelled() and future.exception() is None and future.result().ok:
-            collect(future.result())  # finished before the signal reached it: it is kept, so it is reported
+    for future, (index, item, job_id) in running.items():
+        result = None
+        if future in finished and not future.cancelled() and future.exception() is None:
+            result = future.result()
+        if result is None or not result.ok:
+            result = _completed_in_storage(storage, opts, index, item, job_id) or result
+        if result is not None and result.ok:
+            collect(result)  # finished before the signal reached it: it is kept, so it is reported
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _completed_in_storage(storage: Any, opts: TaskOptions, index: int, item: str, job_id: str) -> BatchResult | None:
+    from drumscribe.errors import DrumscribeError
+    from drumscribe.jobs.run import completed_job
+    from drumscribe.jobs.tasks import DONE
+
+    try:
+        found = completed_job(storage, opts.user, job_id, item, opts.documents)
+    except DrumscribeError:
+        return None
+    if found is None:
+        return None
+    result, job = found
+    return BatchResult(index, item, DONE, job=job.to_dict(), audio_seconds=job.duration or 0.0,
+                       document=result.to_json() if result is not None else None)

@@ -256,6 +256,31 @@ def _answer(store: Storage, user: str, earlier: Any, shown: str, document: bool)
     )
 
 
+def completed_job(store: Storage, user: str, job_id: str, shown: str, document: bool = True) -> tuple[Transcription | None, "JobResult"] | None:
+    """The job ``job_id`` as its run would have reported it, when it is complete in storage (else None).
+
+    For a job whose process was stopped after its last write and before it could say so. Whether
+    its original was stored by it: an upload made by a job carries a timestamp no earlier than
+    the job id's (both UTC seconds), a reused one an earlier one."""
+    from drumscribe.errors import NotFoundError
+
+    json_key = keys.transcription_key(user, job_id)
+    try:
+        result = Transcription.from_json(store.get(json_key))
+    except NotFoundError:
+        return None
+    upload = result.source.key or ""
+    parsed = keys.parse_upload_key(upload)
+    midi_key = keys.midi_key(user, job_id)
+    job = JobResult(
+        job_id=job_id, user_id=user, input=shown, upload_key=upload, uploaded=bool(parsed and parsed[1] >= job_id[:16]),
+        midi_key=midi_key, transcription_key=json_key, storage=store.name, midi_uri=store.uri(midi_key),
+        transcription_uri=store.uri(json_key), stored_as=result.source.stored_as, sha256=result.source.sha256,
+        duration=result.duration,
+    )
+    return (result if document else None), job
+
+
 def transcribe_and_store(
     source: str | os.PathLike,
     *,
