@@ -12,6 +12,13 @@ pipeline's per-stage CPU timers: start-up (imports, model load), decode (+ resam
 network, beats (beat and downbeat decoding), MIDI (+ JSON), peaks and velocity; "CLI and storage"
 is what the whole CLI spent beyond that (argument parsing, hashing, copying the upload into the
 local mirror, job records, printing). No external data: the songs are synthesized.
+
+    .venv/bin/python benchmarks/speed.py --runs 5   # the whole process 5 times: min and median
+
+ADTOF (2023, its PyTorch port ``adtof_pytorch``) is timed on the same songs in the same run, one
+thread, whole process, when it can be imported: by this Python, or by ``--adtof-python PATH`` (a
+throwaway venv that has it; it is not a drumscribe dependency and is not on PyPI). Without it
+the comparison is against the figure issue 22 measured (``ADTOF_REFERENCE_CPU``), and says so.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ SR = 44100
 SONGS = 4
 SONG_SECONDS = 52.0
 TARGET = 100.0  # x real time, CPU seconds, whole process (issue 11)
+ADTOF_TARGET = 5.0  # at least 5x less CPU than ADTOF on the same recordings (issue 22)
+ADTOF_REFERENCE_CPU = 7.9  # CPU s of ADTOF (PyTorch, one thread, whole process) on these 208 s, as issue 22 measured it
 
 
 def synth_drums(seconds: float, seed: int = 0) -> np.ndarray:
@@ -146,6 +155,29 @@ def report(audio: float, cpu: float, wall: float, split: dict[str, float]) -> No
     print(f"  {'whole process':<28}{cpu:>8.3f}{audio / cpu:>13.0f}   (wall {wall:.1f} s)")
 
 
+_ADTOF = r"""
+import sys, torch
+torch.set_num_threads(1)
+from adtof_pytorch import transcribe_to_midi
+for path in sys.argv[2:]:
+    transcribe_to_midi(path, sys.argv[1], device="cpu")
+"""
+
+
+def adtof_cpu(python: str, files: list[Path], home: Path, cwd: Path) -> float | None:
+    """CPU seconds (user + sys) of one ADTOF process over ``files``, one thread; None if it cannot run."""
+    check = subprocess.run([python, "-c", "import adtof_pytorch, torch"], capture_output=True, text=True)
+    if check.returncode != 0:
+        return None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run([python, "-c", _ADTOF, str(cwd / "adtof.mid"), *map(str, files)], env=one_thread_env(home),
+                          cwd=cwd, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"ADTOF failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
 def long_mode(minutes: int, home: Path, cwd: Path) -> None:
     """Peak RSS of a separate process transcribing a generated ``minutes``-long file, beats on."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,6 +210,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SONG_SECONDS, help="length of each song")
     parser.add_argument("--long", action="store_true", help="also measure peak memory on a 60-minute file")
     parser.add_argument("--minutes", type=int, default=60, help="length of the --long file")
+    parser.add_argument("--runs", type=int, default=1, help="whole-process runs (min and median are printed); the split takes each stage's median of as many runs")
+    parser.add_argument("--adtof-python", default=sys.executable,
+                        help="a Python that can import adtof_pytorch (default: this one)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,11 +222,31 @@ def main() -> None:
         files = sorted(songs.glob("*.wav"))
         print(f"drumscribe --local transcribe FOLDER --jobs 1, OMP_NUM_THREADS=1, beats and downbeats on: "
               f"{len(files)} synthesized songs, {audio:.0f} s of audio")
-        user, sys_, wall = whole_process(songs, home, tmp)
-        cpu = user + sys_
-        print(f"whole process: {user:.2f} s user + {sys_:.2f} s sys = {cpu:.2f} CPU s -> "
-              f"{audio / cpu:.0f}x real time in CPU seconds (target {TARGET:.0f}x)")
-        report(audio, cpu, wall, split_in_process(files, home, tmp))
+        runs = []
+        for n in range(max(1, args.runs)):
+            run_home = home / f"run{n}"  # a fresh mirror each time: every song is a new job
+            user, sys_, wall = whole_process(songs, run_home, tmp)
+            runs.append((user + sys_, user, sys_, wall))
+            print(f"whole process: {user:.2f} s user + {sys_:.2f} s sys = {user + sys_:.2f} CPU s -> "
+                  f"{audio / (user + sys_):.0f}x real time in CPU seconds (target {TARGET:.0f}x)")
+        cpus = sorted(r[0] for r in runs)
+        cpu = cpus[(len(cpus) - 1) // 2]  # the median (the lower one of an even count)
+        wall = sorted(r[3] for r in runs)[(len(runs) - 1) // 2]
+        if len(runs) > 1:
+            print(f"{len(runs)} runs: min {cpus[0]:.2f} CPU s ({audio / cpus[0]:.0f}x), median {cpu:.2f} CPU s "
+                  f"({audio / cpu:.0f}x), max {cpus[-1]:.2f} CPU s ({audio / cpus[-1]:.0f}x)")
+        splits = [split_in_process(files, home, tmp) for _ in range(max(1, args.runs))]
+        split = {k: sorted(sp.get(k, 0.0) for sp in splits)[(len(splits) - 1) // 2] for k in splits[0]}  # per-stage median
+        report(audio, cpu, wall, split)
+        adtof = adtof_cpu(args.adtof_python, files, home, tmp)
+        if adtof is not None:
+            print(f"\nADTOF (PyTorch, one thread, whole process) on the same songs: {adtof:.2f} CPU s -> "
+                  f"{adtof / cpu:.1f}x the CPU of drumscribe's median run (target {ADTOF_TARGET:.0f}x)")
+        else:
+            shown = os.path.relpath(args.adtof_python, REPO) if args.adtof_python.startswith(str(REPO)) else args.adtof_python
+            print(f"\nADTOF: adtof_pytorch cannot be imported by {shown} (not on PyPI; give --adtof-python); "
+                  f"against issue 22's figure for it ({ADTOF_REFERENCE_CPU} CPU s on these 208 s, not measured here): "
+                  f"{ADTOF_REFERENCE_CPU * (audio / 208.0) / cpu:.1f}x (target {ADTOF_TARGET:.0f}x)")
         if args.long:
             long_mode(args.minutes, home, tmp)
 

@@ -218,7 +218,9 @@ def test_a_worker_without_credentials_fails_its_inputs_in_one_line(bucket, monke
     song = f"s3://{bucket}/{objects(bucket, 'uploads/')[0]}"
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
-    monkeypatch.setattr(batch, "_context", {})  # a fresh worker process
+    from drumscribe.jobs import tasks
+
+    monkeypatch.setattr(tasks, "_context", {})  # a fresh worker process
 
     result = batch.run_task(song, opts)
 
@@ -255,3 +257,61 @@ def test_a_local_file_for_remote_workers_is_stored_once_as_a_one_job_run_stores_
     again = batch._stage_local_file(str(song), 1, storage, settings, opts, {}, False, failures.append)
     assert failures == [] and first == again and first.endswith("_take.wav.flac")
     assert [o.key for o in storage.list("uploads/")] == [first.split(f"s3://{bucket_name}/", 1)[1]]
+
+
+# -- objects other tools put in the bucket (issue 22, point 2) ---------------------------------
+@pytest.fixture
+def foreign_bucket(moto_server, bucket_name, monkeypatch):
+    """Two WAVs put with a plain put_object (as `aws s3 cp` does): no drumscribe metadata at all,
+    one under uploads/ in a folder that is not a drumscribe user's upload key, one elsewhere."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket_name)
+    monkeypatch.setenv("AWS_S3_BUCKET", bucket_name)
+    s3.put_object(Bucket=bucket_name, Key="uploads/batch/one.wav", Body=wav_bytes(7, 3.0))
+    s3.put_object(Bucket=bucket_name, Key="uploads/batch/two.wav", Body=wav_bytes(8, 3.0))
+    s3.put_object(Bucket=bucket_name, Key="incoming/three.wav", Body=wav_bytes(9, 3.0))
+    assert "Metadata" not in s3.head_object(Bucket=bucket_name, Key="uploads/batch/one.wav") or \
+        s3.head_object(Bucket=bucket_name, Key="uploads/batch/one.wav")["Metadata"] == {}
+    return bucket_name
+
+
+def foreign_inputs(bucket: str) -> list[str]:
+    return [f"s3://{bucket}/uploads/batch/", f"s3://{bucket}/incoming/three.wav"]
+
+
+def test_objects_other_tools_put_are_transcribed_once_then_skipped_on_local_processes(foreign_bucket):
+    first = transcribe_many(foreign_inputs(foreign_bucket), jobs=1)
+    assert [r.status for r in first.results] == ["done"] * 3, [r.error for r in first.results]
+
+    again = transcribe_many(foreign_inputs(foreign_bucket), jobs=1)  # now the user has finished jobs
+
+    assert [(r.status, r.error) for r in again.results] == [("skipped", None)] * 3
+    assert [r.job["job_id"] for r in again.results] == [r.job["job_id"] for r in first.results]
+    assert len(assert_only_complete_jobs(foreign_bucket)) == 3
+
+
+def test_objects_other_tools_put_are_transcribed_once_then_skipped_on_a_dask_cluster(foreign_bucket, _cluster):
+    _cluster.wait_for_workers(2, timeout=60)
+    address = _cluster.scheduler.address  # tcp://..., as `drumscribe transcribe --cluster tcp://...` names it
+    first = runner.invoke(app, ["transcribe", *foreign_inputs(foreign_bucket), "--cluster", address])
+    assert first.exit_code == 0, first.output
+    assert "3 done, 0 skipped, 0 failed" in first.stdout
+
+    again = runner.invoke(app, ["transcribe", *foreign_inputs(foreign_bucket), "--cluster", address])
+
+    assert again.exit_code == 0, again.output
+    assert "0 done, 3 skipped, 0 failed" in again.stdout and "internal error" not in again.output
+    library = transcribe_many(foreign_inputs(foreign_bucket), cluster=_cluster)
+    assert [r.status for r in library.results] == ["skipped"] * 3
+    assert len(assert_only_complete_jobs(foreign_bucket)) == 3
+
+
+def test_objects_other_tools_put_are_skipped_with_cluster_local(foreign_bucket):
+    first = transcribe_many([f"s3://{foreign_bucket}/incoming/three.wav"], jobs=1)
+    assert first.results[0].status == "done"
+
+    again = runner.invoke(app, ["transcribe", f"s3://{foreign_bucket}/incoming/three.wav", "--cluster", "local", "--jobs", "1"])
+
+    assert again.exit_code == 0, again.output
+    assert "0 done, 1 skipped, 0 failed" in again.stdout
+    assert first.results[0].job["job_id"] in again.stdout

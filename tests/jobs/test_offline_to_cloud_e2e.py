@@ -91,7 +91,11 @@ def test_a_pushed_original_is_reused_in_the_cloud(cli, take, offline_job, bucket
     other.write_bytes(take.read_bytes()[:-2] + b"\x01\x00")  # one sample differs
     assert find_original(other, storage=storage, user_id="tester") is None
 
-    again = cli("transcribe", take, "--no-beats", "--jobs", "1")
+    answered = cli("transcribe", take, "--no-beats", "--jobs", "1")  # the pushed job is the same job
+    assert answered.exit_code == 0, answered.stderr
+    assert f"job {offline_job['job_id']}" in answered.stdout and "already done" in answered.stdout
+
+    again = cli("transcribe", take, "--no-beats", "--jobs", "1", "--force")
     assert again.exit_code == 0, again.stderr
     assert "already stored as a lossless FLAC of the WAV: reused, same content" in again.stdout
     assert bucket_keys(s3, bucket, "uploads/") == [offline_job["source"]["key"]]

@@ -43,7 +43,7 @@ def test_the_same_file_twice_is_stored_once(cli, take, standin_model, bucket, s3
     assert "stored now as a lossless FLAC of the WAV" in first.stdout
     renamed = take.with_name("same take, new name.wav")
     renamed.write_bytes(take.read_bytes())
-    second = cli("transcribe", renamed, "--no-beats", "--jobs", "1", "--json")
+    second = cli("transcribe", renamed, "--no-beats", "--jobs", "1", "--json", "--force")  # a second job, same original
     assert second.exit_code == 0, second.stderr
 
     uploads = bucket_keys(s3, bucket, "uploads/")
@@ -96,7 +96,7 @@ def test_a_reused_original_survives_a_failed_job(cli, take, standin_model, bucke
     assert cli("transcribe", take, "--no-beats", "--jobs", "1").exit_code == 0
     before = bucket_keys(s3, bucket)
     monkeypatch.setattr(standin_model, "activations", lambda features: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert cli("transcribe", take, "--no-beats", "--jobs", "1").exit_code != 0
+    assert cli("transcribe", take, "--no-beats", "--jobs", "1", "--force").exit_code != 0
     assert bucket_keys(s3, bucket) == before  # the first job and its original are untouched
 
 

@@ -61,7 +61,7 @@ def test_output_names_are_decided_up_front_and_never_overwrite_silently(cli, tak
                                   "(pass --overwrite to replace them, or choose another folder)"]
     assert ((out / "x.mid").read_bytes(), (out / "x.json").read_text()) == before
 
-    replaced = cli("transcribe", second, "-o", out, "--no-beats", "--jobs", "1", "--overwrite")
+    replaced = cli("transcribe", second, "-o", out, "--no-beats", "--jobs", "1", "--overwrite", "--force")
     assert replaced.exit_code == 0, replaced.stderr
     assert json.loads((out / "x.json").read_text())["job_id"] != json.loads(before[1])["job_id"]
 

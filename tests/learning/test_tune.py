@@ -165,3 +165,22 @@ def test_the_active_profile_id_is_what_the_next_transcription_records(storage, s
     assert profiles.active_id(storage, "alice") == "0123456789ab" and profiles.active_id(storage, "bob") is None
     profiles.save(storage, profiles.Profile(**{**profile.__dict__, "id": "abcdefabcdef", "based_on": "drumscribe-tcn 1.0.0"}))
     assert profiles.active_id(storage, "alice") is None  # stale: the shipped model is used
+
+
+def test_a_tuned_profile_makes_another_job_and_the_same_one_again_is_answered(storage, settings, as_shipped, deaf_model, takes):
+    """The same-job rule (jobs.identity) counts the user's profile as part of the model."""
+    as_shipped(deaf_model)
+    path, _ = takes[0]
+    _, before = transcribe_and_store(path, storage=storage, settings=settings, user_id="alice")
+    profile = profiles.Profile(id="0123456789ab", user="alice", kind="thresholds", based_on=profiles.identity(profiles.shipped_model()),
+                               base_sha256=profiles.shipped_sha256(), thresholds={"kick": 0.5}, offset=0.0)
+    profiles.save(storage, profile)
+
+    tuned, first = transcribe_and_store(path, storage=storage, settings=settings, user_id="alice")
+    assert first.job_id != before.job_id and tuned.model.profile == "0123456789ab"  # a profile is another model
+    _, again = transcribe_and_store(path, storage=storage, settings=settings, user_id="alice")
+    assert again.job_id == first.job_id  # the same content, model, profile and options: answered
+
+    reset(settings=settings, storage=storage, user="alice")
+    _, shipped = transcribe_and_store(path, storage=storage, settings=settings, user_id="alice")
+    assert shipped.job_id == before.job_id  # back on the shipped model: its earlier job answers

@@ -135,8 +135,8 @@ def test_delete_removes_results_record_and_upload(client, song):
 def test_an_upload_two_jobs_share_goes_with_the_last_of_them(client, song):
     key = upload(client, song, "song.wav")
     ids = []
-    for _ in range(2):  # two jobs on the one stored original
-        started = client.post("/api/jobs", json={"upload_key": key})
+    for _ in range(2):  # two jobs on the one stored original (the second one asked for: force)
+        started = client.post("/api/jobs", json={"upload_key": key, "force": bool(ids)})
         assert started.status_code == 202, started.text
         ids.append(started.json()["job_id"])
         assert wait(client, ids[-1])["state"] == "done"
@@ -148,6 +148,24 @@ def test_an_upload_two_jobs_share_goes_with_the_last_of_them(client, song):
     assert stored.is_file()  # the second job still plays it and can be retried
     assert client.delete(f"/api/jobs/{second['job_id']}").status_code == 204
     assert not stored.exists()
+
+
+def test_the_same_song_again_is_answered_by_the_job_that_has_it(client, song):
+    first = run_job(client, song)
+    again = run_job(client, song, "same song, other name.wav")  # the page uploads it again: the job is not run again
+
+    assert again["state"] == "done" and again["job_id"] != first["job_id"] and again["answered_by"] == first["job_id"]
+    assert again["result"]["counts"] == first["result"]["counts"]
+    assert again["result"]["view_url"] == f"/api/jobs/{first['job_id']}/view"
+    assert client.get(f"/api/jobs/{again['job_id']}/view").status_code == 200
+    root = load_settings().local_root
+    assert len(list((root / "processed").rglob("transcription.json"))) == 1  # transcribed once
+    assert [j["job_id"] for j in client.get("/api/jobs").json()["jobs"]] == [first["job_id"]]
+
+    started = client.post("/api/jobs", json={"upload_key": upload(client, song), "force": True})  # asked for: again
+    forced = wait(client, started.json()["job_id"])
+    assert forced["state"] == "done" and forced["answered_by"] is None
+    assert len(list((root / "processed").rglob("transcription.json"))) == 2
 
 
 def test_openapi_documents_every_route(client):

@@ -72,6 +72,10 @@ def test_a_job_runs_on_the_cluster_and_its_results_come_from_the_bucket(bucket, 
     assert objects(bucket, "temp/") == []  # the job's state record went when it finished
     assert [j["job_id"] for j in client.get("/api/jobs").json()["jobs"]] == [done["job_id"]]
 
+    again = wait(client, send(client, song, "same song.wav"), timeout=120)  # the same content, model and options
+    assert again["state"] == "done" and again["answered_by"] == done["job_id"], again
+    assert len(objects(bucket, "processed/")) == 2  # transcribed once
+
 
 def test_a_failed_task_gives_the_same_one_line_error_as_the_local_pool(bucket, dask_client, make_client):
     broken = b"RIFF but not really a wav file" * 10

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -169,6 +171,20 @@ def test_arrays_need_a_sample_rate_and_accept_int16():
     assert np.abs(a.samples).max() == pytest.approx(0.5, abs=0.01)
 
 
+def test_an_array_without_its_rate_says_how_to_call_transcribe_and_the_readme_agrees():
+    """issue 22, point 7: the README promised transcribe(path_or_array); an array needs sample_rate=."""
+    from drumscribe import transcribe
+
+    README = Path(__file__).resolve().parents[2] / "README.md"
+
+    with pytest.raises(InputError) as exc:
+        transcribe(np.zeros(44100, np.float32))
+    assert str(exc.value) == "<array>: a numpy array does not say its sample rate (pass it: transcribe(samples, sample_rate=44100))"
+    assert transcribe(np.zeros(44100, np.float32), sample_rate=44100).duration == 1.0
+    readme = README.read_text()
+    assert "transcribe(path_or_array)" not in readme and "`transcribe(samples, sample_rate=44100)`" in readme
+
+
 def test_channels_first_arrays_are_understood():
     stereo = np.stack([tone(1.0), tone(1.0)])  # (2, samples)
     a = audio.load(stereo, TARGET, sample_rate=44100)
@@ -257,6 +273,22 @@ def test_numpy_resampler_matches_scipy_resample_poly(source_rate):
     for n in (1, 3, len(x)):
         expected = scipy_resample_poly(x[:n], up, down)
         assert resample_poly(x[:n], up, down) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("down", [2, 3, 4])
+def test_decimation_tap_by_tap_gives_the_matrix_products_result_to_the_bit(down):
+    """The 44.1 -> 22.05 kHz path (issue 22, point 8) must not change a single feature value."""
+    from drumscribe.transcription import resample
+
+    rng = np.random.default_rng(down)
+    for n in (1, 2, 41, 1000, 44100 * 3 + 5):
+        x = (rng.standard_normal(n) * 0.3).astype(np.float32)
+        phases, half_len = resample._design(1, down)
+        pad = phases.shape[1]
+        xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(2 * pad + 1, np.float32)])
+        n_out = -(-n // down)
+        by_phase = resample._by_phase(xp, phases, half_len, pad, n_out, 1, down)
+        assert np.array_equal(resample.resample_poly(x, 1, down), by_phase)
 
 
 @pytest.mark.parametrize("samples", [100, 512, 2205, 22050 * 3 + 7])

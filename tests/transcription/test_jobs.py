@@ -129,7 +129,8 @@ def test_s3_input_is_uploaded_once_and_results_stored(s3_bucket, groove_wav, sta
     mido.MidiFile(file=__import__("io").BytesIO(s3.get_object(Bucket=s3_bucket, Key=job.midi_key)["Body"].read()))
 
     # transcribing the stored upload again does not upload it a second time
-    again, job2 = jobs.transcribe_and_store(f"s3://{s3_bucket}/{job.upload_key}", storage=storage, settings=settings, model=standin, beats=False)
+    again, job2 = jobs.transcribe_and_store(f"s3://{s3_bucket}/{job.upload_key}", storage=storage, settings=settings, model=standin,
+                                            beats=False, force=True)
     assert not job2.uploaded and job2.upload_key == job.upload_key and again.source.name == "take_one.wav"
     uploads = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="uploads/")["Contents"]]
     assert uploads == [job.upload_key]

@@ -121,7 +121,7 @@ def test_json_document_fields():
     doc = json.loads(make_transcription().to_json())
     assert doc["schema"] == SCHEMA == "drumscribe.transcription/1"
     assert set(doc) == {
-        "schema", "job_id", "user_id", "created_at", "drumscribe_version", "source", "model",
+        "schema", "job_id", "user_id", "created_at", "drumscribe_version", "source", "model", "options",
         "tempo", "time_signature", "beats", "downbeats", "midi_offset", "events",
     }
     assert set(doc["source"]) == {"key", "name", "sha256", "duration", "sample_rate", "channels", "stored_as"}

@@ -47,16 +47,20 @@ def upload_cmd(
     ctx: typer.Context,
     files: List[Path] = typer.Argument(..., metavar="FILE...", help="Audio files to upload.", show_default=False),
     content_type: Optional[str] = typer.Option(None, "--content-type", metavar="TYPE", help="Override the type guessed from the extension."),
+    force: bool = typer.Option(False, "--force", help="Store a file again even if its content is already stored (default: say which key has it)."),
 ) -> None:
-    """Upload files to uploads/<user>/…; prints each object's key."""
-    from drumscribe.storage.uploads import _checked_size, upload
+    """Upload files to uploads/<user>/…; prints each object's key (content already stored is not stored again)."""
+    from drumscribe.storage.uploads import _checked_size, store_upload
 
     settings = settings_from(ctx)
     for path in files:  # check every file first, so a bad one does not leave a half-done batch
         _checked_size(path, settings)
     storage = get_storage(settings, prefer_local=force_local(ctx))
     for path in files:
-        info = upload(path, storage=storage, settings=settings, content_type=content_type)
+        info, already = store_upload(path, storage=storage, settings=settings, content_type=content_type, force=force)
+        if already:
+            err.print(f"{printable(str(path))}: already stored as {printable(info.key)}, not stored again (--force stores it again)",
+                      markup=False, highlight=False, soft_wrap=True)
         typer.echo(info.key)
 
 

@@ -6,10 +6,14 @@ failing input is reported on one line and does not stop the others, and the exit
 non-zero if any failed. Summaries go to stdout; with ``--json`` stdout carries only the result
 documents (one object for one input, else an array) and everything else goes to stderr.
 
+With or without a cluster, an input that already has a complete job of the same content, model
+and options (``drumscribe.jobs.identity``) is not transcribed again unless ``--force``: the
+output names the job that answered, and ``-o`` writes its files.
+
 ``--cluster ADDRESS`` (or ``DASK_SCHEDULER_ADDRESS``; ``local`` for a LocalCluster) sends one
-task per input to a Dask cluster instead (``drumscribe.jobs.batch``): inputs that already have a
-complete job are skipped unless ``--force``, a progress bar counts done / failed / skipped, and a
-summary (or, with ``--json``, the batch report) ends the run. Ctrl-C cancels the tasks: exit 130.
+task per input to a Dask cluster instead (``drumscribe.jobs.batch``): a progress bar counts
+done / failed / skipped, and a summary (or, with ``--json``, the batch report) ends the run.
+Ctrl-C cancels the tasks: exit 130.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from drumscribe.cli.app import app, err, force_local, out, settings_from
+from drumscribe.cli.app import app, err, force_local, leave_without_teardown, out, settings_from
+from drumscribe._allocator import keep_freed_memory
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
 from drumscribe.terminal import one_line, printable
@@ -106,14 +111,18 @@ def _summary(outcome: BatchResult, written: list[Path], beats: bool = True) -> s
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items()) or "no hits"
     job = outcome.job
     where = job["transcription_uri"].rsplit("/", 1)[0] + "/"
-    lines = [
-        f"{printable(outcome.input)}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}",
-        f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
-        f"  original {job['upload_key']} ({_stored_what(job)})",
-    ]
+    lines = [f"{printable(outcome.input)}: {_clock(result.duration)}, {format_tempo(result.tempo, beats)}, {counts}"]
+    if job.get("existing"):
+        lines.append(f"  job {job['job_id']}: {where} (already done: {SAME_JOB}; --force transcribes it again)")
+    else:
+        lines += [f"  job {job['job_id']}: {where} (output.mid, transcription.json)",
+                  f"  original {job['upload_key']} ({_stored_what(job)})"]
     if written:
         lines.append("  wrote " + ", ".join(printable(p) for p in written))
     return "\n".join(lines)
+
+
+SAME_JOB = "same content, model and options"
 
 
 def _stored_what(job: dict[str, Any]) -> str:
@@ -142,7 +151,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.advance(self.task)
         elif self.total > 1 and outcome.ok:  # a failure is reported by its own error line
-            typer.echo(f"[{self.done}/{self.total}] done: {printable(outcome.input)}", err=True)
+            typer.echo(f"[{self.done}/{self.total}] {outcome.status}: {printable(outcome.input)}", err=True)
 
     def say(self, text: str, *, to_stderr: bool) -> None:
         """Print a line; while the bar is live, lines for the terminal go through it (above the bar)."""
@@ -173,7 +182,7 @@ def transcribe_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="With -o: replace <name>.mid/.json already there (default: refuse before transcribing)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True,
                                           help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster of --jobs workers: one task per input."),
-    force: bool = typer.Option(False, "--force", help="With --cluster: transcribe inputs that already have a complete job again."),
+    force: bool = typer.Option(False, "--force", help="Transcribe again inputs that already have a complete job of the same content, model and options (default: that job answers)."),
 ) -> None:
     """Transcribe drums to MIDI + JSON; store the original and the results."""
     from drumscribe.cli.jobs_cmd import midi_options
@@ -195,6 +204,8 @@ def transcribe_cmd(
                                overwrite=overwrite)
         return
 
+    leave_without_teardown()  # local processes only: every job is written (or cleaned up) when the command returns
+    keep_freed_memory()  # this process transcribes (with --jobs 1): fewer page faults, see drumscribe._allocator
     items = expand_inputs(list(inputs), settings=settings)
     todo = [i for i, (_, error) in enumerate(items) if error is None]  # indexes: an input may repeat
     outcomes: dict[int, BatchResult] = {
@@ -205,41 +216,61 @@ def transcribe_cmd(
         check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
 
+    reported: set[int] = set()
+
     def finish(outcome: BatchResult) -> None:
         index = todo[outcome.index]  # transcribe_many numbers the inputs it was given
+        if index in reported:  # handed over again after a Ctrl-C that came in while it was being reported
+            return
+        outcomes[index] = outcome  # first: a Ctrl-C from here on still finds it (below)
         written = _written(outcome, folder, stems[index], midi)
-        outcomes[index] = outcome
+        if outcome.ok and not as_json:
+            # stdout; while a bar is live, rich routes stdout above it
+            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
         progress.advance(outcome)
         if not outcome.ok:
             progress.say(_failure_line(outcome), to_stderr=True)
-        elif not as_json:
-            # stdout; while a bar is live, rich routes stdout above it
-            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
+        reported.add(index)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)
     try:
         if todo:
-            # without --cluster nothing is skipped: every input is transcribed, as it always was
-            transcribe_many([items[i][0] for i in todo], jobs=jobs, force=True, settings=settings, model=model_path,
+            transcribe_many([items[i][0] for i in todo], jobs=jobs, force=force, settings=settings, model=model_path,
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
+    except KeyboardInterrupt:
+        for i in todo:  # a job collected while the Ctrl-C came in is kept: report it all the same
+            if i in outcomes and i not in reported:
+                finish(outcomes[i])
+        progress.close()
+        kept = sum(outcomes[i].ok for i in todo if i in outcomes)
+        typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported, "
+                   "kept); the others were stopped and left nothing behind.", err=True)
+        if as_json:
+            _print_documents(outcomes, len(items))
+        raise SystemExit(130) from None
     finally:
         progress.close()
 
     if as_json:
-        documents = [outcomes[i].document for i in range(len(items)) if outcomes[i].ok]
-        if len(items) == 1 and documents:
-            typer.echo(documents[0])
-        elif len(items) > 1:
-            typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
+        _print_documents(outcomes, len(items))
     _exit_for_failures([o for o in outcomes.values() if not o.ok], len(items))
+
+
+def _print_documents(outcomes: dict[int, BatchResult], inputs: int) -> None:
+    """--json: one input's document, or an array of them in input order (the inputs that finished)."""
+    documents = [outcomes[i].document for i in sorted(outcomes) if outcomes[i].ok]
+    if inputs == 1 and documents:
+        typer.echo(documents[0])
+    elif inputs > 1:
+        typer.echo(json.dumps([json.loads(d) for d in documents], indent=2, ensure_ascii=False))
 
 
 def _written(outcome: BatchResult, folder: Path | None, stem: str, midi: dict[str, Any] | None = None,
              overwrite: bool = True) -> list[Path]:
     """-o: write the results of a finished input; a write failure makes the input failed."""
-    if outcome.status != "done" or folder is None or outcome.document is None:
+    if not outcome.ok or folder is None or outcome.document is None:  # done, or answered by an earlier job
         return []
     try:
         if not overwrite:  # a cluster batch names files as inputs are listed: check each one
@@ -276,7 +307,7 @@ def _transcribe_on_cluster(inputs: list[str], cluster: str, *, settings: Any, pr
         elif not as_json:
             job = result.job.get("job_id")
             name = printable(result.input)
-            line = f"{name}: done, job {job}" if result.status == "done" else f"{name}: skipped, job {job} is complete"
+            line = f"{name}: done, job {job}" if result.status == "done" else f"{name}: skipped, job {job} is complete ({SAME_JOB})"
             progress.say(line + ("".join(f"\n  wrote {printable(p)}" for p in written)), to_stderr=False)
 
     try:

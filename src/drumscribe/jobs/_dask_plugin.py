@@ -19,7 +19,7 @@ class Preload(WorkerPlugin):
         self.opts = opts
 
     def setup(self, worker) -> None:
-        from drumscribe.jobs.batch import _worker_context
+        from drumscribe.jobs.tasks import _worker_context
         from drumscribe.transcription import pipeline
 
         try:

@@ -59,6 +59,11 @@ class JobResult:
     midi_uri: str
     transcription_uri: str
     stored_as: str | None = None  # "flac": the stored original is a lossless FLAC of the WAV given
+    # True: an earlier complete job with the same content, model and options answered (its job_id
+    # above); nothing was transcribed or stored (jobs.identity)
+    existing: bool = False
+    sha256: str | None = None  # of the input's content
+    duration: float | None = None  # seconds of audio
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -148,17 +153,8 @@ def _results_storage(storage: Storage | None, settings: Settings) -> Storage:
     return get_storage(settings)
 
 
-def _fetch_s3(uri: str, settings: Settings, workdir: Path) -> tuple[Path, str, str]:
-    """Download an s3:// object into ``workdir``: (local path, bucket, key)."""
-    bucket, key = parse_s3_uri(uri)
-    if not key or key.endswith("/"):
-        raise InputError(f"{uri}: names a prefix, not an object")
-    return _download_checked(s3_storage_for(bucket, settings), key, settings, workdir, uri), bucket, key
-
-
-def _download_checked(src: Storage, key: str, settings: Settings, workdir: Path, shown: str) -> Path:
-    """Download ``key`` into ``workdir`` after checking it is within the upload limit."""
-    info = src.head(key)
+def _check_fetch_size(info: ObjectInfo, key: str, settings: Settings, shown: str) -> None:
+    """An object to download must be within the upload limit (a WAV within 3x: its FLAC may fit)."""
     # a WAV is stored as FLAC (recorded drums: 45-65 % of the WAV), so one over the limit may still
     # fit: fetch it when it could, and let the check on the FLAC decide (jobs.originals.prepare)
     allowance = FLAC_ALLOWANCE if Path(key).suffix.lower() in audio.FLAC_SOURCE_EXTENSIONS else 1
@@ -167,17 +163,6 @@ def _download_checked(src: Storage, key: str, settings: Settings, workdir: Path,
             f"{shown} is {info.size / 1048576:.1f} MB, over the {settings.max_upload_mb:g} MB limit",
             hint="raise DRUMSCRIBE_MAX_UPLOAD_MB to allow bigger files",
         )
-    local = workdir / keys.sanitize_filename(key.rsplit("/", 1)[-1])
-    src.download(key, local)
-    return local
-
-
-def _fetch_stored(store: Storage, key: str, settings: Settings, workdir: Path) -> tuple[Path, str | None, str]:
-    """Download an ``uploads/...`` object of ``store`` into ``workdir``: (local path, bucket, key)."""
-    keys.validate_key(key)
-    if not key.startswith(keys.UPLOADS + "/"):
-        raise InputError(f"{key}: not an upload (uploads/...)")
-    return _download_checked(store, key, settings, workdir, key), store.bucket, key
 
 
 def _original_name(key: str) -> str:
@@ -202,18 +187,98 @@ def _cleanup(storage: Storage, user_id: str, job_id: str, created_upload: str | 
             pass  # left behind, it is reused by the next run of the same file
 
 
-def _existing_upload(store: Storage, key: str, local: Path):
+def _existing_upload(info: ObjectInfo, key: str, local: Path):
     """An ``s3://`` input that already is an upload of the results bucket: used as is."""
     from drumscribe.jobs.originals import FLAC, Original
     from drumscribe.storage._common import sha256_file
     from drumscribe.storage.uploads import SOURCE_SHA256_META
 
-    info = store.head(key)
     source_sha = info.metadata.get(SOURCE_SHA256_META)
     name = _original_name(key)
     if source_sha:  # a FLAC drumscribe made of a WAV: the job names the WAV
         return Original(source_sha, name.removesuffix("." + FLAC), existing=info, stored_as=FLAC)
     return Original(info.sha256 or sha256_file(local)[0], name, existing=info)
+
+
+def _known_sha256(info: ObjectInfo, reuse: bool) -> str | None:
+    """The content hash a job of this object will record, when the object's metadata says it."""
+    from drumscribe.storage.uploads import SOURCE_SHA256_META
+
+    return (info.metadata.get(SOURCE_SHA256_META) or info.sha256) if reuse else info.sha256
+
+
+class _Earlier:
+    """Finds the complete job that answers an input (same content, model and options), unless forced."""
+
+    def __init__(self, store: Storage, user: str, model: Any, options: dict[str, Any], force: bool, done: Any):
+        self.store, self.user, self.model, self.options, self.force = store, user, model, options, force
+        self.done = done
+
+    def identity(self, sha256: str) -> str:
+        from drumscribe.jobs.identity import job_identity
+
+        return job_identity(sha256, self.model, self.options)
+
+    def __call__(self, sha256: str | None):
+        if self.force or not sha256:
+            return None
+        if self.done is None:  # one listing of the user's jobs (documents read once per process: cached)
+            from drumscribe.jobs.store import complete_jobs
+
+            self.done = complete_jobs(self.store, self.user)
+        return self.done.get(self.identity(sha256))
+
+    def remember(self, sha256: str, job: "JobResult", duration: float) -> None:
+        """A batch's index learns the job just made: the same content later in the batch is answered by it."""
+        if isinstance(self.done, dict):
+            from drumscribe.jobs.store import CompleteJob
+
+            self.done[self.identity(sha256)] = CompleteJob(job.job_id, job.user_id, sha256, duration, source_key=job.upload_key,
+                                                           stored_as=job.stored_as)
+
+
+def _answer(store: Storage, user: str, earlier: Any, shown: str, document: bool) -> tuple[Transcription | None, "JobResult"] | None:
+    """The earlier job as this input's result; None if its document is gone since the index was made."""
+    from drumscribe.errors import NotFoundError
+
+    midi_key, json_key = keys.midi_key(user, earlier.job_id), keys.transcription_key(user, earlier.job_id)
+    result = None
+    if document:
+        try:
+            result = Transcription.from_json(store.get(json_key))
+        except NotFoundError:
+            return None
+    return result, JobResult(
+        job_id=earlier.job_id, user_id=user, input=shown, upload_key=earlier.source_key or "", uploaded=False,
+        midi_key=midi_key, transcription_key=json_key, storage=store.name, midi_uri=store.uri(midi_key),
+        transcription_uri=store.uri(json_key), stored_as=earlier.stored_as, existing=True, sha256=earlier.sha256,
+        duration=earlier.duration,
+    )
+
+
+def completed_job(store: Storage, user: str, job_id: str, shown: str, document: bool = True) -> tuple[Transcription | None, "JobResult"] | None:
+    """The job ``job_id`` as its run would have reported it, when it is complete in storage (else None).
+
+    For a job whose process was stopped after its last write and before it could say so. Whether
+    its original was stored by it: an upload made by a job carries a timestamp no earlier than
+    the job id's (both UTC seconds), a reused one an earlier one."""
+    from drumscribe.errors import NotFoundError
+
+    json_key = keys.transcription_key(user, job_id)
+    try:
+        result = Transcription.from_json(store.get(json_key))
+    except NotFoundError:
+        return None
+    upload = result.source.key or ""
+    parsed = keys.parse_upload_key(upload)
+    midi_key = keys.midi_key(user, job_id)
+    job = JobResult(
+        job_id=job_id, user_id=user, input=shown, upload_key=upload, uploaded=bool(parsed and parsed[1] >= job_id[:16]),
+        midi_key=midi_key, transcription_key=json_key, storage=store.name, midi_uri=store.uri(midi_key),
+        transcription_uri=store.uri(json_key), stored_as=result.source.stored_as, sha256=result.source.sha256,
+        duration=result.duration,
+    )
+    return (result if document else None), job
 
 
 def transcribe_and_store(
@@ -230,8 +295,16 @@ def transcribe_and_store(
     stored_upload: str | None = None,
     uploads_index: Mapping[str, Iterable[ObjectInfo]] | None = None,
     timings: dict[str, float] | None = None,
+    force: bool = False,
+    done: Mapping[str, Any] | None = None,
 ) -> tuple[Transcription, JobResult]:
     """Transcribe one input (a local file or ``s3://bucket/key``) and store original + results.
+
+    Unless ``force``, an input that already has a complete job with the same content, model and
+    options (``jobs.identity``) is not transcribed again: that job answers, nothing is stored, and
+    the ``JobResult`` says so (``existing=True``, the earlier ``job_id``); the Transcription is
+    that job's. ``done``: the index of the user's complete jobs (``jobs.store.complete_jobs``),
+    made once for a batch (a job made here is added to a ``dict``); default: made here.
 
     ``midi_options``: ``Transcription.to_midi`` keywords for ``output.mid`` (align, tracks, note_map).
     ``job_id`` names the job instead of a new id (a service that reports the id before the job
@@ -242,49 +315,106 @@ def transcribe_and_store(
     batch; without it each job lists ``uploads/{user}/`` to find an upload with the same content.
     ``timings``: see ``transcribe``.
     """
+    result, job = run_job(source, storage=storage, settings=settings, user_id=user_id, model=model, beats=beats,
+                          chunk_seconds=chunk_seconds, midi_options=midi_options, job_id=job_id, stored_upload=stored_upload,
+                          uploads_index=uploads_index, timings=timings, force=force, done=done)
+    assert result is not None
+    return result, job
+
+
+def run_job(
+    source: str | os.PathLike,
+    *,
+    storage: Storage | None = None,
+    settings: Settings | None = None,
+    user_id: str | None = None,
+    model: Any = None,
+    beats: bool = True,
+    chunk_seconds: int | None = None,
+    midi_options: dict[str, Any] | None = None,
+    job_id: str | None = None,
+    stored_upload: str | None = None,
+    uploads_index: Mapping[str, Iterable[ObjectInfo]] | None = None,
+    timings: dict[str, float] | None = None,
+    force: bool = False,
+    done: Mapping[str, Any] | None = None,
+    document: bool = True,
+) -> tuple[Transcription | None, JobResult]:
+    """``transcribe_and_store``; with ``document=False`` an earlier job that answers is not read
+    back (the Transcription is None then): what a batch on a cluster needs to skip an input."""
     from drumscribe.jobs import originals
-    from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, transcribe
+    from drumscribe.jobs.identity import job_options
+    from drumscribe.storage._common import sha256_file
+    from drumscribe.transcription.pipeline import DEFAULT_CHUNK_SECONDS, get_model, transcribe
 
     settings = settings or load_settings()
     user = keys.sanitize_user_id(user_id or settings.user)
     shown = str(source)
+    store = _results_storage(storage, settings)
+    from drumscribe.jobs.profiles import for_user
+
+    model = for_user(model, store, user)  # the user's tuning profile replaces the shipped model (drumscribe tune)
+    loaded = get_model(model)  # the model as it will transcribe: its name, version and profile are part of the job's identity
+    options = job_options(beats, midi_options)
+    earlier = _Earlier(store, user, loaded, options, force, done)
     with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
+        workdir = Path(tmp)
         if stored_upload is not None:
-            store = _results_storage(storage, settings)
-            local, bucket, key = _fetch_stored(store, stored_upload, settings, Path(tmp))
-            filename = _original_name(key)
+            keys.validate_key(stored_upload)
+            if not stored_upload.startswith(keys.UPLOADS + "/"):
+                raise InputError(f"{stored_upload}: not an upload (uploads/...)")
+            source_store, bucket, key = store, store.bucket, stored_upload
         elif is_s3_uri(shown):
-            local, bucket, key = _fetch_s3(shown, settings, Path(tmp))
+            bucket, key = parse_s3_uri(shown)
+            if not key or key.endswith("/"):
+                raise InputError(f"{shown}: names a prefix, not an object")
+            source_store = s3_storage_for(bucket, settings)
+        else:
+            source_store, bucket, key = None, None, None
+        # an s3:// input that already is an upload of the results bucket is used as is, not copied
+        reuse = stored_upload is not None or (
+            key is not None and store.name == "s3" and store.bucket == bucket and key.startswith(keys.UPLOADS + "/")
+        )
+        info = None
+        if source_store is not None:
+            info = source_store.head(key)
+            known = _known_sha256(info, reuse)  # drumscribe's own objects say their hash: no download to skip them
+            found = earlier(known)
+            if found is not None and (answer := _answer(store, user, found, shown, document)) is not None:
+                return answer
+            _check_fetch_size(info, key, settings, stored_upload or shown)
+            local = workdir / keys.sanitize_filename(key.rsplit("/", 1)[-1])
+            source_store.download(key, local)
             filename = _original_name(key)
         else:
-            local, bucket, key = Path(source), None, None
-            filename = local.name
+            local, known, filename = Path(source), None, Path(source).name
         audio.probe(local, name=shown)  # not audio -> InputError before anything is stored
 
-        store = _results_storage(storage, settings)
-        from drumscribe.jobs.profiles import for_user
-
-        model = for_user(model, store, user)  # the user's tuning profile replaces the shipped model (drumscribe tune)
-        reuse = stored_upload is not None or (
-            key is not None
-            and store.name == "s3"
-            and store.bucket == bucket
-            and key.startswith(keys.UPLOADS + "/")
-        )
         if reuse:
-            original = _existing_upload(store, key, local)
+            assert info is not None
+            original = _existing_upload(info, key, local)
+            sha256 = original.sha256
         else:
-            original = originals.prepare(local, filename=filename, storage=store, settings=settings, user_id=user,
-                                         workdir=Path(tmp), index=uploads_index, name=shown)
+            original = None
+            sha256 = sha256_file(local)[0]  # the one pass over the input's bytes that names its content
+        if sha256 != known:
+            found = earlier(sha256)
+            if found is not None and (answer := _answer(store, user, found, shown, document)) is not None:
+                return answer
 
         job_id = keys.validate_job_id(job_id) if job_id else keys.new_job_id()
         midi_key, json_key = keys.midi_key(user, job_id), keys.transcription_key(user, job_id)
         created: str | None = None
         try:
-            with _sigterm_as_interrupt():
+            with _sigterm_as_interrupt(), originals.Preparing(
+                original, local, sha256=sha256, filename=filename, storage=store, settings=settings, user_id=user,
+                workdir=workdir, index=uploads_index, name=shown,
+            ) as preparing:
                 result = transcribe(
-                    local, model=model, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown, timings=timings
+                    local, model=loaded, beats=beats, chunk_seconds=chunk_seconds or DEFAULT_CHUNK_SECONDS, name=shown,
+                    timings=timings, progress=preparing.check, source_sha256=sha256,
                 )
+                original = preparing.result()
                 if original.existing is None:
                     stored = originals.store(original, storage=store, settings=settings, user_id=user)
                     created = stored.key
@@ -293,6 +423,7 @@ def transcribe_and_store(
                 result = result.with_ids(
                     job_id=job_id,
                     user_id=user,
+                    options=options,
                     source=dataclasses.replace(
                         result.source, key=stored.key, name=original.filename, sha256=original.sha256, stored_as=original.stored_as
                     ),
@@ -302,7 +433,7 @@ def transcribe_and_store(
         except BaseException:
             _cleanup(store, user, job_id, created)
             raise
-    return result, JobResult(
+    job = JobResult(
         job_id=job_id,
         user_id=user,
         input=shown,
@@ -314,7 +445,11 @@ def transcribe_and_store(
         midi_uri=store.uri(midi_key),
         transcription_uri=store.uri(json_key),
         stored_as=original.stored_as,
+        sha256=original.sha256,
+        duration=result.duration,
     )
+    earlier.remember(original.sha256, job, result.duration)
+    return result, job
 
 
 class JobInterrupted(KeyboardInterrupt):

@@ -12,6 +12,7 @@ places is listed once, from the active storage) and ``find_job``/``load_job`` fa
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,42 +174,64 @@ def job_files(job_id: str, settings: Settings | None = None, storage: Any = None
 
 @dataclass(frozen=True)
 class CompleteJob:
-    """A finished job, as the batch's "already done?" index keeps it."""
+    """A finished job, as the "already done?" index keeps it (``jobs.identity``)."""
 
     job_id: str
     user_id: str
     sha256: str  # of the original
     duration: float  # seconds of audio
+    source_key: str | None = None  # the stored original (uploads/...)
+    stored_as: str | None = None  # "flac": the original is stored as a lossless FLAC of the WAV given
 
 
-def complete_jobs(storage: Any, user: str, model_name: str, model_version: str) -> dict[str, CompleteJob]:
-    """Complete jobs of ``user`` made by this model version, by the sha256 of their original.
+# what each job document said, by its URI: a job's transcription.json is written once and never
+# changes, so a process (a service, a client that runs many batches) reads each one once
+_seen: dict[str, tuple[str, CompleteJob] | None] = {}
+_seen_lock = threading.Lock()
+
+
+def complete_jobs(storage: Any, user: str) -> dict[str, CompleteJob]:
+    """Complete jobs of ``user`` by their identity (content + model + options, ``jobs.identity``).
 
     A job is complete when its transcription.json exists (``jobs.run`` writes it last), so one
-    listing finds them; each JSON is then read (in parallel) for the source hash and the model.
-    With several jobs for one content, the newest wins. Unreadable documents are ignored: a job
-    that cannot be read back does not count as done.
+    listing finds them; each document not read before by this process is read (in parallel) for
+    its source hash, model and options. With several jobs of one identity, the newest wins.
+    Unreadable documents are ignored: a job that cannot be read back does not count as done.
     """
+    from drumscribe.jobs.identity import identity_of
+
     prefix = f"{PROCESSED}/{sanitize_user_id(user)}/"
     found = []
     for info in storage.list(prefix):
         parsed = parse_processed_key(info.key)
         if parsed and parsed[2] == TRANSCRIPTION_JSON:
-            found.append((parsed[1], info.key))
+            found.append((parsed[1], info.key, storage.uri(info.key)))
     found.sort()  # job ids sort by time: the newest is added last and wins
 
-    def read(job: tuple[str, str]):
+    def read(job: tuple[str, str, str]):
         from drumscribe.transcription.result import Transcription
 
+        job_id, key, uri = job
+        with _seen_lock:
+            if uri in _seen:
+                return _seen[uri]
         try:
-            return job[0], Transcription.from_json(storage.get(job[1]))
+            t = Transcription.from_json(storage.get(key))
+        except NotFoundError:
+            return None  # deleted since the listing
         except DrumscribeError:
-            return job[0], None
+            return None  # unreadable now; read again next time (it may be a transient storage error)
+        identity = identity_of(t)
+        entry = None if identity is None else (identity, CompleteJob(job_id, sanitize_user_id(user), t.source.sha256 or "",
+                                                                      t.duration, t.source.key, t.source.stored_as))
+        with _seen_lock:
+            _seen[uri] = entry
+        return entry
 
     index: dict[str, CompleteJob] = {}
     if found:
         with ThreadPoolExecutor(max_workers=min(32, len(found))) as pool:
-            for job_id, t in pool.map(read, found):
-                if t is not None and t.source.sha256 and (t.model.name, t.model.version) == (model_name, model_version):
-                    index[t.source.sha256] = CompleteJob(job_id, user, t.source.sha256, t.duration)
+            for entry in pool.map(read, found):
+                if entry is not None:
+                    index[entry[0]] = entry[1]
     return index

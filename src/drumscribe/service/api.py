@@ -70,6 +70,8 @@ class UploadTicket(BaseModel):
 
 class JobRequest(BaseModel):
     upload_key: str = Field(..., description="the key of a finished upload (UploadTicket.key)")
+    force: bool = Field(False, description="transcribe even if an earlier job has the same content, model and options "
+                                           "(default: that job answers)")
 
 
 class JobStatus(BaseModel):
@@ -81,6 +83,8 @@ class JobStatus(BaseModel):
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     retryable: bool = False
+    answered_by: Optional[str] = Field(None, description="the earlier job with the same content, model and options whose "
+                                                         "results answer this one (nothing was transcribed again)")
     result: Optional[dict[str, Any]] = Field(None, description="when done: duration, tempo, counts, midi_url, json_url, "
                                                                "midi_name, json_name (what the downloads are saved as), view_url; "
                                                                "edited (revision, at, summary, via; null when never edited) and "
@@ -206,14 +210,14 @@ async def start_job(body: JobRequest, request: Request, user: str = Depends(curr
     bound = upload_bound(ctx.settings, key)  # within it, the job stores a WAV as FLAC if it must
     if head.size > bound:
         raise HTTPException(413, _too_big_to_send(jobs.filename_of(key), head.size, bound, ctx.settings))
-    record = await asyncio.to_thread(ctx.runner.submit, user, key)
+    record = await asyncio.to_thread(ctx.runner.submit, user, key, force=body.force)
     return _status(record)
 
 
 @router.get("/jobs", response_model=JobList, summary="List your jobs, newest first")
 async def list_all(request: Request, user: str = Depends(current_user), limit: int = Query(100, ge=1, le=1000)) -> JobList:
     ctx = context(request)
-    active = {r.job_id: _status(r) for r in ctx.runner.records(user)}
+    active = {r.job_id: _status(r) for r in ctx.runner.records(user) if not r.answered_by}  # the job that answered is listed
     done = await asyncio.to_thread(ctx.finished, user, limit)
     merged = {**{s.job_id: s for s in done}, **active}  # a running retry shadows nothing; a record wins while it exists
     ordered = sorted(merged.values(), key=lambda s: s.job_id, reverse=True)[:limit]
@@ -234,7 +238,7 @@ async def view(job_id: str, request: Request, user: str = Depends(current_user))
     from drumscribe.service.result import render_result
 
     ctx = context(request)
-    job_id = job_id_of(job_id)
+    job_id = _results_of(ctx, user, job_id_of(job_id))
     try:
         found = await asyncio.to_thread(ctx.transcription, user, job_id)
     except NotFoundError:
@@ -376,13 +380,22 @@ def _status(record: jobs.JobRecord) -> JobStatus:
                      retryable=record.state in jobs.RETRYABLE)
 
 
+def _results_of(ctx: Context, user: str, job_id: str) -> str:
+    """The job whose results answer ``job_id``: itself, or the earlier job that answered it."""
+    record = ctx.runner.get(user, job_id)
+    return record.answered_by if record is not None and record.answered_by else job_id
+
+
 async def _find(ctx: Context, user: str, job_id: str) -> JobStatus:
     record = ctx.runner.get(user, job_id)
     if record is not None and record.state != jobs.DONE:
         return _status(record)
-    summary = await asyncio.to_thread(ctx.summary, user, job_id)
+    answered_by = record.answered_by if record is not None else None
+    summary = await asyncio.to_thread(ctx.summary, user, answered_by or job_id)
     if summary is None:
         raise HTTPException(404, f"no job {job_id}")
+    if answered_by:  # this job's id, the earlier job's results
+        summary.job_id, summary.answered_by, summary.filename = job_id, answered_by, record.filename
     return summary
 
 
@@ -424,13 +437,14 @@ def _download_names(song: str | None, job_id: str) -> dict[str, str]:
 
 async def _with_links(ctx: Context, user: str, status: JobStatus) -> JobStatus:
     if status.state == jobs.DONE and status.result is not None:
-        midi, json_key = keys.midi_key(user, status.job_id), keys.transcription_key(user, status.job_id)
+        results = status.answered_by or status.job_id  # an answered job links to the job that answered it
+        midi, json_key = keys.midi_key(user, results), keys.transcription_key(user, results)
         if status.result.get("edited"):
-            midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, status.job_id)
+            midi, json_key = await asyncio.to_thread(_result_keys, ctx, user, results)
         names = _download_names(status.filename, status.job_id)
         status.result = {**status.result,
                          "midi_url": await ctx.service.browser_url(midi, filename=names["midi"]),
                          "json_url": await ctx.service.browser_url(json_key, filename=names["json"]),
                          "midi_name": names["midi"], "json_name": names["json"],
-                         "view_url": f"/api/jobs/{status.job_id}/view"}
+                         "view_url": f"/api/jobs/{results}/view"}
     return status

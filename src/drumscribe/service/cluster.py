@@ -59,14 +59,19 @@ class ClusterJobs:
         self.client.register_plugin(Preload(self._opts))  # model and storage client loaded once per worker
         self.address = self.client.scheduler.address
 
-    def __call__(self, source: str, *, user_id: str, job_id: str, stored_upload: str, **_ignored: Any) -> None:
-        """Transcribe ``stored_upload`` on a worker; raise what ended it, as ``transcribe_and_store`` would."""
-        opts = replace(self._opts, user=keys.sanitize_user_id(user_id), job_id=job_id)
+    def __call__(self, source: str, *, user_id: str, job_id: str, stored_upload: str, force: bool = False,
+                 **_ignored: Any) -> tuple[None, Any]:
+        """Transcribe ``stored_upload`` on a worker; raise what ended it, as ``transcribe_and_store`` would.
+
+        Returns (None, the ``JobResult``): ``existing`` when an earlier job answered."""
+        from drumscribe.jobs.run import JobResult
+
+        opts = replace(self._opts, user=keys.sanitize_user_id(user_id), job_id=job_id, skip_done=not force)
         future = self.client.submit(batch.run_upload, source, stored_upload, opts, retries=self.retries, pure=False)
         with self._lock:
             self._waiting.add(future)
         try:
-            error = future.result()
+            outcome = future.result()
         except BaseException as exc:  # retries spent, the task died with every worker it ran on, or shut-down
             batch._clear_job(self.storage, opts.user, job_id)  # nothing half-written stays
             if self._closing.is_set():
@@ -79,9 +84,10 @@ class ClusterJobs:
             with self._lock:
                 self._waiting.discard(future)
             future.release()
-        if error is not None:
+        if isinstance(outcome, BaseException):
             batch._clear_job(self.storage, opts.user, job_id)  # also what an earlier, killed attempt left
-            raise error
+            raise outcome
+        return None, JobResult(**outcome)
 
     def close(self) -> None:
         self._closing.set()

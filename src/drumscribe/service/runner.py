@@ -9,6 +9,11 @@ interrupted jobs can be retried under the same id. A finished job is its results
 results are the record. (On S3 the lifecycle rule expires ``temp/`` after a day, so a failed
 job's record goes after a day too; its upload stays.)
 
+A job whose upload has the content of an earlier complete job, transcribed by the same model
+with the same options, is not transcribed again unless it was started with ``force``
+(``jobs.identity``, the rule of every job): it is done at once, and its record stays, naming the
+job that answered (``answered_by``), whose results it shows.
+
 Threads, not processes: the model is loaded once and shared, the numeric work releases the GIL,
 and job states stay in one process's memory.
 """
@@ -59,6 +64,8 @@ class JobRecord:
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    force: bool = False  # transcribe even if an earlier job has the same content, model and options
+    answered_by: str | None = None  # done without transcribing: this earlier job has the results
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,9 +121,9 @@ class JobRunner:
 
     # --- jobs ----------------------------------------------------------------------------
 
-    def submit(self, user_id: str, upload_key: str) -> JobRecord:
+    def submit(self, user_id: str, upload_key: str, *, force: bool = False) -> JobRecord:
         record = JobRecord(job_id=keys.new_job_id(), user_id=user_id, upload_key=upload_key,
-                           filename=filename_of(upload_key), created_at=now())
+                           filename=filename_of(upload_key), created_at=now(), force=bool(force))
         self._enqueue(record)
         return record
 
@@ -125,7 +132,7 @@ class JobRunner:
         if record is None or record.state not in RETRYABLE:
             raise Conflict(f"job {job_id} is {record.state if record else DONE}; only failed or interrupted jobs can be retried")
         record = JobRecord(job_id=record.job_id, user_id=record.user_id, upload_key=record.upload_key,
-                           filename=record.filename, created_at=record.created_at)
+                           filename=record.filename, created_at=record.created_at, force=record.force)
         self._enqueue(record)
         return record
 
@@ -174,9 +181,9 @@ class JobRunner:
             fitted = fit_upload(self.storage, self.settings, record.user_id, record.upload_key, record.filename)
             if fitted != record.upload_key:  # stored as a lossless FLAC to fit the limit: a retry reads that
                 self._set(record, upload_key=fitted)
-            self._transcribe(record.filename, storage=self.storage, settings=self.settings,
-                             user_id=record.user_id, model=self.model, job_id=record.job_id,
-                             stored_upload=record.upload_key)
+            outcome = self._transcribe(record.filename, storage=self.storage, settings=self.settings,
+                                       user_id=record.user_id, model=self.model, job_id=record.job_id,
+                                       stored_upload=record.upload_key, force=record.force)
         except NotFoundError:
             self._fail(record, f"the upload {record.filename} is gone from storage")
         except DrumscribeError as exc:
@@ -184,6 +191,11 @@ class JobRunner:
         except Exception as exc:  # a bug still ends the job with one line instead of a silent thread death
             self._fail(record, f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
         else:
+            job = outcome[1] if isinstance(outcome, tuple) else outcome
+            if getattr(job, "existing", False) and job.job_id != record.job_id:
+                # answered by an earlier job: the record stays, so this job id still leads to the results
+                self._set(record, state=DONE, answered_by=job.job_id, finished_at=now())
+                return
             # the results are the record of a finished job: its state record is no longer needed
             with self._lock:
                 self._jobs.pop(record.job_id, None)

@@ -52,13 +52,33 @@ def upload(
     content_type: str | None = None,
     metadata: Mapping[str, str] | None = None,
     source_sha256: str | None = None,
+    force: bool = False,
 ) -> ObjectInfo:
     """Store audio under ``uploads/{user}/{timestamp}_{hash}_{filename}`` and return its info.
 
+    Content the user already stored (the same SHA-256, or a lossless FLAC of it: ``find_upload``)
+    is not stored again unless ``force``: the upload already holding it is returned.
     ``source_sha256``: what is stored is a lossless re-encoding of another file (a FLAC of a WAV);
     the key's hash and the ``source-sha256`` metadata then name that file, so ``find_upload``
     finds it by the content the user has.
     """
+    return store_upload(path_or_bytes, storage=storage, settings=settings, user_id=user_id, filename=filename,
+                        content_type=content_type, metadata=metadata, source_sha256=source_sha256, force=force)[0]
+
+
+def store_upload(
+    path_or_bytes: Upload,
+    *,
+    storage: Storage | None = None,
+    settings: Settings | None = None,
+    user_id: str | None = None,
+    filename: str | None = None,
+    content_type: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    source_sha256: str | None = None,
+    force: bool = False,
+) -> tuple[ObjectInfo, bool]:
+    """``upload``, and whether the content was already stored (True: that upload, nothing was sent)."""
     settings = settings or load_settings()
     limit = settings.max_upload_bytes
     user = keys.sanitize_user_id(user_id or settings.user)
@@ -87,9 +107,13 @@ def upload(
         meta = dict(metadata or {})
         if source_sha256:
             meta[SOURCE_SHA256_META] = source_sha256
-        key = keys.upload_key(user, name, source_sha256 or digest)
         storage = storage or _default_storage(settings)
-        return storage.put(key, payload, content_type=content_type or guess_content_type(name), metadata=meta or None)  # type: ignore[arg-type]
+        if not force:
+            found = find_upload(source_sha256 or digest, storage=storage, user_id=user, stored_sha256=digest)
+            if found is not None:
+                return found, True
+        key = keys.upload_key(user, name, source_sha256 or digest)
+        return storage.put(key, payload, content_type=content_type or guess_content_type(name), metadata=meta or None), False  # type: ignore[arg-type]
     finally:
         if spool is not None:
             spool.close()

@@ -163,6 +163,7 @@ def transcribe(
     name: str | None = None,
     timings: dict[str, float] | None = None,
     progress: Callable[[float, float], None] | None = None,
+    source_sha256: str | None = None,
 ) -> Transcription:
     """Transcribe drums from a file path, bytes, a binary file object or a numpy array.
 
@@ -170,6 +171,8 @@ def transcribe(
     ``model``: a loaded model, a path to an exported model file, or None for the packaged one.
     ``beats=False`` skips beat tracking (tempo None, no beats; MIDI starts at 0 at 120 BPM).
     ``timings``: if given, filled with seconds spent per stage (see ``STAGES``).
+    ``source_sha256``: the input's SHA-256 when the caller already has it (a job hashes its input
+    once); otherwise a file or bytes input is hashed here.
     Raises ``InputError`` for unusable input, ``TranscriptionError`` if the model fails.
     """
     clock = Timer(timings)
@@ -255,7 +258,7 @@ def transcribe(
         source=SourceInfo(
             key=None,
             name=Path(info.name).name if info.name and not info.name.startswith("<") else None,
-            sha256=file_sha256(path_or_array),
+            sha256=source_sha256 or file_sha256(path_or_array),
             duration=round(info.duration, 6),
             sample_rate=info.sample_rate,
             channels=info.channels,
@@ -270,4 +273,5 @@ def transcribe(
             based_on=getattr(model, "based_on", None),
         ),
         midi_offset=round(midi_offset, 6),
+        options={"beats": bool(beats)},
     )

@@ -80,6 +80,8 @@ class Transcription:
     source: SourceInfo = field(default_factory=SourceInfo)
     model: ModelInfo = field(default_factory=ModelInfo)
     midi_offset: float = 0.0  # MIDI time = audio time + midi_offset (first downbeat on a bar line)
+    # what the job was asked for: {"beats": bool, "midi": {...non-default MIDI options}} (jobs.identity)
+    options: Mapping[str, Any] | None = None
     job_id: str | None = None
     user_id: str | None = None
     created_at: str = field(default_factory=utc_now)
@@ -118,6 +120,7 @@ class Transcription:
             "drumscribe_version": self.drumscribe_version,
             "source": asdict(self.source),
             "model": model,
+            "options": None if self.options is None else dict(self.options),
             "tempo": self.tempo,
             "time_signature": [4, 4],
             "beats": list(self.beats),
@@ -127,7 +130,16 @@ class Transcription:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        if indent != 2:
+            return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        # a job stores the document and hands it to its caller: encoded once (an indented dump is
+        # pure Python, a few ms per song). Frozen, so the text cannot go stale; a changed copy
+        # (``with_ids``, ``dataclasses.replace``) is a new object without it.
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+            object.__setattr__(self, "_json", text)
+        return text
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "Transcription":
@@ -152,6 +164,7 @@ class Transcription:
                 source=_known(SourceInfo, doc.get("source") or {}),
                 model=_known(ModelInfo, model),
                 midi_offset=float(doc.get("midi_offset") or 0.0),
+                options=dict(doc["options"]) if isinstance(doc.get("options"), Mapping) else None,
                 job_id=doc.get("job_id"),
                 user_id=doc.get("user_id"),
                 created_at=doc.get("created_at") or "",
