@@ -71,6 +71,12 @@ class NotFoundError(StorageError):
     exit_code = EXIT_BAD_INPUT
 
 
+class ChangedError(StorageError):
+    """A conditional write found the object changed since it was read (nothing was written)."""
+
+    exit_code = EXIT_CONFLICT
+
+
 class ArchivedObjectError(StorageError):
     """The object is in an archive storage class (GLACIER, DEEP_ARCHIVE) and must be restored first."""
 

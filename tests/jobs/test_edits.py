@@ -109,6 +109,31 @@ def test_a_save_from_a_stale_revision_is_refused_and_writes_nothing(storage, job
     assert second.summary["removed"] == len(model.events) - 3
 
 
+@pytest.mark.parametrize("edited_before", [False, True])
+def test_a_save_made_elsewhere_while_this_one_was_being_made_is_never_overwritten(storage, job, monkeypatch, edited_before):
+    """Two machines save the same job in the same instant: after this save read the latest revision,
+    another writer stores its own. This one is refused as stale and theirs stays (on S3 the PUT itself
+    is conditional: If-None-Match for a first edit, If-Match the ETag that was read after that)."""
+    model, sha = job
+    key = edited_key("tester", JOB)
+    parent = save_edited(JOB, with_changes(model), parent_revision=sha, storage=storage).revision if edited_before else sha
+    elsewhere = LocalStorage(storage.root) if storage.name == "local" else S3Storage(load_settings({"bucket": storage.bucket}))
+    theirs = b'{"saved": "from another machine"}'
+    real_get = storage.get
+
+    def read_then_someone_saves(k):
+        try:
+            return real_get(k)
+        finally:
+            if k == key:
+                elsewhere.put(key, theirs, content_type="application/json")
+
+    monkeypatch.setattr(storage, "get", read_then_someone_saves)
+    with pytest.raises(StaleRevision, match=f"job {JOB} was saved from elsewhere while this save was being made; nothing was saved"):
+        save_edited(JOB, model.events[:3], parent_revision=parent, storage=storage)
+    assert real_get(key) == theirs
+
+
 def test_every_save_is_a_new_revision_even_with_the_same_events(storage, job):
     model, sha = job
     first = save_edited(JOB, model.events, parent_revision=sha, storage=storage)

@@ -114,3 +114,25 @@ def set_require_ssl(rgw, bucket: str, on: bool) -> None:
             return
         assert time.monotonic() < deadline, f"rgw_crypt_require_ssl={on} did not take effect"
         time.sleep(0.2)
+
+
+def test_an_edit_saved_from_elsewhere_meanwhile_is_refused_by_the_server(as_the_app, monkeypatch):
+    """RGW takes S3's conditional writes: an edit's PUT with a stale ETag (or If-None-Match over an
+    existing object) is refused by the server itself, not by drumscribe's compare-then-write fallback."""
+    from drumscribe.errors import ChangedError
+    from drumscribe.storage import S3Storage
+    from drumscribe.storage.base import Storage
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the server did not take the conditional PUT; drumscribe fell back to compare-then-write")
+
+    monkeypatch.setattr(Storage, "put_if_unchanged", no_fallback)
+    storage = S3Storage(load_settings())
+    key = "processed/tester/20260301T100000Z-abcdef01/edited.json"
+    first = storage.put_if_unchanged(key, b'{"revision": 1}', etag=None)
+    with pytest.raises(ChangedError):
+        storage.put_if_unchanged(key, b'{"revision": "lost"}', etag=None)
+    second = storage.put_if_unchanged(key, b'{"revision": 2}', etag=first.etag)
+    with pytest.raises(ChangedError):
+        storage.put_if_unchanged(key, b'{"revision": "lost"}', etag=first.etag)
+    assert storage.get(key) == b'{"revision": 2}' and storage.head(key).etag == second.etag

@@ -219,3 +219,17 @@ def test_uri_names_the_backend(storage):
     assert uri.endswith("/a/b.json")
     assert uri.startswith("s3://" if storage.name == "s3" else "file:///")
     assert storage.is_configured()
+
+
+def test_a_conditional_put_writes_only_over_what_was_read(storage):
+    """``put_if_unchanged``: the ETag that was read (None: nothing there) or ``ChangedError``, nothing written."""
+    from drumscribe.errors import ChangedError
+
+    first = storage.put_if_unchanged("edits/e.json", b"one", etag=None)  # a first write: only if there is none
+    with pytest.raises(ChangedError, match="changed since it was read; nothing was written"):
+        storage.put_if_unchanged("edits/e.json", b"two", etag=None)
+    second = storage.put_if_unchanged("edits/e.json", b"two", etag=first.etag)
+    with pytest.raises(ChangedError):
+        storage.put_if_unchanged("edits/e.json", b"three", etag=first.etag)  # read before "two" was written
+    assert storage.get("edits/e.json") == b"two" and storage.head("edits/e.json").etag == second.etag
+    assert ChangedError("x").exit_code == 3

@@ -18,10 +18,11 @@ can never point a job at another recording. A save names the revision it started
 is stale and refused with ``StaleRevision``: a page left open while another one saved never
 silently overwrites it. ``load_revision`` is the one reader every view and export uses.
 
-Writes are one ``Storage.put`` (a temp file and a rename locally, one PUT on S3). The
-read-compare-write is serialised per object within a process (serve, ``drumscribe edit``) and, on
-the local mirror, across processes with a lock file; two processes saving the same job on S3 in
-the same instant are not (S3's conditional writes would close that window).
+Writes are one ``Storage.put_if_unchanged`` (a temp file and a rename locally, one conditional
+PUT on S3). The read-compare-write is serialised per object within a process (serve, ``drumscribe
+edit``) and, on the local mirror, across processes with a lock file; on S3 the PUT carries the
+ETag that was read (``If-Match``, or ``If-None-Match: *`` for a first edit), so of two machines
+saving the same job in the same instant one wins and the other is refused as stale.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 from drumscribe import keys
 from drumscribe.config import Settings
-from drumscribe.errors import DrumscribeError, InputError, NotFoundError, StaleRevision
+from drumscribe.errors import ChangedError, DrumscribeError, InputError, NotFoundError, StaleRevision
 from drumscribe.transcription.instruments import INSTRUMENTS
 from drumscribe.transcription.result import DrumEvent, Transcription, utc_now
 
@@ -391,6 +392,10 @@ def save_edited(job_id: str, transcription: Transcription | Iterable[Any], *, pa
     events = clean_events(events_in, model.duration)
     key = keys.edited_key(user, job_id)
     with _save_lock(place, key):
+        try:  # the ETag first: whatever is read after it is at least as new, so the write below cannot skip a save
+            etag = place.head(key).etag
+        except NotFoundError:
+            etag = None
         current = _read_edited(place, user, job_id)
         head = current.revision if current else model_sha
         if parent_revision != head:
@@ -406,7 +411,11 @@ def save_edited(job_id: str, transcription: Transcription | Iterable[Any], *, pa
         doc["edit"] = {"based_on": model_sha, "revision": revision, "parent": parent_revision, "at": at,
                        "summary": summary, "via": via}
         data = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        place.put(key, data, content_type="application/json", metadata={"revision": revision})
+        try:  # written only over what was read: a save that another machine made meanwhile is never lost
+            place.put_if_unchanged(key, data, etag=etag, content_type="application/json", metadata={"revision": revision})
+        except ChangedError:
+            raise StaleRevision(f"job {job_id} was saved from elsewhere while this save was being made; nothing was saved",
+                                hint="reload the page, or run `drumscribe edit JOB` again, and redo the change") from None
     edited = Edited(edited_t, revision, model_sha, parent_revision, at, summary, via)
     try:
         edited_midi(place, user, job_id, edited)

@@ -58,6 +58,31 @@ class Storage(abc.ABC):
     ) -> ObjectInfo:
         """Store ``data`` under ``key`` atomically (never half-written); records its SHA-256."""
 
+    def put_if_unchanged(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        etag: str | None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """``put``, only if ``key`` is still the object read with ETag ``etag`` (``None``: only if
+        there is none); ``ChangedError`` otherwise, and nothing is written.
+
+        Here the ETag is compared, then the object written: one writer at a time must be ensured
+        by the caller (edits lock the key on the local mirror). ``S3Storage`` makes it one
+        conditional request (``If-Match``/``If-None-Match``), so two machines cannot both win."""
+        from drumscribe.errors import ChangedError, NotFoundError
+
+        try:
+            current = self.head(key).etag
+        except NotFoundError:
+            current = None
+        if current != etag:
+            raise ChangedError(f"{self.uri(key)} changed since it was read; nothing was written")
+        return self.put(key, data, content_type=content_type, metadata=metadata)
+
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """The whole object in memory (for small objects like JSON and MIDI)."""
