@@ -83,6 +83,22 @@ def test_sync_pull_then_push(rgw, as_the_app, app_user, song):
     assert {action: n for action, n in status["planned"].items() if n and action != "skip"} == {}, status  # in step both ways
 
 
+def test_a_file_changed_locally_is_pushed_over_its_earlier_version(rgw, as_the_app, app_user, song):
+    """The update's PUT carries If-Match with the ETag sync last saw, in the form RGW matches."""
+    bucket = as_the_app
+    root = load_settings().local_root
+    take = root / "processed/tester/20260301T100000Z-abcdef01/edited.json"
+    take.parent.mkdir(parents=True)
+    take.write_bytes(b'{"revision": 1}')
+    assert cli("sync", "push").exit_code == 0
+    take.write_bytes(b'{"revision": 2, "more": true}')
+    again = cli("sync", "push")
+    assert again.exit_code == 0 and "1 transferred" in again.output and "0 error" in again.output, again.output
+    app_s3 = rgw.s3(app_user.key, app_user.secret)
+    key = "processed/tester/20260301T100000Z-abcdef01/edited.json"
+    assert app_s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"revision": 2, "more": true}'
+
+
 def test_an_rgw_that_refuses_encryption_over_http_says_so(rgw, as_the_app, song, isolated_env):
     """RGW's default: any SSE header over plain HTTP is InvalidRequest; every drumscribe upload has one."""
     (isolated_env / "take.wav").write_bytes(song)

@@ -162,8 +162,9 @@ class Executor:
         return args
 
     def _condition(self, item: Item) -> dict[str, str]:
-        # replace exactly the version we planned against, or create only if still absent
-        return {"IfMatch": item.remote.etag} if item.remote else {"IfNoneMatch": "*"}
+        # replace exactly the version we planned against, or create only if still absent. The ETag
+        # goes bare: AWS and moto match it quoted or not, Ceph RGW only bare (a quoted one is 412)
+        return {"IfMatch": item.remote.etag.strip('"')} if item.remote else {"IfNoneMatch": "*"}
 
     def upload(self, item: Item) -> None:
         assert item.local is not None
