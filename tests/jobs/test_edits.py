@@ -134,6 +134,23 @@ def test_a_save_made_elsewhere_while_this_one_was_being_made_is_never_overwritte
     assert real_get(key) == theirs
 
 
+def test_a_save_whose_answer_was_lost_and_retried_is_not_called_stale(storage, job, monkeypatch):
+    """Throttling or a dropped connection: S3 stored the PUT, botocore retried it, and the retry's
+    condition failed on this save's own object. That is this save, done, not someone else's."""
+    from drumscribe.errors import ChangedError
+
+    model, sha = job
+    real_put = type(storage).put_if_unchanged
+
+    def stored_then_retried(self, key, data, **kwargs):
+        real_put(self, key, data, **kwargs)  # the first attempt: stored, its answer lost
+        raise ChangedError(f"{self.uri(key)} changed since it was read; nothing was written")  # the retry's 412
+
+    monkeypatch.setattr(type(storage), "put_if_unchanged", stored_then_retried)
+    saved = save_edited(JOB, with_changes(model), parent_revision=sha, storage=storage)
+    assert load_edited(JOB, storage=storage).revision == saved.revision
+
+
 def test_every_save_is_a_new_revision_even_with_the_same_events(storage, job):
     model, sha = job
     first = save_edited(JOB, model.events, parent_revision=sha, storage=storage)

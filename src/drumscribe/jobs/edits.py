@@ -414,8 +414,16 @@ def save_edited(job_id: str, transcription: Transcription | Iterable[Any], *, pa
         try:  # written only over what was read: a save that another machine made meanwhile is never lost
             place.put_if_unchanged(key, data, etag=etag, content_type="application/json", metadata={"revision": revision})
         except ChangedError:
-            raise StaleRevision(f"job {job_id} was saved from elsewhere while this save was being made; nothing was saved",
-                                hint="reload the page, or run `drumscribe edit JOB` again, and redo the change") from None
+            # a PUT that S3 stored but whose answer was lost is retried by botocore, and the retry
+            # finds the object changed: by this very save. Its bytes are unique to it (they carry
+            # its revision, a hash of the parent, the time and the events): reading back tells.
+            try:
+                ours = place.get(key) == data
+            except NotFoundError:
+                ours = False
+            if not ours:
+                raise StaleRevision(f"job {job_id} was saved from elsewhere while this save was being made; nothing was saved",
+                                    hint="reload the page, or run `drumscribe edit JOB` again, and redo the change") from None
     edited = Edited(edited_t, revision, model_sha, parent_revision, at, summary, via)
     try:
         edited_midi(place, user, job_id, edited)
