@@ -46,16 +46,25 @@ def test_ctrl_c_during_parallel_jobs_exits_promptly_and_reports_every_finished_j
 
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
+    stdout: list[str] = []
+    out_reader = threading.Thread(target=lambda: stdout.append(proc.stdout.read()), daemon=True)  # EOF: every writer gone
+    out_reader.start()
     try:
         assert first_done.wait(240), "no job finished: " + "".join(errors)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
         interrupted = time.monotonic()
-        out = proc.stdout.read()
         proc.wait(120)
         elapsed = time.monotonic() - interrupted
+        out_reader.join(10)
+        # nothing of the command outlives it: no worker holding memory and the terminal's pipes
+        assert not out_reader.is_alive(), "a process of the command still holds its stdout after it exited"
+        assert _group_gone(proc.pid, within=5.0), "a process of the command is still running after it exited"
+        out = stdout[0]
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group (nothing, when the test passes)
+        except ProcessLookupError:
+            pass
     reader.join(10)
 
     assert proc.returncode == 130, "".join(errors)
@@ -69,3 +78,15 @@ def test_ctrl_c_during_parallel_jobs_exits_promptly_and_reports_every_finished_j
     assert len([p for p in (root / "uploads").rglob("*") if p.is_file()]) == len(stored)
     assert f"Interrupted: {len(stored)} of {SONGS} inputs finished" in "".join(errors)
     assert elapsed < 30, f"{elapsed:.1f} s from Ctrl-C to exit"  # it used to run what was queued (tens of seconds)
+
+
+def _group_gone(pgid: int, within: float) -> bool:
+    """True once no process is left in the process group (exited children are reaped by init)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

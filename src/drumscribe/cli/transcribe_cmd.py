@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -27,6 +28,7 @@ import typer
 
 from drumscribe.cli.app import app, err, force_local, leave_without_teardown, out, settings_from
 from drumscribe._allocator import keep_freed_memory
+from drumscribe._signals import deferred
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
 from drumscribe.terminal import one_line, printable
@@ -220,17 +222,18 @@ def transcribe_cmd(
 
     def finish(outcome: BatchResult) -> None:
         index = todo[outcome.index]  # transcribe_many numbers the inputs it was given
-        if index in reported:  # handed over again after a Ctrl-C that came in while it was being reported
+        if index in reported:  # handed over again: the pool collects what finished once more after a Ctrl-C
             return
-        outcomes[index] = outcome  # first: a Ctrl-C from here on still finds it (below)
-        written = _written(outcome, folder, stems[index], midi)
-        if outcome.ok and not as_json:
-            # stdout; while a bar is live, rich routes stdout above it
-            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
-        progress.advance(outcome)
-        if not outcome.ok:
-            progress.say(_failure_line(outcome), to_stderr=True)
-        reported.add(index)
+        with deferred(signal.SIGINT):  # a Ctrl-C waits until this input is reported, once and whole
+            outcomes[index] = outcome
+            written = _written(outcome, folder, stems[index], midi)
+            if outcome.ok and not as_json:
+                # stdout; while a bar is live, rich routes stdout above it
+                progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
+            progress.advance(outcome)
+            if not outcome.ok:
+                progress.say(_failure_line(outcome), to_stderr=True)
+            reported.add(index)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)
@@ -239,10 +242,7 @@ def transcribe_cmd(
             transcribe_many([items[i][0] for i in todo], jobs=jobs, force=force, settings=settings, model=model_path,
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
-    except KeyboardInterrupt:
-        for i in todo:  # a job collected while the Ctrl-C came in is kept: report it all the same
-            if i in outcomes and i not in reported:
-                finish(outcomes[i])
+    except KeyboardInterrupt:  # every input that finished has been reported (finish holds a Ctrl-C back until it has)
         progress.close()
         kept = sum(outcomes[i].ok for i in todo if i in outcomes)
         typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported, "

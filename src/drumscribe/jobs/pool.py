@@ -7,13 +7,17 @@ Ctrl-C: the worker processes ignore SIGINT, so the terminal's Ctrl-C reaches onl
 which decides: inputs not started are cancelled (only as many are handed out as there are
 workers), each worker is sent SIGTERM, which interrupts its job like Ctrl-C (the job deletes
 what it wrote; ``jobs.run``), every job that finished meanwhile is still collected and
-reported, then KeyboardInterrupt propagates. No waiting for queued work: the exit is prompt.
+reported, and the command returns only once every worker has exited (one still there 10 s after
+the pool told it to go is killed), then KeyboardInterrupt propagates. No waiting for queued work:
+the exit is prompt. A job holds SIGTERM back while it records the upload it stores and while it
+cleans up (``jobs.run``), so a stopped job never leaves an upload or a temporary file behind.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
@@ -112,7 +116,8 @@ def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, 
     back: its job id says where to look, so it is found there and reported like the others."""
     for future in running:
         future.cancel()  # one not started yet
-    for process in list(getattr(pool, "_processes", {}).values()):  # the pool has no public handle on them
+    processes = _workers(pool)
+    for process in processes:
         try:
             os.kill(process.pid, signal.SIGTERM)
         except (OSError, AttributeError):
@@ -126,7 +131,40 @@ def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, 
             result = _completed_in_storage(storage, opts, index, item, job_id) or result
         if result is not None and result.ok:
             collect(result)  # finished before the signal reached it: it is kept, so it is reported
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False, cancel_futures=True)  # the pool's thread tells each worker to exit
+    _wait_gone(processes, 10.0)
+
+
+def _workers(pool: ProcessPoolExecutor) -> list[Any]:
+    """Every worker process of the pool: the ones it registered, and any this process started that
+    it had not registered yet (a Ctrl-C can land inside ``submit``, between the start and the
+    registration). The pool has no public handle on them."""
+    import multiprocessing
+
+    found = {p.pid: p for p in getattr(pool, "_processes", {}).values()}
+    found.update((p.pid, p) for p in multiprocessing.active_children())
+    return list(found.values())
+
+
+def _wait_gone(processes: list[Any], grace: float) -> None:
+    """Return only when every worker has exited, killing what is left after ``grace`` seconds.
+
+    A worker whose job SIGTERM interrupted survives it (the job cleans up and the pool's worker loop
+    waits for more) until the pool's exit message reaches it; the CLI then ends without the
+    interpreter's teardown, which would have waited for that. Left running, such a worker would
+    outlive the command, holding memory and the terminal's pipes (a `| tee` would never end)."""
+    from multiprocessing.connection import wait as wait_any
+
+    pending = {p.sentinel: p for p in processes if p.is_alive()}
+    deadline = time.monotonic() + grace
+    while pending and time.monotonic() < deadline:
+        for sentinel in wait_any(list(pending), timeout=max(0.0, deadline - time.monotonic())):
+            pending.pop(sentinel, None)
+    for process in pending.values():
+        try:
+            os.kill(process.pid, signal.SIGKILL)  # hung past the grace period: nothing is left behind running
+        except OSError:
+            pass
 
 
 def _completed_in_storage(storage: Any, opts: TaskOptions, index: int, item: str, job_id: str) -> BatchResult | None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from drumscribe import keys
+from drumscribe._signals import deferred
 from drumscribe.config import Settings, load_settings
 from drumscribe.errors import ConfigError, DrumscribeError, InputError
 from drumscribe.storage.base import ObjectInfo, Storage
@@ -416,8 +417,9 @@ def run_job(
                 )
                 original = preparing.result()
                 if original.existing is None:
-                    stored = originals.store(original, storage=store, settings=settings, user_id=user)
-                    created = stored.key
+                    with deferred(signal.SIGTERM):  # interrupted mid-store, the upload would be made but not recorded for cleanup
+                        stored = originals.store(original, storage=store, settings=settings, user_id=user)
+                        created = stored.key
                 else:
                     stored = original.existing
                 result = result.with_ids(
@@ -431,7 +433,8 @@ def run_job(
                 store.put(midi_key, result.to_midi(**(midi_options or {})), content_type="audio/midi")
                 store.put(json_key, result.to_json().encode("utf-8"), content_type="application/json")  # last: marks done
         except BaseException:
-            _cleanup(store, user, job_id, created)
+            with deferred(signal.SIGTERM):  # a second SIGTERM (a pool terminating its workers) waits for the cleanup
+                _cleanup(store, user, job_id, created)
             raise
     job = JobResult(
         job_id=job_id,
