@@ -129,6 +129,55 @@ def test_a_damaged_profile_never_fails_a_transcription(storage, settings, as_shi
     assert reset(settings=settings, storage=storage, user="alice") is True
 
 
+@pytest.mark.parametrize("change", [
+    {"model_file": "../etc/passwd"},                            # not a key drumscribe writes
+    {"model_file": "models/bob/model-0123456789ab.npz"},        # another user's file
+    {"user": "bob/x"},                                          # not a user id
+    {"user": "bob"},                                            # another user's profile put in alice's folder
+    {"thresholds": {"kick": float("nan")}},                     # json reads NaN: the job would fail storing its document
+    {"thresholds": {"kick": 7.0}},
+    {"offset": float("inf")},
+])
+def test_an_edited_or_damaged_profile_never_fails_a_transcription(storage, settings, as_shipped, deaf_model, takes, caplog, change):
+    as_shipped(deaf_model)
+    doc = {"schema": "drumscribe.profile/1", "id": "0123456789ab", "user": "alice", "kind": "thresholds",
+           "based_on": profiles.identity(profiles.shipped_model()), "base_sha256": profiles.shipped_sha256(),
+           "thresholds": {"kick": 0.5}, "offset": 0.0, **change}
+    storage.put(keys.profile_key("alice"), json.dumps(doc).encode())  # json.dumps writes NaN and Infinity as json.loads reads them
+    with caplog.at_level(logging.WARNING, logger="drumscribe.tune"):
+        result, _ = transcribe_and_store(takes[0][0], storage=storage, settings=settings, user_id="alice")
+    assert result.model.profile is None and "cannot be used" in caplog.text
+    found = status(settings=settings, storage=storage, user="alice")
+    assert found.profile is None and "damaged" in found.damaged and found.lines()
+
+
+def test_a_tuning_saved_meanwhile_elsewhere_keeps_its_model_file(storage, as_shipped, deaf_model):
+    """Two tunings at once (this machine and another): whichever profile is current keeps its model file."""
+    as_shipped(deaf_model)
+
+    def profile(pid):
+        return profiles.Profile(id=pid, user="alice", kind="last_layer", based_on=profiles.identity(profiles.shipped_model()),
+                                base_sha256=profiles.shipped_sha256(), thresholds={"kick": 0.5}, offset=0.0,
+                                model_file=keys.profile_model_key("alice", pid), model_sha256="0" * 64)
+
+    first, mine, theirs = profile("aaaaaaaaaaaa"), profile("bbbbbbbbbbbb"), profile("cccccccccccc")
+    profiles.save(storage, first, b"first")
+    real_put = storage.put
+
+    def put_then_theirs_lands(key, data, **kwargs):  # the other tuning stores its profile right after this one's
+        info = real_put(key, data, **kwargs)
+        if key == keys.profile_key("alice") and b"bbbbbbbbbbbb" in data:
+            real_put(theirs.model_file, b"theirs")
+            real_put(key, theirs.to_json())
+        return info
+
+    storage.put = put_then_theirs_lands
+    profiles.save(storage, mine, b"mine")
+    storage.put = real_put
+    assert profiles.load(storage, "alice").id == "cccccccccccc" and storage.get(theirs.model_file) == b"theirs"
+    assert not storage.exists(first.model_file)  # the replaced profile's file is removed
+
+
 def test_a_profile_from_a_newer_drumscribe_is_refused_in_one_line():
     doc = {"schema": "drumscribe.profile/2", "thresholds": {}, "offset": 0}
     with pytest.raises(InputError, match="newer drumscribe"):

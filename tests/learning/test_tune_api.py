@@ -105,3 +105,26 @@ def _without_fine_tuning(**kwargs):
     from drumscribe.learning.tune import tune
 
     return tune(fine_tune=False, **kwargs)
+
+
+def test_the_server_tunes_for_one_user_at_a_time():
+    """Each tuning holds its recordings' activations in memory: a second user's waits its turn (409)."""
+    from drumscribe.service.tuning import Busy, TuneRunner
+
+    class ThreeEditedJobsEach:
+        def list(self, prefix):
+            from drumscribe.storage import ObjectInfo
+
+            return [ObjectInfo(key=f"{prefix}20260301T10000{n}Z-abcdef0{n}/edited.json", size=1) for n in range(3)]
+
+    release = threading.Event()
+    runner = TuneRunner(ThreeEditedJobsEach(), load_settings(), tune=lambda **kwargs: release.wait(30))
+    runner.start("alice")
+    with pytest.raises(Busy, match="the server is tuning for another user now; try again when that is done"):
+        runner.start("bob")
+    release.set()
+    deadline = time.monotonic() + 30
+    while runner.get("alice").state == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.start("bob").user == "bob"
+    release.set()

@@ -30,6 +30,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from drumscribe import keys
-from drumscribe.errors import DrumscribeError, InputError, NotFoundError, TranscriptionError
+from drumscribe.errors import DrumscribeError, InputError, InvalidKeyError, NotFoundError, TranscriptionError
 
 SCHEMA = "drumscribe.profile/1"
 log = logging.getLogger("drumscribe.tune")
@@ -80,10 +81,21 @@ class Profile:
             doc["jobs"] = tuple(doc.get("jobs") or ())
             doc["thresholds"] = {str(k): float(v) for k, v in dict(doc["thresholds"]).items()}
             doc["offset"] = float(doc["offset"])
+            # json reads NaN and Infinity: a threshold must be an activation (0-1), the offset a few seconds at most
+            if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in doc["thresholds"].values()):
+                raise ValueError(f"a threshold outside 0-1: {doc['thresholds']}")
+            if not (math.isfinite(doc["offset"]) and abs(doc["offset"]) <= 1.0):
+                raise ValueError(f"offset {doc['offset']} s")
             profile = cls(**doc)
+            keys.sanitize_user_id(profile.user)
             if profile.model_file is not None:
                 keys.validate_key(profile.model_file)
+                if not profile.model_file.startswith(keys.models_prefix(profile.user)):
+                    raise ValueError(f"model file {profile.model_file!r} is not under {keys.models_prefix(profile.user)}")
             return profile
+        except InvalidKeyError as exc:  # a user id or key no drumscribe writes: the file was edited or damaged
+            raise InputError(f"{where} is damaged ({exc})",
+                             hint="`drumscribe tune --reset` removes it; `drumscribe tune` makes a new one") from None
         except DrumscribeError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
@@ -121,7 +133,11 @@ def load(storage: Any, user: str) -> Profile | None:
         data = storage.get(key)
     except NotFoundError:
         return None
-    return Profile.from_json(data, storage.uri(key))
+    profile = Profile.from_json(data, storage.uri(key))
+    if profile.user != user:  # another user's file put here: its model file would be looked for under their folder
+        raise InputError(f"{storage.uri(key)} is damaged (it is the profile of {profile.user!r})",
+                         hint="`drumscribe tune --reset` removes it; `drumscribe tune` makes a new one")
+    return profile
 
 
 def load_report(storage: Any, user: str) -> dict | None:
@@ -135,11 +151,30 @@ def load_report(storage: Any, user: str) -> dict | None:
 
 
 def save(storage: Any, profile: Profile, model_bytes: bytes | None = None) -> None:
-    """Store a profile: its model file first, ``profile.json`` last, then remove older model files."""
+    """Store a profile: its model file first, ``profile.json`` last, then remove the model file of
+    the profile it replaced.
+
+    Only that one, and only while ``profile.json`` (read again) does not name it: a tuning that
+    ran at the same time on another machine may have stored its own profile since, and its model
+    file must stay. Files of profiles that never became current are removed by ``tune --reset``."""
+    try:
+        replaced = load(storage, profile.user)
+    except InputError:
+        replaced = None  # a damaged profile.json: replaced here, its model file (if any) is unknown
     if model_bytes is not None:
         storage.put(profile.model_file, model_bytes, content_type="application/octet-stream")
     storage.put(keys.profile_key(profile.user), profile.to_json(), content_type="application/json")
-    _remove_model_files(storage, profile.user, keep=profile.model_file)
+    old = replaced.model_file if replaced is not None else None
+    if old and old != profile.model_file:
+        try:
+            current = load(storage, profile.user)
+        except InputError:
+            current = None
+        if current is None or current.model_file != old:
+            try:
+                storage.delete(old)
+            except NotFoundError:
+                pass
 
 
 def save_report(storage: Any, user: str, report: Mapping[str, Any]) -> None:
@@ -231,6 +266,8 @@ def tuned(profile: Profile, base: Any, storage: Any) -> Any:
     model.profile = profile.id
     model.based_on = profile.based_on
     with _lock:
+        for stale in [k for k in _cache if k[0] == key[0] and k != key]:
+            del _cache[stale]  # a re-tuned user's earlier model: a long-running `serve` keeps one per user
         _cache[key] = model
     return model
 

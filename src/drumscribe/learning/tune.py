@@ -348,11 +348,19 @@ class TuneStatus:
             out.append("  " + self.stale if self.stale else "  in use: transcriptions of this user record it in model.profile")
             out.append("  thresholds " + ", ".join(f"{c} {v:.3f}" for c, v in p.thresholds.items()) + f"; offset {p.offset * 1000:+.1f} ms")
             if p.report:
-                out += ["  " + line for line in TuneReport.from_dict(p.report).lines()[1:-1]]
+                out += ["  " + line for line in _report_lines(p.report)[1:-1]]
         if self.last is not None and (p is None or self.last.profile_id != p.id):
             out.append(f"last tuning {self.last.created_at}:")
-            out += ["  " + line for line in self.last.lines()]
+            out += ["  " + line for line in _report_lines(self.last)]
         return out
+
+
+def _report_lines(report: "TuneReport | Mapping[str, Any]") -> list[str]:
+    """A stored report's table; one line when it cannot be read (a damaged file is history lost, not an error)."""
+    try:
+        return (report if isinstance(report, TuneReport) else TuneReport.from_dict(report)).lines()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return ["", f"(the report cannot be read: {type(exc).__name__})", ""]
 
 
 def status(*, settings: Settings | None = None, storage: Any = None, user: str | None = None,

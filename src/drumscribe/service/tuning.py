@@ -41,6 +41,11 @@ class Tuning:
     finished_at: Optional[str] = None
 
 
+# a tuning holds its recordings' activations (about 0.45 GB an hour of audio, more fine-tuning) beside
+# the server's transcriptions: one at a time, whoever asks
+MAX_AT_ONCE = 1
+
+
 class TuneRunner:
     """One background tuning per user; ``tune`` is ``learning.tune.tune`` (tests pass their own)."""
 
@@ -63,6 +68,8 @@ class TuneRunner:
             raise _not_enough(user, found)
         with self._lock:
             self._refuse_if_running(user, locked=True)
+            if sum(r.state == RUNNING for r in self._runs.values()) >= MAX_AT_ONCE:
+                raise Busy("the server is tuning for another user now; try again when that is done")
             run = self._runs[user] = Tuning(user)
         threading.Thread(target=self._run, args=(run,), name=f"drumscribe-tune-{user}", daemon=True).start()
         return run
