@@ -77,6 +77,7 @@ def test_ctrl_c_during_parallel_jobs_exits_promptly_and_reports_every_finished_j
                for job in stored)
     assert len([p for p in (root / "uploads").rglob("*") if p.is_file()]) == len(stored)
     assert f"Interrupted: {len(stored)} of {SONGS} inputs finished" in "".join(errors)
+    assert "Warning" not in "".join(errors) and "Traceback" not in "".join(errors), "".join(errors)  # e.g. leaked semaphores
     assert elapsed < 30, f"{elapsed:.1f} s from Ctrl-C to exit"  # it used to run what was queued (tens of seconds)
 
 

@@ -155,3 +155,16 @@ def test_upload_of_content_already_stored_says_which_key_has_it(cli, take, bucke
     forced = cli("upload", copy, "--force")
     assert forced.exit_code == 0 and "already stored" not in forced.stderr
     assert bucket_keys(s3, bucket, "uploads/") == sorted([key, forced.stdout.strip()])
+
+
+def test_a_job_written_before_options_were_recorded_answers_nothing():
+    """Its MIDI options (alignment, note map, tracks) are unknown: answering with its output.mid could
+    hand back a file laid out for other options, so the song is transcribed once more instead."""
+    from drumscribe.jobs.identity import identity_of
+    from drumscribe.transcription.result import ModelInfo, SourceInfo, Transcription
+
+    old = Transcription(events=(), tempo=120.0, beats=(0.5,), source=SourceInfo(sha256="ab" * 32),
+                        model=ModelInfo(name="drumscribe-tcn", version="3.0.0"))
+    assert identity_of(old) is None
+    assert identity_of(Transcription(events=(), tempo=120.0, beats=(0.5,), source=SourceInfo(sha256="ab" * 32),
+                                     model=old.model, options={"beats": True})) is not None

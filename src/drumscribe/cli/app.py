@@ -190,6 +190,13 @@ def main() -> None:
         if code is not None:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
+    if "multiprocessing" in sys.modules:
+        # what the interpreter's exit would run for multiprocessing: its finalizers release the
+        # semaphores of a process pool (after a Ctrl-C, say), which its resource tracker would
+        # otherwise report as leaked on stderr. Its workers are gone by now (jobs.pool).
+        from multiprocessing import util
+
+        util._exit_function()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

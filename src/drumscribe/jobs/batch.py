@@ -133,7 +133,12 @@ def transcribe_many(
     items = iter_inputs(list(inputs), settings=settings)
     results: list[BatchResult] = []
 
+    handed: set[int] = set()
+
     def collect(result: BatchResult) -> None:
+        if result.index in handed:  # collected again by a Ctrl-C that came in while it was being collected
+            return
+        handed.add(result.index)
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -13,9 +13,9 @@ network's context, so it does not change the result), the file name, the user's 
 
 Options are written into each job's ``transcription.json`` (``"options"``) so an index of the
 user's complete jobs can be built from the documents alone (``jobs.store.complete_jobs``).
-Documents written before that field existed count as made with the default MIDI options, and
-with beat tracking on unless they have neither tempo nor beats (at worst one more job, never a
-wrong answer for a job with beats off).
+Documents written before that field existed answer nothing: their MIDI options (alignment, note
+map, tracks) were not recorded, and guessing the defaults could hand back an ``output.mid`` laid
+out for other options. At worst that is one more job per song, once.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def job_identity(content_sha256: str, model: Any, options: Mapping[str, Any] | N
 
 
 def identity_of(transcription: Any) -> str | None:
-    """The identity of a stored job (None when its document does not name its content)."""
-    if not transcription.source.sha256:
+    """The identity of a stored job (None when its document does not name its content, or not the
+    options it was made with: written before they were recorded, it answers nothing)."""
+    if not transcription.source.sha256 or not getattr(transcription, "options", None):
         return None
     return job_identity(transcription.source.sha256, transcription.model, options_of(transcription))

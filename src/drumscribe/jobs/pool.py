@@ -85,6 +85,7 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
     spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
     initargs = (done, context[0], opts.storage)
     queue = iter(todo)
+    theirs = {p.pid for p in multiprocessing.active_children()}  # the caller's own processes (library use): never ours to stop
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_process, initargs=initargs) as pool:
         running: dict = {}  # future -> (index, input, job id): the client picks each job's id
 
@@ -104,25 +105,29 @@ def _run_on_processes(items, opts: TaskOptions, done: dict, jobs: int | None, co
                     running.pop(future)
                 hand_out()
         except KeyboardInterrupt:
-            _interrupt(pool, running, collect, context[1], opts)
+            _interrupt(pool, running, collect, context[1], opts, theirs)
             raise
     return workers
 
 
-def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, opts: TaskOptions, grace: float = 30.0) -> None:
+def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, opts: TaskOptions, theirs: set[int],
+               grace: float = 30.0) -> None:
     """Ctrl-C: stop the workers' jobs (SIGTERM: each job cleans up after itself) and collect what finished.
 
     A job can complete in storage a moment before its worker is stopped and never hand its result
-    back: its job id says where to look, so it is found there and reported like the others."""
+    back: its job id says where to look, so it is found there and reported like the others, once
+    every worker is gone (a job's cleanup is over then, so what storage shows is final)."""
     for future in running:
         future.cancel()  # one not started yet
-    processes = _workers(pool)
+    processes = _workers(pool, theirs)
     for process in processes:
         try:
             os.kill(process.pid, signal.SIGTERM)
         except (OSError, AttributeError):
             pass  # already gone
     finished, _ = wait(running, timeout=grace)  # cleanup takes a moment; a hung storage call is not waited for forever
+    pool.shutdown(wait=False, cancel_futures=True)  # the pool's thread tells each worker to exit
+    _wait_gone(processes, 10.0)
     for future, (index, item, job_id) in running.items():
         result = None
         if future in finished and not future.cancelled() and future.exception() is None:
@@ -131,18 +136,17 @@ def _interrupt(pool: ProcessPoolExecutor, running: dict, collect, storage: Any, 
             result = _completed_in_storage(storage, opts, index, item, job_id) or result
         if result is not None and result.ok:
             collect(result)  # finished before the signal reached it: it is kept, so it is reported
-    pool.shutdown(wait=False, cancel_futures=True)  # the pool's thread tells each worker to exit
-    _wait_gone(processes, 10.0)
 
 
-def _workers(pool: ProcessPoolExecutor) -> list[Any]:
-    """Every worker process of the pool: the ones it registered, and any this process started that
-    it had not registered yet (a Ctrl-C can land inside ``submit``, between the start and the
-    registration). The pool has no public handle on them."""
+def _workers(pool: ProcessPoolExecutor, theirs: set[int]) -> list[Any]:
+    """Every worker process of the pool: the ones it registered, and any this process started since
+    the pool was made that it had not registered yet (a Ctrl-C can land inside ``submit``, between
+    the start and the registration); ``theirs``, the caller's own children, are left alone. The
+    pool has no public handle on them."""
     import multiprocessing
 
     found = {p.pid: p for p in getattr(pool, "_processes", {}).values()}
-    found.update((p.pid, p) for p in multiprocessing.active_children())
+    found.update((p.pid, p) for p in multiprocessing.active_children() if p.pid not in theirs)
     return list(found.values())
 
 

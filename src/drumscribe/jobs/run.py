@@ -358,7 +358,8 @@ def run_job(
     loaded = get_model(model)  # the model as it will transcribe: its name, version and profile are part of the job's identity
     options = job_options(beats, midi_options)
     earlier = _Earlier(store, user, loaded, options, force, done)
-    with tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
+    # SIGTERM interrupts the whole job like Ctrl-C, the download and hashing too: the temp folder goes with it
+    with _sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="drumscribe-") as tmp:
         workdir = Path(tmp)
         if stored_upload is not None:
             keys.validate_key(stored_upload)
@@ -417,7 +418,7 @@ def run_job(
                 )
                 original = preparing.result()
                 if original.existing is None:
-                    with deferred(signal.SIGTERM):  # interrupted mid-store, the upload would be made but not recorded for cleanup
+                    with deferred(signal.SIGTERM), deferred(signal.SIGINT):  # interrupted mid-store, the upload would be made but not recorded for cleanup
                         stored = originals.store(original, storage=store, settings=settings, user_id=user)
                         created = stored.key
                 else:
@@ -433,7 +434,7 @@ def run_job(
                 store.put(midi_key, result.to_midi(**(midi_options or {})), content_type="audio/midi")
                 store.put(json_key, result.to_json().encode("utf-8"), content_type="application/json")  # last: marks done
         except BaseException:
-            with deferred(signal.SIGTERM):  # a second SIGTERM (a pool terminating its workers) waits for the cleanup
+            with deferred(signal.SIGTERM), deferred(signal.SIGINT):  # a second SIGTERM or Ctrl-C (a pool terminating its workers) waits for the cleanup
                 _cleanup(store, user, job_id, created)
             raise
     job = JobResult(
