@@ -33,10 +33,11 @@ import botocore.exceptions as bexc
 
 from drumscribe.config import Settings, load_settings
 from drumscribe.envfile import ignore_in_git
-from drumscribe.errors import ConfigError, DrumscribeError
+from drumscribe.errors import ConfigError
 from drumscribe.keys import validate_bucket_name
 from drumscribe.provision import iam as _iam
 from drumscribe.provision import s3_steps
+from drumscribe.provision.run import run_planned
 from drumscribe.provision.base import CHANGED, IN_PLACE, SKIPPED, UNSUPPORTED, WOULD_CHANGE, ApiCall, Plan, StepResult, translate
 
 STEPS: dict[str, Callable[[Plan], StepResult]] = {
@@ -117,28 +118,12 @@ def setup(
     for name in STEPS:  # always in the documented order, whatever order they were asked in
         if name not in names:
             continue
-        result = _run_step(plan, name, STEPS[name])
+        result = run_planned(plan, name, STEPS[name])
         _keep_env_out_of_git(result, plan)
         results.append(result)
         if on_step:
             on_step(result)
     return results
-
-
-def _run_step(plan: Plan, name: str, step: Callable[[Plan], StepResult]) -> StepResult:
-    from drumscribe.provision import support
-
-    try:
-        return step(plan)
-    except (DrumscribeError, bexc.ClientError) as exc:  # an API the endpoint lacks: a row saying so, and setup goes on
-        row = support.step_unsupported(name, exc, plan.provider, plan.bucket) if plan.provider != "aws" else None
-        if row is not None:
-            return row
-        if isinstance(exc, DrumscribeError):
-            raise
-        raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
-    except bexc.BotoCoreError as exc:
-        raise translate(exc, bucket=plan.bucket, action=f"set up {name} on") from exc
 
 
 def remove_tls_policy(
@@ -154,7 +139,7 @@ def remove_tls_policy(
     before setup learned to skip the statement there.
     """
     plan = make_plan(bucket=bucket, region=region, settings=settings, dry_run=dry_run)
-    return _run_step(plan, "tls-policy", s3_steps.step_remove_tls_policy)
+    return run_planned(plan, "tls-policy", s3_steps.step_remove_tls_policy)
 
 
 def _keep_env_out_of_git(result: StepResult, plan: Plan) -> None:

@@ -32,12 +32,18 @@ def run_step(
     from drumscribe.provision import make_plan  # the package imports this module's users
 
     plan: Plan = make_plan(bucket=bucket, region=region, settings=settings, env_file=env_file, dry_run=dry_run)
+    return run_planned(plan, name, step, **options)
+
+
+def run_planned(plan: Plan, name: str, step: Callable[..., StepResult], **options: Any) -> StepResult:
+    """``step(plan, **options)``: an API the endpoint does not have (Ceph's CloudWatch...) becomes a
+    row saying so and setup goes on; any other AWS error becomes one line."""
     from drumscribe.errors import DrumscribeError
     from drumscribe.provision import support
 
     try:
         return step(plan, **options)
-    except (DrumscribeError, bexc.ClientError) as exc:  # an API the endpoint does not have (Ceph's CloudWatch...): say so
+    except (DrumscribeError, bexc.ClientError) as exc:
         row = support.step_unsupported(name, exc, plan.provider, plan.bucket) if plan.provider != "aws" else None
         if row is not None:
             return row
