@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -28,7 +27,6 @@ import typer
 
 from drumscribe.cli.app import app, err, force_local, leave_without_teardown, out, settings_from
 from drumscribe._allocator import keep_freed_memory
-from drumscribe._signals import deferred
 from drumscribe.errors import DrumscribeError, InputError
 from drumscribe.jobs.batch import BatchResult
 from drumscribe.terminal import one_line, printable
@@ -218,22 +216,16 @@ def transcribe_cmd(
         check_overwrites(folder, [stems[i] for i in todo], overwrite)
     progress = _Progress(len(todo), enabled=True)
 
-    reported: set[int] = set()
-
-    def finish(outcome: BatchResult) -> None:
+    def finish(outcome: BatchResult) -> None:  # transcribe_many hands each result on once, a Ctrl-C held back meanwhile
         index = todo[outcome.index]  # transcribe_many numbers the inputs it was given
-        if index in reported:  # handed over again: the pool collects what finished once more after a Ctrl-C
-            return
-        with deferred(signal.SIGINT):  # a Ctrl-C waits until this input is reported, once and whole
-            outcomes[index] = outcome
-            written = _written(outcome, folder, stems[index], midi)
-            if outcome.ok and not as_json:
-                # stdout; while a bar is live, rich routes stdout above it
-                progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
-            progress.advance(outcome)
-            if not outcome.ok:
-                progress.say(_failure_line(outcome), to_stderr=True)
-            reported.add(index)
+        outcomes[index] = outcome
+        written = _written(outcome, folder, stems[index], midi)
+        if outcome.ok and not as_json:
+            # stdout; while a bar is live, rich routes stdout above it
+            progress.say(_summary(outcome, written, not no_beats), to_stderr=False)
+        progress.advance(outcome)
+        if not outcome.ok:
+            progress.say(_failure_line(outcome), to_stderr=True)
 
     for outcome in outcomes.values():
         progress.say(_failure_line(outcome), to_stderr=True)
@@ -242,7 +234,7 @@ def transcribe_cmd(
             transcribe_many([items[i][0] for i in todo], jobs=jobs, force=force, settings=settings, model=model_path,
                             beats=not no_beats, documents=True, prefer_local=prefer_local, on_result=finish,
                             midi_options=midi)
-    except KeyboardInterrupt:  # every input that finished has been reported (finish holds a Ctrl-C back until it has)
+    except KeyboardInterrupt:  # every input that finished has been reported (transcribe_many holds a Ctrl-C back until it is)
         progress.close()
         kept = sum(outcomes[i].ok for i in todo if i in outcomes)
         typer.echo(f"Interrupted: {kept} of {len(todo)} input{'s' if len(todo) != 1 else ''} finished (reported, "

@@ -32,11 +32,13 @@ from here.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from drumscribe import keys
+from drumscribe._signals import deferred
 from drumscribe.config import Settings, load_settings
 from drumscribe.jobs.cluster import (  # noqa: F401  (the names callers and workers know batch by)
     DEFAULT_RETRIES, INSTALL_HINT, MAX_IN_FLIGHT_PER_WORKER, _import_distributed, _run_on_dask, _stage_local_file, connect,
@@ -136,12 +138,15 @@ def transcribe_many(
     handed: set[int] = set()
 
     def collect(result: BatchResult) -> None:
-        if result.index in handed:  # collected again by a Ctrl-C that came in while it was being collected
-            return
-        handed.add(result.index)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+        # a Ctrl-C waits until this result is handed on, whole; the pool collects what finished once
+        # more after a Ctrl-C, so a result that was already handed on is not handed on again
+        with deferred(signal.SIGINT):
+            if result.index in handed:
+                return
+            handed.add(result.index)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
 
     start = time.perf_counter()
     if cluster is None:
